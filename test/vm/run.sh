@@ -1,0 +1,162 @@
+#!/bin/bash
+# test/vm/run.sh: runs sriovctl's guest suite against the real Linux igb/igbvf drivers on QEMU's emulated
+# Intel 82576 (see ../shared/notes/qemu-igb.md). It installs what it needs on a fresh Debian 12 machine
+# (qemu from bookworm-backports, cpio), caches the guest kernel and busybox .debs under $CACHE, builds a
+# static sriovctl and the guest test binary, packs an initramfs, boots it without a network wire and turns
+# the result lines the guest prints on its serial console into an exit code. Every step is bounded.
+#
+# Usage: test/vm/run.sh [-run REGEXP]   (REGEXP is passed to the guest's go test binary)
+# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 420 s),
+#      SRIOVCTL_VM_KEEP=1 keeps the work directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${SRIOVCTL_VM_CACHE:-/var/cache/sriovctl-vm}
+VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-420}
+RUN_REGEXP=.
+if [ "${1:-}" = "-run" ]; then RUN_REGEXP=$2; fi
+START=$(date +%s)
+
+log() { echo "vm: $(($(date +%s) - START))s: $*" >&2; }
+die() { echo "vm: FAIL: $*" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+
+# --- 1. host packages: qemu >= 8 with -device igb (bookworm-backports), cpio, xz ---------------------------
+have_igb() { command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; }
+if ! have_igb; then
+	log "installing qemu-system-x86 from bookworm-backports"
+	src=/etc/apt/sources.list.d/sriovctl-bookworm-backports.sources
+	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		cat >"$src" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	fi
+	timeout 300 apt-get update -q >/dev/null || die "apt-get update"
+	timeout 600 apt-get install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null ||
+		die "installing qemu-system-x86 from bookworm-backports"
+	have_igb || die "qemu-system-x86_64 has no igb device (need QEMU >= 8)"
+fi
+for tool in cpio xz; do
+	if ! command -v $tool >/dev/null; then
+		log "installing $tool"
+		timeout 300 apt-get install -y -q --no-install-recommends ${tool/xz/xz-utils} >/dev/null ||
+			{ timeout 300 apt-get update -q >/dev/null && timeout 300 apt-get install -y -q --no-install-recommends ${tool/xz/xz-utils} >/dev/null; } ||
+			die "installing $tool"
+	fi
+done
+command -v /usr/sbin/ip >/dev/null || command -v /sbin/ip >/dev/null || command -v /bin/ip >/dev/null ||
+	timeout 300 apt-get install -y -q --no-install-recommends iproute2 >/dev/null || die "installing iproute2"
+
+# --- 2. guest kernel and busybox, downloaded once into $CACHE ------------------------------------------------
+mkdir -p "$CACHE/debs"
+fetch_deb() { # fetch_deb PACKAGE -> path of the cached .deb
+	local pkg=$1 f
+	f=$(ls "$CACHE/debs/${pkg}_"*.deb 2>/dev/null | tail -1 || true)
+	if [ -z "$f" ]; then
+		log "downloading $pkg"
+		(cd "$CACHE/debs" && timeout 600 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null) ||
+			{ timeout 300 apt-get update -q >/dev/null && (cd "$CACHE/debs" && timeout 600 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null); } ||
+			die "apt-get download $pkg"
+		f=$(ls "$CACHE/debs/${pkg}_"*.deb | tail -1)
+	fi
+	echo "$f"
+}
+KPKG=$(cat "$CACHE/kernel-package" 2>/dev/null || true)
+if [ -z "$KPKG" ]; then
+	KPKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+	[ -n "$KPKG" ] || die "cannot resolve linux-image-amd64 to a versioned kernel package"
+	echo "$KPKG" >"$CACHE/kernel-package"
+fi
+KDEB=$(fetch_deb "$KPKG")
+BDEB=$(fetch_deb busybox-static)
+KDIR="$CACHE/kernel/$(basename "$KDEB" .deb)"
+if [ ! -d "$KDIR/boot" ]; then
+	log "unpacking $(basename "$KDEB")"
+	rm -rf "$KDIR.tmp" && mkdir -p "$KDIR.tmp"
+	timeout 300 dpkg-deb -x "$KDEB" "$KDIR.tmp" || die "unpacking kernel"
+	mv "$KDIR.tmp" "$KDIR"
+fi
+VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* | head -1)
+KVER=${VMLINUZ##*/vmlinuz-}
+MODDIR="$KDIR/lib/modules/$KVER/kernel"
+
+# --- 3. build sriovctl and the guest test binary (static) ---------------------------------------------------
+WORK=$(mktemp -d /tmp/sriovctl-vm.XXXXXX)
+cleanup() { if [ "${SRIOVCTL_VM_KEEP:-}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+INITRD_ROOT="$WORK/root"
+mkdir -p "$INITRD_ROOT"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/modules,usr/bin,usr/sbin,scenarios}
+log "building sriovctl and the guest suite"
+MAIN_PKG=${SRIOVCTL_MAIN_PKG:-./cmd/sriovctl}
+if [ "${SRIOVCTL_VM_NO_CLI:-}" != 1 ]; then
+	(cd "$ROOT" && CGO_ENABLED=0 timeout 300 go build -o "$INITRD_ROOT/bin/sriovctl" "$MAIN_PKG") || die "go build sriovctl"
+fi
+(cd "$ROOT" && CGO_ENABLED=0 timeout 300 go test -c -tags vmguest -o "$INITRD_ROOT/bin/guest.test" ./test/vm/guest) ||
+	die "go test -c ./test/vm/guest"
+cp -r "$ROOT/test/scenarios/." "$INITRD_ROOT/scenarios/" 2>/dev/null || true
+
+# --- 4. initramfs: busybox, iproute2's ip with its libraries, modules, /init ---------------------------------
+dpkg-deb -x "$BDEB" "$WORK/busybox"
+cp "$WORK/busybox/bin/busybox" "$INITRD_ROOT/bin/busybox"
+for app in sh mount umount mkdir cat echo ls sleep poweroff insmod grep sed readlink ln rm uname dmesg true; do
+	ln -sf busybox "$INITRD_ROOT/bin/$app"
+done
+IPBIN=$(command -v /usr/sbin/ip || command -v /sbin/ip || command -v /bin/ip)
+cp "$IPBIN" "$INITRD_ROOT/usr/sbin/ip"
+ln -sf ../usr/sbin/ip "$INITRD_ROOT/sbin/ip"
+ln -sf ../usr/sbin/ip "$INITRD_ROOT/bin/ip" # iproute2, not busybox's applet
+for lib in $(ldd "$IPBIN" | grep -o '/[^ ]*'); do
+	mkdir -p "$INITRD_ROOT$(dirname "$lib")"
+	cp -L "$lib" "$INITRD_ROOT$lib"
+done
+# Modules in load order (their modinfo depends= order): igb and igbvf; vfio for the bind tests.
+MODS="drivers/dca/dca drivers/i2c/algos/i2c-algo-bit drivers/net/ethernet/intel/igb/igb
+drivers/net/ethernet/intel/igbvf/igbvf virt/lib/irqbypass drivers/vfio/vfio
+drivers/vfio/vfio_virqfd drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci"
+: >"$INITRD_ROOT/lib/modules/order"
+for m in $MODS; do
+	src=$(ls "$MODDIR/$m.ko"* 2>/dev/null | head -1 || true)
+	if [ -z "$src" ]; then # e.g. vfio_virqfd is built into vfio on newer kernels
+		log "note: no module $m in $KVER"
+		continue
+	fi
+	name=$(basename "$m")
+	case "$src" in
+	*.xz) xz -dc "$src" >"$INITRD_ROOT/lib/modules/$name.ko" ;;
+	*) cp "$src" "$INITRD_ROOT/lib/modules/$name.ko" ;;
+	esac
+	echo "$name" >>"$INITRD_ROOT/lib/modules/order"
+done
+cp "$ROOT/test/vm/init" "$INITRD_ROOT/init"
+chmod +x "$INITRD_ROOT/init"
+echo "$RUN_REGEXP" >"$INITRD_ROOT/etc/run-regexp"
+(cd "$INITRD_ROOT" && find . | cpio -o -H newc --quiet | gzip -1 >"$WORK/initrd.gz") || die "building the initramfs"
+log "initramfs $(du -h "$WORK/initrd.gz" | cut -f1)"
+
+# --- 5. boot and collect results from the serial console --------------------------------------------------
+log "booting $KVER under QEMU (TCG), timeout ${VM_TIMEOUT}s"
+SERIAL="$WORK/serial.log"
+set +e
+timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+	-M q35 -accel tcg -smp 2 -m 1024 -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 intel_iommu=on iommu=pt" \
+	-device intel-iommu -device pcie-root-port,id=rp0,slot=0,chassis=1 \
+	-device igb,bus=rp0,mac=52:54:00:12:34:56 </dev/null | tee "$SERIAL" | sed -u 's/^/guest| /' >&2
+QRC=${PIPESTATUS[0]}
+set -e
+tr -d '\r' <"$SERIAL" >"$SERIAL.txt"
+mkdir -p "$CACHE/logs" && cp "$SERIAL.txt" "$CACHE/logs/serial-last.log"
+[ "$QRC" = 124 ] && die "guest did not finish within ${VM_TIMEOUT}s (serial log: $CACHE/logs/serial-last.log)"
+grep -q '^SRIOVCTL-VM: END' "$SERIAL.txt" || die "guest ended without a result (qemu exit $QRC; serial log: $CACHE/logs/serial-last.log)"
+pass=$(grep -c '^SRIOVCTL-VM: PASS ' "$SERIAL.txt" || true)
+fail=$(grep -c '^SRIOVCTL-VM: FAIL ' "$SERIAL.txt" || true)
+grep '^SRIOVCTL-VM: \(PASS\|FAIL\|SKIP\) ' "$SERIAL.txt" >&2 || true
+status=$(sed -n 's/^SRIOVCTL-VM: END status=\([0-9]*\).*/\1/p' "$SERIAL.txt" | tail -1)
+log "guest suite: $pass passed, $fail failed, go test exit status $status, total $(($(date +%s) - START))s"
+[ "$fail" = 0 ] && [ "$status" = 0 ] && [ "$pass" -gt 0 ] || die "guest suite failed"
+echo "vm: OK"
