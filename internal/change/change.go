@@ -1,0 +1,289 @@
+// Package change models host writes as operations that can be described, counted, journaled and undone,
+// and executes a list of them with rollback: when one fails, every operation already done is undone in
+// reverse order from its observed prior value, so the host is left as it was.
+package change
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// Kind is the attribute group one operation writes.
+type Kind string
+
+// The operation kinds: one host write each.
+const (
+	KindNumVFs     Kind = "numvfs"
+	KindMAC        Kind = "mac"
+	KindVLAN       Kind = "vlan" // vlan, qos and proto together
+	KindSpoofCheck Kind = "spoofchk"
+	KindTrust      Kind = "trust"
+	KindLinkState  Kind = "linkState"
+	KindRate       Kind = "rate" // min and max together
+	KindQueryRSS   Kind = "queryRss"
+	KindDriver     Kind = "driver"
+)
+
+// Value is the value an operation writes; which fields count depends on the Kind.
+type Value struct {
+	NumVFs    int             `json:"numVfs,omitempty"`
+	MAC       string          `json:"mac,omitempty"`
+	VLAN      int             `json:"vlan,omitempty"`
+	QoS       int             `json:"qos,omitempty"`
+	VLANProto sriov.VLANProto `json:"vlanProto,omitempty"`
+	On        bool            `json:"on,omitempty"`
+	LinkState sriov.LinkState `json:"linkState,omitempty"`
+	MinMbps   int             `json:"minTxRateMbps,omitempty"`
+	MaxMbps   int             `json:"maxTxRateMbps,omitempty"`
+	Driver    string          `json:"driver,omitempty"`
+}
+
+// Op is one host write with the value it replaces.
+type Op struct {
+	Kind Kind   `json:"kind"`
+	PF   string `json:"pf"`
+	VF   int    `json:"vf"` // -1 for PF-level operations
+	To   Value  `json:"to"`
+	From Value  `json:"from"`
+	// PriorVFs, on a numvfs operation, holds the VFs (with their configuration) that the write destroys,
+	// so that an undo can recreate them as they were.
+	PriorVFs   []sriov.VF `json:"priorVfs,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	Disruptive bool       `json:"disruptive,omitempty"`
+}
+
+// Describe renders the operation as a short human line ("ens5f0 vf 2: vlan 0 -> 100").
+func (o Op) Describe() string {
+	target := o.PF
+	if o.VF >= 0 {
+		target = fmt.Sprintf("%s vf %d", o.PF, o.VF)
+	}
+	return fmt.Sprintf("%s: %s %s -> %s", target, o.Kind, o.From.Format(o.Kind), o.To.Format(o.Kind))
+}
+
+// Format renders the fields of v that kind k uses.
+func (v Value) Format(k Kind) string {
+	switch k {
+	case KindNumVFs:
+		return fmt.Sprint(v.NumVFs)
+	case KindMAC:
+		return v.MAC
+	case KindVLAN:
+		s := fmt.Sprint(v.VLAN)
+		if v.VLAN == 0 {
+			s = "0 (flat)"
+		}
+		if v.QoS != 0 {
+			s += fmt.Sprintf(" qos %d", v.QoS)
+		}
+		if v.VLANProto != "" && v.VLANProto != sriov.VLANProto8021Q {
+			s += " proto " + string(v.VLANProto)
+		}
+		return s
+	case KindSpoofCheck, KindTrust, KindQueryRSS:
+		if v.On {
+			return "on"
+		}
+		return "off"
+	case KindLinkState:
+		return string(v.LinkState)
+	case KindRate:
+		return fmt.Sprintf("min %d max %d Mbps", v.MinMbps, v.MaxMbps)
+	case KindDriver:
+		if v.Driver == "" {
+			return "(none)"
+		}
+		return v.Driver
+	}
+	return "?"
+}
+
+// Inverse returns the operation that undoes o.
+func (o Op) Inverse() Op {
+	inv := o
+	inv.To, inv.From = o.From, o.To
+	inv.PriorVFs = nil
+	inv.Reason = "rollback"
+	return inv
+}
+
+// Execute performs one operation on h.
+func Execute(ctx context.Context, h host.Host, o Op) error {
+	v := o.To
+	switch o.Kind {
+	case KindNumVFs:
+		return h.SetNumVFs(ctx, o.PF, v.NumVFs)
+	case KindMAC:
+		return h.SetVFMAC(ctx, o.PF, o.VF, v.MAC)
+	case KindVLAN:
+		proto := v.VLANProto
+		if proto == "" {
+			proto = sriov.VLANProto8021Q
+		}
+		return h.SetVFVLAN(ctx, o.PF, o.VF, v.VLAN, v.QoS, proto)
+	case KindSpoofCheck:
+		return h.SetVFSpoofCheck(ctx, o.PF, o.VF, v.On)
+	case KindTrust:
+		return h.SetVFTrust(ctx, o.PF, o.VF, v.On)
+	case KindLinkState:
+		return h.SetVFLinkState(ctx, o.PF, o.VF, v.LinkState)
+	case KindRate:
+		return h.SetVFRate(ctx, o.PF, o.VF, v.MinMbps, v.MaxMbps)
+	case KindQueryRSS:
+		return h.SetVFQueryRSS(ctx, o.PF, o.VF, v.On)
+	case KindDriver:
+		return h.BindVF(ctx, o.PF, o.VF, v.Driver)
+	}
+	return fmt.Errorf("unknown operation kind %q", o.Kind)
+}
+
+// Hooks let callers observe execution, e.g. to journal each operation before it runs.
+type Hooks struct {
+	// Before runs before operation i; an error stops execution (and rolls back) before the write.
+	Before func(i int, o Op) error
+	// After runs after operation i succeeded.
+	After func(i int, o Op)
+}
+
+// Result reports what Run did.
+type Result struct {
+	Writes     int  // successful forward writes
+	RolledBack bool // a failure happened and undo was attempted
+	// Unrestored lists the undo operations that failed: what is left changed on the host.
+	Unrestored []string
+}
+
+// FailedError says which operation failed and whether the host was restored.
+type FailedError struct {
+	Op         Op
+	Err        error
+	Unrestored []string
+}
+
+func (e *FailedError) Error() string {
+	msg := fmt.Sprintf("%s failed: %v", e.Op.Describe(), e.Err)
+	if len(e.Unrestored) == 0 {
+		return msg + "; host restored to its prior state"
+	}
+	return msg + "; could NOT restore: " + strings.Join(e.Unrestored, "; ")
+}
+
+func (e *FailedError) Unwrap() error { return e.Err }
+
+// Run executes ops in order. If one fails, it undoes the ones already done (newest first) and returns a
+// *FailedError. Undo ignores context cancellation, since leaving the host half-changed is worse.
+func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error) {
+	var res Result
+	for i, o := range ops {
+		if hooks.Before != nil {
+			if err := hooks.Before(i, o); err != nil {
+				res.RolledBack = true
+				res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
+				return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			res.RolledBack = true
+			res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
+			return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+		}
+		if err := Execute(ctx, h, o); err != nil {
+			res.RolledBack = true
+			res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
+			return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+		}
+		res.Writes++
+		if hooks.After != nil {
+			hooks.After(i, o)
+		}
+	}
+	return res, nil
+}
+
+// Undo reverts done operations newest first and returns descriptions of those it could not revert.
+// A numvfs operation is reverted by restoring the VF count and then every destroyed VF's configuration.
+func Undo(ctx context.Context, h host.Host, done []Op) []string {
+	var failed []string
+	for i := len(done) - 1; i >= 0; i-- {
+		for _, inv := range UndoOps(done[i]) {
+			if err := Execute(ctx, h, inv); err != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", inv.Describe(), err))
+			}
+		}
+	}
+	return failed
+}
+
+// UndoOps returns the operations that revert o.
+func UndoOps(o Op) []Op {
+	ops := []Op{o.Inverse()}
+	if o.Kind == KindNumVFs && len(o.PriorVFs) > 0 && o.From.NumVFs > 0 {
+		for _, vf := range o.PriorVFs {
+			ops = append(ops, Restore(o.PF, vf, "rollback")...)
+			if vf.Driver != "" {
+				// Recreated VFs bind to their default driver; binding is a no-op when that is the one.
+				ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, To: Value{Driver: vf.Driver}, Reason: "rollback"})
+			}
+		}
+	}
+	return ops
+}
+
+// Restore returns the operations that bring a freshly created VF (default configuration, default
+// driver) back to the observed configuration vf. Attributes already at their defaults produce none.
+func Restore(pf string, vf sriov.VF, reason string) []Op {
+	fresh := sriov.VF{ID: vf.ID, VFConfig: sriov.DefaultVFConfig(), Driver: vf.Driver}
+	return Diff(pf, fresh, vf.VFConfig, reason)
+}
+
+// Diff returns the operations that change VF cur's configuration to want, attribute group by group,
+// with cur's values as their prior values. Only groups that differ produce an operation.
+func Diff(pf string, cur sriov.VF, want sriov.VFConfig, reason string) []Op {
+	c := cur.VFConfig
+	var ops []Op
+	add := func(k Kind, from, to Value) {
+		ops = append(ops, Op{Kind: k, PF: pf, VF: cur.ID, From: from, To: to, Reason: reason})
+	}
+	if !strings.EqualFold(c.MAC, want.MAC) {
+		add(KindMAC, Value{MAC: c.MAC}, Value{MAC: want.MAC})
+	}
+	if c.VLAN != want.VLAN || c.QoS != want.QoS || protoOf(c.VLANProto) != protoOf(want.VLANProto) {
+		add(KindVLAN, Value{VLAN: c.VLAN, QoS: c.QoS, VLANProto: protoOf(c.VLANProto)},
+			Value{VLAN: want.VLAN, QoS: want.QoS, VLANProto: protoOf(want.VLANProto)})
+	}
+	if c.SpoofCheck != want.SpoofCheck {
+		add(KindSpoofCheck, Value{On: c.SpoofCheck}, Value{On: want.SpoofCheck})
+	}
+	if c.Trust != want.Trust {
+		add(KindTrust, Value{On: c.Trust}, Value{On: want.Trust})
+	}
+	if c.LinkState != want.LinkState {
+		add(KindLinkState, Value{LinkState: c.LinkState}, Value{LinkState: want.LinkState})
+	}
+	if c.MinTxRateMbps != want.MinTxRateMbps || c.MaxTxRateMbps != want.MaxTxRateMbps {
+		add(KindRate, Value{MinMbps: c.MinTxRateMbps, MaxMbps: c.MaxTxRateMbps},
+			Value{MinMbps: want.MinTxRateMbps, MaxMbps: want.MaxTxRateMbps})
+	}
+	if c.QueryRSS != want.QueryRSS {
+		add(KindQueryRSS, Value{On: c.QueryRSS}, Value{On: want.QueryRSS})
+	}
+	return ops
+}
+
+func protoOf(p sriov.VLANProto) sriov.VLANProto {
+	if p == "" {
+		return sriov.VLANProto8021Q
+	}
+	return p
+}
+
+// IsRollbackFailure reports whether err says the host could not be fully restored.
+func IsRollbackFailure(err error) bool {
+	var fe *FailedError
+	return errors.As(err, &fe) && len(fe.Unrestored) > 0
+}

@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+func init() { register(newVFCmd) }
+
+func newVFCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "vf", Short: "Configure Virtual Functions"}
+	cmd.AddCommand(newVFSetCmd(a))
+	for _, sub := range vfSubcommands {
+		cmd.AddCommand(sub(a))
+	}
+	return cmd
+}
+
+// vfSubcommands lets other files add `vf` subcommands (bind...).
+var vfSubcommands []func(a *App) *cobra.Command
+
+// vfSetFlags holds the raw `vf set` flag values; Settings validates them.
+type vfSetFlags struct {
+	mac, vlanProto, spoofchk, trust, state, queryRSS string
+	vlan, qos, minRate, maxRate                     int
+	reloadVFDriver                                  bool
+}
+
+func newVFSetCmd(a *App) *cobra.Command {
+	var f vfSetFlags
+	cmd := &cobra.Command{
+		Use:   "set PF VF [flags]",
+		Short: "Set a VF's MAC, VLAN, QoS, spoof check, trust, link state and rates",
+		Long: `Set attributes of one VF. Only the named attributes change. Every value is checked before the host is
+touched; if the host refuses one write, the ones already made are undone.`,
+		Example: `  sriovctl --lab /tmp/lab vf set ens5f0 0 --mac 02:00:00:00:00:10 --vlan 100 --spoofchk off
+  sriovctl --lab /tmp/lab vf set ens5f0 0 --vlan 0          # flat: no VLAN`,
+		Args: exactArgs(2, "PF VF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.settings(cmd)
+			if err != nil {
+				return err
+			}
+			id, err := parseVFID(args[1])
+			if err != nil {
+				return err
+			}
+			if s.IsEmpty() && !f.reloadVFDriver {
+				return Usagef("vf set", "nothing to set: give at least one of --mac, --vlan, --qos, --vlan-proto, --spoofchk, --trust, --state, --min-tx-rate, --max-tx-rate, --query-rss")
+			}
+			return a.setVF(cmd, args[0], id, s, f.reloadVFDriver)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.mac, "mac", "", "admin MAC (unicast; 00:00:00:00:00:00 clears it)")
+	fl.IntVar(&f.vlan, "vlan", 0, "port VLAN 0-4094 (0 = none, flat)")
+	fl.IntVar(&f.qos, "qos", 0, "802.1p priority 0-7 (needs a VLAN)")
+	fl.StringVar(&f.vlanProto, "vlan-proto", "", "VLAN protocol: 802.1Q or 802.1ad")
+	fl.StringVar(&f.spoofchk, "spoofchk", "", "spoof check: on or off")
+	fl.StringVar(&f.trust, "trust", "", "trust: on or off")
+	fl.StringVar(&f.state, "state", "", "link state: auto, enable or disable")
+	fl.IntVar(&f.minRate, "min-tx-rate", 0, "minimum TX rate in Mbps (0 = none)")
+	fl.IntVar(&f.maxRate, "max-tx-rate", 0, "maximum TX rate in Mbps (0 = unlimited)")
+	fl.StringVar(&f.queryRSS, "query-rss", "", "allow the VF to query RSS config: on or off")
+	fl.BoolVar(&f.reloadVFDriver, "reload-vf-driver", false, "rebind the VF driver so its netdev takes a new admin MAC (needed on igb)")
+	return cmd
+}
+
+func parseVFID(s string) (int, error) {
+	id, err := strconv.Atoi(s)
+	if err != nil || id < 0 {
+		return 0, &sriov.FieldError{Field: "VF", Value: s, Allowed: "want a VF index, a whole number from 0"}
+	}
+	return id, nil
+}
+
+// ParseOnOff reads on/off (and true/false) for a flag.
+func ParseOnOff(field, s string) (bool, error) {
+	switch s {
+	case "on", "true":
+		return true, nil
+	case "off", "false":
+		return false, nil
+	}
+	return false, &sriov.FieldError{Field: field, Value: s, Allowed: "allowed on or off"}
+}
+
+// settings turns the changed flags into validated VFSettings.
+func (f *vfSetFlags) settings(cmd *cobra.Command) (sriov.VFSettings, error) {
+	var s sriov.VFSettings
+	ch := cmd.Flags().Changed
+	var err error
+	if ch("mac") {
+		m, err := sriov.ParseMAC("--mac", f.mac)
+		if err != nil {
+			return s, err
+		}
+		s.MAC = &m
+	}
+	if ch("vlan") {
+		if err := sriov.ValidateVLAN("--vlan", f.vlan); err != nil {
+			return s, err
+		}
+		s.VLAN = &f.vlan
+	}
+	if ch("qos") {
+		if err := sriov.ValidateQoS("--qos", f.qos); err != nil {
+			return s, err
+		}
+		s.QoS = &f.qos
+	}
+	if ch("vlan-proto") {
+		p, err := sriov.ParseVLANProto("--vlan-proto", f.vlanProto)
+		if err != nil {
+			return s, err
+		}
+		s.VLANProto = &p
+	}
+	for _, b := range []struct {
+		flag string
+		raw  string
+		dst  **bool
+	}{{"spoofchk", f.spoofchk, &s.SpoofCheck}, {"trust", f.trust, &s.Trust}, {"query-rss", f.queryRSS, &s.QueryRSS}} {
+		if ch(b.flag) {
+			v, err := ParseOnOff("--"+b.flag, b.raw)
+			if err != nil {
+				return s, err
+			}
+			*b.dst = &v
+		}
+	}
+	if ch("state") {
+		st, err := sriov.ParseLinkState("--state", f.state)
+		if err != nil {
+			return s, err
+		}
+		s.LinkState = &st
+	}
+	if ch("min-tx-rate") {
+		if err = sriov.ValidateRate("--min-tx-rate", f.minRate); err != nil {
+			return s, err
+		}
+		s.MinTxRateMbps = &f.minRate
+	}
+	if ch("max-tx-rate") {
+		if err = sriov.ValidateRate("--max-tx-rate", f.maxRate); err != nil {
+			return s, err
+		}
+		s.MaxTxRateMbps = &f.maxRate
+	}
+	return s, nil
+}
+
+// CheckVFChange validates a whole resulting configuration (cross-field rules) and predicts the driver's
+// refusals from its profile, so that nothing is written when any part would fail.
+func CheckVFChange(p *sriov.PF, id int, cur, want sriov.VFConfig) error {
+	if want.QoS != 0 && want.VLAN == 0 {
+		return &sriov.FieldError{Field: "--qos", Value: fmt.Sprint(want.QoS), Allowed: "a QoS priority needs a VLAN (--vlan 1-4094)"}
+	}
+	if err := sriov.ValidateRates("--min-tx-rate", want.MinTxRateMbps, "--max-tx-rate", want.MaxTxRateMbps); err != nil {
+		return err
+	}
+	if err := nicprofile.ForDriver(p.Driver).CheckChange(p.Name, id, cur, want); err != nil {
+		return &OpError{What: "vf set", Err: err}
+	}
+	return nil
+}
+
+func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings, reload bool) error {
+	ctx := cmd.Context()
+	h, err := a.Host()
+	if err != nil {
+		return err
+	}
+	st, err := a.Observe(ctx, h)
+	if err != nil {
+		return err
+	}
+	p, err := FindPF(st, "PF", pfRef)
+	if err != nil {
+		return err
+	}
+	if err := sriov.ValidateVFID("VF", id, p.NumVFs); err != nil {
+		return err
+	}
+	vf := p.VF(id)
+	if vf == nil {
+		return &OpError{What: "vf set", Err: fmt.Errorf("VF %d of %s is not reported by the host", id, p.Name)}
+	}
+	want := s.ApplyTo(vf.VFConfig)
+	if err := CheckVFChange(p, id, vf.VFConfig, want); err != nil {
+		return err
+	}
+	ops := change.Diff(p.Name, *vf, want, "vf set")
+	prof := nicprofile.ForDriver(p.Driver)
+	macChanged := s.MAC != nil && *s.MAC != vf.MAC
+	if reload {
+		ops = append(ops, ReloadOps(p, *vf, prof)...)
+	}
+	res, err := change.Run(ctx, h, ops, change.Hooks{})
+	if err != nil {
+		return &OpError{What: "vf set", Err: err}
+	}
+	if a.JSON {
+		return a.PrintJSON(map[string]any{"pf": p.Name, "vf": id, "writes": res.Writes, "changes": describeOps(ops)})
+	}
+	if len(ops) == 0 {
+		a.Printf("%s vf %d: no changes\n", p.Name, id)
+		return nil
+	}
+	for _, o := range ops {
+		a.Printf("%s\n", o.Describe())
+	}
+	if macChanged && prof.MACNeedsVFReload && vf.Driver == prof.VFDriver && !reload {
+		fmt.Fprintf(a.Stderr, "note: %s: %q; the VF netdev %s keeps its old MAC until the VF driver is reloaded: rerun with --reload-vf-driver\n",
+			p.Driver, prof.MACNotice, vf.Netdev)
+	}
+	return nil
+}
+
+// ReloadOps unbinds and rebinds the VF's default driver so that its netdev takes the admin MAC. It is
+// empty when the VF is not bound to its default driver (vfio-pci VFs get the MAC when the VM starts).
+func ReloadOps(p *sriov.PF, vf sriov.VF, prof *nicprofile.Profile) []change.Op {
+	if prof.VFDriver == "" || vf.Driver != prof.VFDriver {
+		return nil
+	}
+	return []change.Op{
+		{Kind: change.KindDriver, PF: p.Name, VF: vf.ID, From: change.Value{Driver: vf.Driver}, To: change.Value{}, Reason: "reload VF driver"},
+		{Kind: change.KindDriver, PF: p.Name, VF: vf.ID, From: change.Value{}, To: change.Value{Driver: vf.Driver}, Reason: "reload VF driver"},
+	}
+}
+
+func describeOps(ops []change.Op) []string {
+	out := make([]string, 0, len(ops))
+	for _, o := range ops {
+		out = append(out, o.Describe())
+	}
+	return out
+}
+

@@ -1,0 +1,168 @@
+// Package host defines the one interface through which sriovctl observes and changes a host's SR-IOV
+// devices, and the error kinds every backend (kernel, lab) reports, so that callers can decide on
+// EBUSY, ERANGE, EOPNOTSUPP... the same way whichever backend answered.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// Host is everything sriovctl needs from a host. A PF is named by netdev name or PCI address.
+// Every setter changes exactly one attribute group (one rtnetlink or sysfs write), so that planners can
+// count writes and undo them one by one.
+type Host interface {
+	// Observe returns every SR-IOV capable PF with its VFs, in one pass.
+	Observe(ctx context.Context) (*sriov.Host, error)
+	// SetNumVFs writes sriov_numvfs, with the kernel's rules (EBUSY for M>0 -> N>0, ERANGE above total).
+	SetNumVFs(ctx context.Context, pf string, n int) error
+	// SetVFMAC sets the VF's admin MAC (00:00:00:00:00:00 clears it).
+	SetVFMAC(ctx context.Context, pf string, vf int, mac string) error
+	// SetVFVLAN sets the port VLAN (0 = none), its 802.1p priority and tag protocol.
+	SetVFVLAN(ctx context.Context, pf string, vf int, vlan, qos int, proto sriov.VLANProto) error
+	SetVFSpoofCheck(ctx context.Context, pf string, vf int, on bool) error
+	SetVFTrust(ctx context.Context, pf string, vf int, on bool) error
+	SetVFLinkState(ctx context.Context, pf string, vf int, state sriov.LinkState) error
+	// SetVFRate sets min and max TX rates in Mbps together (0 = unlimited), as IFLA_VF_RATE does.
+	SetVFRate(ctx context.Context, pf string, vf int, minMbps, maxMbps int) error
+	SetVFQueryRSS(ctx context.Context, pf string, vf int, on bool) error
+	// BindVF binds the VF to driver; "" unbinds it. Binding to the current driver is a no-op.
+	BindVF(ctx context.Context, pf string, vf int, driver string) error
+}
+
+// Kind classifies a host error so callers can test it with errors.Is(err, host.ErrBusy) etc.
+type Kind int
+
+// The error kinds.
+const (
+	KindFailed       Kind = iota // any other operational failure (I/O error...)
+	KindBusy                     // EBUSY
+	KindOutOfRange               // ERANGE
+	KindNotSupported             // EOPNOTSUPP, EPROTONOSUPPORT
+	KindInvalid                  // EINVAL
+	KindNotFound                 // ENODEV, ENOENT: no such PF, VF or driver
+	KindExists                   // EEXIST
+)
+
+var kindNames = map[Kind]string{
+	KindFailed: "failed", KindBusy: "busy", KindOutOfRange: "out of range",
+	KindNotSupported: "not supported", KindInvalid: "invalid", KindNotFound: "not found", KindExists: "exists",
+}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// MarshalText makes kinds readable in JSON output.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Sentinel errors for errors.Is.
+var (
+	ErrBusy         = &Error{Kind: KindBusy}
+	ErrOutOfRange   = &Error{Kind: KindOutOfRange}
+	ErrNotSupported = &Error{Kind: KindNotSupported}
+	ErrInvalid      = &Error{Kind: KindInvalid}
+	ErrNotFound     = &Error{Kind: KindNotFound}
+	ErrExists       = &Error{Kind: KindExists}
+	ErrFailed       = &Error{Kind: KindFailed}
+)
+
+// Error is a refusal or failure of the host.
+type Error struct {
+	Op    string        // what was attempted: "set vf 3 mac on ens5f0"
+	Kind  Kind          // classification
+	Errno syscall.Errno // the errno, 0 if none
+	// Detail is the driver's or kernel's own wording ("4 VFs already enabled. Disable before enabling 2 VFs").
+	Detail string
+}
+
+func (e *Error) Error() string {
+	msg := e.Op
+	if e.Errno != 0 {
+		msg += ": " + e.Errno.Error()
+	} else if msg != "" {
+		msg += ": " + e.Kind.String()
+	} else {
+		msg = e.Kind.String()
+	}
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
+	return msg
+}
+
+// Is matches sentinels by kind.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Op == "" && t.Errno == 0 && t.Detail == "" && t.Kind == e.Kind
+}
+
+// Unwrap exposes the errno for errors.Is(err, syscall.EBUSY).
+func (e *Error) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}
+
+// KindOf maps an errno to its kind.
+func KindOf(errno syscall.Errno) Kind {
+	switch errno {
+	case syscall.EBUSY:
+		return KindBusy
+	case syscall.ERANGE:
+		return KindOutOfRange
+	case syscall.EOPNOTSUPP, syscall.EPROTONOSUPPORT:
+		return KindNotSupported
+	case syscall.EINVAL:
+		return KindInvalid
+	case syscall.ENODEV, syscall.ENOENT:
+		return KindNotFound
+	case syscall.EEXIST:
+		return KindExists
+	}
+	return KindFailed
+}
+
+// Errorf builds an Error for op from an errno and the driver's wording.
+func Errorf(op string, errno syscall.Errno, detail string, args ...any) *Error {
+	if len(args) > 0 {
+		detail = fmt.Sprintf(detail, args...)
+	}
+	return &Error{Op: op, Kind: KindOf(errno), Errno: errno, Detail: detail}
+}
+
+// Wrap turns any error into a host Error for op, keeping an errno it carries.
+func Wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var he *Error
+	if errors.As(err, &he) {
+		if he.Op == "" {
+			c := *he
+			c.Op = op
+			return &c
+		}
+		return err
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return &Error{Op: op, Kind: KindOf(errno), Errno: errno}
+	}
+	return &Error{Op: op, Kind: KindFailed, Detail: err.Error()}
+}
+
+// KindOfError returns the kind of any error (KindFailed when it is no host error).
+func KindOfError(err error) Kind {
+	var he *Error
+	if errors.As(err, &he) {
+		return he.Kind
+	}
+	return KindFailed
+}
+
+// ErrUnavailable says the backend cannot run on this machine (no SR-IOV, no sysfs...).
+var ErrUnavailable = errors.New("backend unavailable")

@@ -1,0 +1,163 @@
+// Package nicprofile holds, as data, what each SR-IOV NIC driver does with VF settings: which attributes
+// it supports, how it refuses the others (errno and wording), whether an admin MAC needs a VF driver
+// reload, what it does with two VFs sharing a MAC, and its IDs and VF layout. The lab emulates NICs from
+// these profiles; the planner and the switch model read them to predict a real NIC's answer.
+package nicprofile
+
+import (
+	_ "embed"
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Attr names a VF attribute group, as profiles and plans name them.
+type Attr string
+
+// The VF attributes.
+const (
+	AttrMAC             Attr = "mac"
+	AttrVLAN            Attr = "vlan"
+	AttrVLANProto8021AD Attr = "vlanProto8021ad"
+	AttrSpoofCheck      Attr = "spoofchk"
+	AttrTrust           Attr = "trust"
+	AttrLinkState       Attr = "linkState"
+	AttrMinTxRate       Attr = "minTxRate"
+	AttrMaxTxRate       Attr = "maxTxRate"
+	AttrQueryRSS        Attr = "queryRss"
+)
+
+// Duplicate-MAC behaviours: what the NIC's switch does when two VFs share a unicast MAC.
+const (
+	DuplicateMACAllReceive = "all-receive" // every VF with the MAC receives the frame
+	DuplicateMACRefused    = "refused"     // setting the second MAC fails
+	DuplicateMACUnknown    = "unknown"     // accepted, delivery hardware-defined
+)
+
+// Refusal is how a driver refuses a setting.
+type Refusal struct {
+	Errno   string `json:"errno"`
+	Message string `json:"message"`
+}
+
+// ErrnoValue returns the refusal's errno.
+func (r Refusal) ErrnoValue() syscall.Errno {
+	if e, ok := errnos[r.Errno]; ok {
+		return e
+	}
+	return syscall.EINVAL
+}
+
+var errnos = map[string]syscall.Errno{
+	"EINVAL": syscall.EINVAL, "EOPNOTSUPP": syscall.EOPNOTSUPP, "EPROTONOSUPPORT": syscall.EPROTONOSUPPORT,
+	"EEXIST": syscall.EEXIST, "EBUSY": syscall.EBUSY, "ERANGE": syscall.ERANGE, "EIO": syscall.EIO,
+	"EPERM": syscall.EPERM, "ENODEV": syscall.ENODEV, "ENOENT": syscall.ENOENT, "ENOMEM": syscall.ENOMEM,
+	"EAGAIN": syscall.EAGAIN, "ETIMEDOUT": syscall.ETIMEDOUT,
+}
+
+// ParseErrno reads an errno name such as EIO.
+func ParseErrno(name string) (syscall.Errno, bool) {
+	e, ok := errnos[strings.ToUpper(name)]
+	return e, ok
+}
+
+// ErrnoNames lists the errno names ParseErrno knows.
+func ErrnoNames() []string {
+	names := make([]string, 0, len(errnos))
+	for n := range errnos {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Profile describes one NIC family and its PF driver.
+type Profile struct {
+	// Name is the profile's name (defaults to Driver): ixgbe, i40e, ice, mlx5, igb.
+	Name          string `json:"profile"`
+	Driver        string `json:"driver"`
+	Model         string `json:"model"`
+	VendorID      string `json:"vendorId"`
+	DeviceID      string `json:"deviceId"`
+	VFDeviceID    string `json:"vfDeviceId"`
+	VFDriver      string `json:"vfDriver"`
+	TotalVFs      int    `json:"totalVfs"`
+	VFOffset      int    `json:"vfOffset"`
+	VFStride      int    `json:"vfStride"`
+	LinkSpeedMbps int    `json:"linkSpeedMbps"`
+	// DuplicateMAC is one of the DuplicateMAC* constants.
+	DuplicateMAC        string   `json:"duplicateMac"`
+	DuplicateMACRefusal *Refusal `json:"duplicateMacRefusal,omitempty"`
+	// MACNeedsVFReload: an admin MAC set while the VF driver is bound reaches the VF netdev only after
+	// the VF driver is unbound and bound again.
+	MACNeedsVFReload bool   `json:"macNeedsVfReload"`
+	MACNotice        string `json:"macNotice"`
+	AcceptsVLAN4095  bool   `json:"acceptsVlan4095"`
+	// Switchdev: the NIC supports switchdev eswitch mode with VF representors (tc mirred).
+	Switchdev bool             `json:"switchdev"`
+	Refuses   map[Attr]Refusal `json:"refuses"`
+}
+
+// Supports reports whether the driver accepts the attribute.
+func (p *Profile) Supports(a Attr) bool {
+	_, refused := p.Refuses[a]
+	return !refused
+}
+
+// Refusal returns how the driver refuses a, if it does.
+func (p *Profile) Refusal(a Attr) (Refusal, bool) {
+	r, ok := p.Refuses[a]
+	return r, ok
+}
+
+//go:embed profiles.yaml
+var profilesYAML []byte
+
+var profiles = mustLoad(profilesYAML)
+
+func mustLoad(data []byte) []*Profile {
+	var list []*Profile
+	if err := yaml.UnmarshalStrict(data, &list); err != nil {
+		panic(fmt.Sprintf("nicprofile: embedded profiles.yaml: %v", err))
+	}
+	for _, p := range list {
+		if p.Name == "" {
+			p.Name = p.Driver
+		}
+	}
+	return list
+}
+
+// All returns every profile in file order.
+func All() []*Profile { return profiles }
+
+// Names lists the profile names.
+func Names() []string {
+	var n []string
+	for _, p := range profiles {
+		n = append(n, p.Name)
+	}
+	return n
+}
+
+// ByName finds a profile by its name (igb, mlx5...) or its PF driver name (mlx5_core).
+func ByName(name string) (*Profile, bool) {
+	for _, p := range profiles {
+		if p.Name == name || p.Driver == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// ForDriver finds the profile of a PF driver; unknown drivers get a permissive generic profile so that
+// the host itself decides.
+func ForDriver(driver string) *Profile {
+	if p, ok := ByName(driver); ok {
+		return p
+	}
+	return &Profile{Name: driver, Driver: driver, DuplicateMAC: DuplicateMACUnknown}
+}
