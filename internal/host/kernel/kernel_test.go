@@ -1,0 +1,344 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// fakeSysfs builds a sysfs-like tree: devices under devices/pci0000:00/, class/net links, bus/pci
+// drivers. Writes to sriov_numvfs only store the value; tests add VFs with addVF.
+type fakeSysfs struct {
+	t    *testing.T
+	root string
+}
+
+func newFakeSysfs(t *testing.T) *fakeSysfs {
+	f := &fakeSysfs{t: t, root: t.TempDir()}
+	for _, d := range []string{"class/net", "bus/pci/drivers/igb", "bus/pci/drivers/igbvf", "devices/pci0000:00"} {
+		f.mkdir(d)
+	}
+	f.write("bus/pci/drivers_probe", "")
+	return f
+}
+
+func (f *fakeSysfs) mkdir(p string) {
+	if err := os.MkdirAll(filepath.Join(f.root, p), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeSysfs) write(p, v string) {
+	f.mkdir(filepath.Dir(p))
+	if err := os.WriteFile(filepath.Join(f.root, p), []byte(v), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeSysfs) read(p string) string {
+	b, err := os.ReadFile(filepath.Join(f.root, p))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (f *fakeSysfs) link(target, p string) {
+	f.mkdir(filepath.Dir(p))
+	if err := os.Symlink(target, filepath.Join(f.root, p)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeSysfs) addPF(name, addr string, total, num int) {
+	dev := "devices/pci0000:00/" + addr
+	f.write(dev+"/vendor", "0x8086\n")
+	f.write(dev+"/device", "0x10c9\n")
+	f.write(dev+"/sriov_totalvfs", fmt.Sprintf("%d\n", total))
+	f.write(dev+"/sriov_numvfs", fmt.Sprintf("%d\n", num))
+	f.link("../../../bus/pci/drivers/igb", dev+"/driver")
+	f.write(dev+"/net/"+name+"/address", "52:54:00:12:34:56\n")
+	f.write(dev+"/net/"+name+"/mtu", "1500\n")
+	f.write(dev+"/net/"+name+"/operstate", "up\n")
+	f.link("../../"+dev+"/net/"+name, "class/net/"+name)
+	f.link("../../../"+addr, dev+"/net/"+name+"/device")
+}
+
+func (f *fakeSysfs) addVF(pfAddr string, id int, addr, driver, netdev string) {
+	dev := "devices/pci0000:00/" + addr
+	f.write(dev+"/vendor", "0x8086\n")
+	f.write(dev+"/driver_override", "(null)\n")
+	f.link("../"+pfAddr, dev+"/physfn")
+	f.link(fmt.Sprintf("../%s", addr), fmt.Sprintf("devices/pci0000:00/%s/virtfn%d", pfAddr, id))
+	if driver != "" {
+		f.link("../../../bus/pci/drivers/"+driver, dev+"/driver")
+		f.write("bus/pci/drivers/"+driver+"/unbind", "")
+	}
+	if netdev != "" {
+		f.write(dev+"/net/"+netdev+"/address", "aa:bb:cc:00:00:0"+fmt.Sprint(id)+"\n")
+		f.link("../../"+dev+"/net/"+netdev, "class/net/"+netdev)
+	}
+}
+
+// fakeLinks is vfLinks answering from a table, recording setter calls.
+type fakeLinks struct {
+	infos map[string][]vfInfo
+	err   error
+	calls []string
+	fail  map[string]error
+}
+
+func (l *fakeLinks) VFInfo(pf string) ([]vfInfo, error) {
+	l.calls = append(l.calls, "get "+pf)
+	return l.infos[pf], l.err
+}
+func (l *fakeLinks) EswitchMode(string) string { return "legacy" }
+func (l *fakeLinks) set(what string) error {
+	l.calls = append(l.calls, what)
+	for k, err := range l.fail {
+		if strings.HasPrefix(what, k) {
+			return err
+		}
+	}
+	return nil
+}
+func (l *fakeLinks) SetMAC(pf string, vf int, mac string) error {
+	return l.set(fmt.Sprintf("mac %s %d %s", pf, vf, mac))
+}
+func (l *fakeLinks) SetVLAN(pf string, vf, vlan, qos int, p sriov.VLANProto) error {
+	return l.set(fmt.Sprintf("vlan %s %d %d %d %s", pf, vf, vlan, qos, p))
+}
+func (l *fakeLinks) SetSpoofCheck(pf string, vf int, on bool) error {
+	return l.set(fmt.Sprintf("spoofchk %s %d %v", pf, vf, on))
+}
+func (l *fakeLinks) SetTrust(pf string, vf int, on bool) error {
+	return l.set(fmt.Sprintf("trust %s %d %v", pf, vf, on))
+}
+func (l *fakeLinks) SetLinkState(pf string, vf int, s sriov.LinkState) error {
+	return l.set(fmt.Sprintf("state %s %d %s", pf, vf, s))
+}
+func (l *fakeLinks) SetRate(pf string, vf, lo, hi int) error {
+	return l.set(fmt.Sprintf("rate %s %d %d %d", pf, vf, lo, hi))
+}
+func (l *fakeLinks) SetQueryRSS(pf string, vf int, on bool) error {
+	return l.set(fmt.Sprintf("rss %s %d %v", pf, vf, on))
+}
+
+func cfg(mac string, vlan int) sriov.VFConfig {
+	c := sriov.DefaultVFConfig()
+	c.MAC, c.VLAN = mac, vlan
+	return c
+}
+
+func TestNewWithoutPFsIsUnavailable(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.write("class/net/lo/address", "00:00:00:00:00:00\n")
+	_, err := newHost(Options{SysfsRoot: f.root}, &fakeLinks{})
+	if !errors.Is(err, host.ErrUnavailable) || !strings.Contains(err.Error(), "--lab") {
+		t.Fatalf("want ErrUnavailable with a --lab hint, got %v", err)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 2)
+	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "igbvf", "eth1")
+	f.addVF("0000:01:00.0", 1, "0000:01:10.2", "", "")
+	nl := &fakeLinks{infos: map[string][]vfInfo{"eth0": {{0, cfg("02:00:00:00:00:01", 100)}, {1, cfg(sriov.ZeroMAC, 0)}}}}
+	h, err := newHost(Options{SysfsRoot: f.root}, nl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.Observe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.PFs) != 1 {
+		t.Fatalf("PFs: %+v", st.PFs)
+	}
+	p := st.PFs[0]
+	if p.Name != "eth0" || p.PCIAddress != "0000:01:00.0" || p.Driver != "igb" || p.VendorID != "8086" || p.DeviceID != "10c9" ||
+		p.TotalVFs != 7 || p.NumVFs != 2 || p.MAC != "52:54:00:12:34:56" || p.MTU != 1500 || p.OperState != "up" || p.EswitchMode != "legacy" || p.VFInfoTruncated {
+		t.Errorf("PF: %+v", p)
+	}
+	if len(p.VFs) != 2 {
+		t.Fatalf("VFs: %+v", p.VFs)
+	}
+	v0, v1 := p.VFs[0], p.VFs[1]
+	if v0.PCIAddress != "0000:01:10.0" || v0.Driver != "igbvf" || v0.Netdev != "eth1" || v0.NetdevMAC != "aa:bb:cc:00:00:00" || v0.MAC != "02:00:00:00:00:01" || v0.VLAN != 100 {
+		t.Errorf("VF 0: %+v", v0)
+	}
+	if v1.PCIAddress != "0000:01:10.2" || v1.Driver != "" || v1.Netdev != "" || v1.MAC != sriov.ZeroMAC {
+		t.Errorf("VF 1: %+v", v1)
+	}
+	if len(nl.calls) != 1 {
+		t.Errorf("want one RTM_GETLINK per PF, got %v", nl.calls)
+	}
+}
+
+func TestObserveTruncatedVFInfo(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 3)
+	for i := 0; i < 3; i++ {
+		f.addVF("0000:01:00.0", i, fmt.Sprintf("0000:01:10.%d", 2*i), "", "")
+	}
+	nl := &fakeLinks{infos: map[string][]vfInfo{"eth0": {{0, cfg(sriov.ZeroMAC, 0)}, {1, cfg(sriov.ZeroMAC, 0)}}}}
+	h, _ := newHost(Options{SysfsRoot: f.root}, nl)
+	st, err := h.Observe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := st.PFs[0]
+	if !p.VFInfoTruncated || len(p.VFs) != 2 {
+		t.Fatalf("want truncated with 2 VFs, got %v %d", p.VFInfoTruncated, len(p.VFs))
+	}
+	if !strings.Contains(TruncationNote(&p), "2 of 3") {
+		t.Error(TruncationNote(&p))
+	}
+}
+
+func TestSetNumVFsWaitsForVFs(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 0)
+	var progress []string
+	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 5 * time.Second,
+		Progress: func(r, n int) { progress = append(progress, fmt.Sprintf("%d/%d", r, n)) }}, &fakeLinks{})
+	go func() { // the "kernel" creates the VFs a little later, one by one
+		for i := 0; i < 2; i++ {
+			time.Sleep(120 * time.Millisecond)
+			f.addVF("0000:01:00.0", i, fmt.Sprintf("0000:01:10.%d", 2*i), "", "")
+		}
+	}()
+	if err := h.SetNumVFs(context.Background(), "0000:01:00.0", 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("devices/pci0000:00/0000:01:00.0/sriov_numvfs"); got != "2" {
+		t.Errorf("numvfs file: %q", got)
+	}
+	if len(progress) < 2 || progress[0] != "0/2" || progress[len(progress)-1] != "2/2" {
+		t.Errorf("progress: %v", progress)
+	}
+}
+
+func TestSetNumVFsTimeout(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 0)
+	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 200 * time.Millisecond}, &fakeLinks{})
+	err := h.SetNumVFs(context.Background(), "eth0", 1)
+	if !errors.Is(err, syscall.ETIMEDOUT) || !strings.Contains(err.Error(), "0 of 1") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestUnknownPF(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 0)
+	h, _ := newHost(Options{SysfsRoot: f.root}, &fakeLinks{})
+	err := h.SetVFTrust(context.Background(), "eth9", 0, true)
+	if !errors.Is(err, host.ErrNotFound) || !strings.Contains(err.Error(), "eth0") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSetterErrorsKeepKernelWording(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 1)
+	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "", "")
+	nl := &fakeLinks{fail: map[string]error{
+		"state": syscall.EOPNOTSUPP,
+		"vlan":  fmt.Errorf("%w: %s", syscall.EPROTONOSUPPORT, "proto refused by driver"),
+		"rate":  syscall.EINVAL,
+	}}
+	h, _ := newHost(Options{SysfsRoot: f.root}, nl)
+	ctx := context.Background()
+	for _, c := range []struct {
+		err  error
+		want *host.Error
+		text string
+	}{
+		{h.SetVFLinkState(ctx, "eth0", 0, sriov.LinkStateEnable), host.ErrNotSupported, "set vf 0 link state on eth0: operation not supported"},
+		{h.SetVFVLAN(ctx, "eth0", 0, 100, 0, sriov.VLANProto8021AD), host.ErrNotSupported, "(proto refused by driver)"},
+		{h.SetVFRate(ctx, "eth0", 0, 10, 0), host.ErrInvalid, "invalid argument"},
+	} {
+		if !errors.Is(c.err, c.want) || !strings.Contains(c.err.Error(), c.text) {
+			t.Errorf("got %v, want kind %v and %q", c.err, c.want.Kind, c.text)
+		}
+	}
+	if err := h.SetVFMAC(ctx, "eth0", 0, "02:00:00:00:00:01"); err != nil {
+		t.Error(err)
+	}
+	if nl.calls[len(nl.calls)-1] != "mac eth0 0 02:00:00:00:00:01" {
+		t.Error(nl.calls)
+	}
+}
+
+func TestBindVF(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 1)
+	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "igbvf", "eth1")
+	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 100 * time.Millisecond}, &fakeLinks{})
+	ctx := context.Background()
+	vf := "devices/pci0000:00/0000:01:10.0"
+
+	// Same driver: nothing written.
+	if err := h.BindVF(ctx, "eth0", 0, "igbvf"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("bus/pci/drivers/igbvf/unbind"); got != "" {
+		t.Errorf("idempotent bind wrote unbind: %q", got)
+	}
+	// vfio-pci not loaded.
+	err := h.BindVF(ctx, "eth0", 0, "vfio-pci")
+	if !errors.Is(err, host.ErrNotFound) || !strings.Contains(err.Error(), "modprobe vfio-pci") {
+		t.Errorf("got %v", err)
+	}
+	// vfio-pci loaded, no IOMMU group.
+	f.mkdir("bus/pci/drivers/vfio-pci")
+	err = h.BindVF(ctx, "eth0", 0, "vfio-pci")
+	if !errors.Is(err, host.ErrNotSupported) || !strings.Contains(err.Error(), "IOMMU") {
+		t.Errorf("got %v", err)
+	}
+	// With an IOMMU group: override, unbind and probe are written; the fake kernel does not bind, so the
+	// backend reports the probe failure.
+	f.link("../../../kernel/iommu_groups/7", vf+"/iommu_group")
+	err = h.BindVF(ctx, "eth0", 0, "vfio-pci")
+	if err == nil || !strings.Contains(err.Error(), "did not bind") {
+		t.Errorf("got %v", err)
+	}
+	if got := f.read("bus/pci/drivers/igbvf/unbind"); got != "0000:01:10.0" {
+		t.Errorf("unbind: %q", got)
+	}
+	if got := f.read("bus/pci/drivers_probe"); got != "0000:01:10.0" {
+		t.Errorf("drivers_probe: %q", got)
+	}
+	if got := f.read(vf + "/driver_override"); got != "vfio-pci" {
+		t.Errorf("driver_override: %q", got)
+	}
+	// Unbind ("").
+	if err := h.BindVF(ctx, "eth0", 0, ""); err != nil {
+		t.Errorf("unbind: %v", err)
+	}
+	// No such VF.
+	if err := h.BindVF(ctx, "eth0", 3, "igbvf"); !errors.Is(err, host.ErrNotFound) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestNoNetlinkCallWithoutVFs(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 0)
+	nl := &fakeLinks{err: errors.New("must not be called")}
+	h, _ := newHost(Options{SysfsRoot: f.root}, nl)
+	if _, err := h.Observe(context.Background()); err != nil || len(nl.calls) != 0 {
+		t.Fatalf("err %v calls %v", err, nl.calls)
+	}
+}
