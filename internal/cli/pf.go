@@ -32,6 +32,7 @@ the VFs that would lose their configuration are named; with --force it goes thro
 	}
 	set.Flags().IntVar(&numVFs, "numvfs", 0, "number of VFs (0 to the PF's sriov_totalvfs)")
 	set.Flags().BoolVar(&force, "force", false, "resize an enabled PF by going through 0 (destroys every VF's configuration)")
+	addWaitTimeoutFlag(set.Flags())
 	cmd.AddCommand(set)
 	return cmd
 }
