@@ -3,8 +3,9 @@ module github.com/sriovctl/sriovctl
 go 1.26.8
 
 require (
-	github.com/spf13/cobra v1.10.2
+	github.com/spf13/cobra v1.10.1
 	github.com/vishvananda/netlink v1.3.1
+	go.yaml.in/yaml/v3 v3.0.3
 	golang.org/x/sys v0.50.0
 	sigs.k8s.io/yaml v1.6.0
 )
