@@ -315,7 +315,7 @@ func (s *Switch) flood(t *trace, port string, in *sriov.VF, dst string, vlan int
 	if dst == "ff:ff:ff:ff:ff:ff" {
 		kind = "broadcast"
 	}
-	t.step("%s: flooded to every port of %s except the one it came from (multicast group membership is not modelled: every port counts as joined)", kind, vlanText(vlan))
+	t.step("%s (%s): flooded to every port of that VLAN except the one it came from (multicast group membership is not modelled: every port counts as joined)", kind, vlanText(vlan))
 	var recv []Receiver
 	if port != PortPF {
 		recv = append(recv, Receiver{Port: PortPF, VLAN: vlan})
@@ -347,11 +347,11 @@ func (s *Switch) flood(t *trace, port string, in *sriov.VF, dst string, vlan int
 	if len(recv) == 0 && firstCause != "" {
 		return t.drop(firstCause, "%s", firstWhy)
 	}
-	return t.deliver(recv, fmt.Sprintf("%s flooded in %s", kind, vlanText(vlan)))
+	return t.deliver(recv, fmt.Sprintf("%s flooded (%s)", kind, vlanText(vlan)))
 }
 
 func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan int, wireUp bool) Result {
-	t.step("unicast: look up %s in %s among the PF's and VFs' MAC filters", dst, vlanText(vlan))
+	t.step("unicast: look up %s (%s) among the PF's and VFs' MAC filters", dst, vlanText(vlan))
 	var recv []Receiver
 	firstCause, firstWhy := "", ""
 	excluded := func(cause, why string) {
@@ -410,18 +410,18 @@ func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan i
 		}
 	}
 	if len(recv) > 0 {
-		return t.deliver(recv, fmt.Sprintf("unicast to %s in %s", dst, vlanText(vlan)))
+		return t.deliver(recv, fmt.Sprintf("unicast to %s (%s)", dst, vlanText(vlan)))
 	}
 	if port == PortWire {
 		if firstCause != "" {
 			return t.drop(firstCause, "%s", firstWhy)
 		}
-		return t.drop(CauseNoMatchingPort, "no port has MAC %s in %s", dst, vlanText(vlan))
+		return t.drop(CauseNoMatchingPort, "no port has MAC %s (%s)", dst, vlanText(vlan))
 	}
 	if !wireUp {
 		return t.drop(CauseLinkDown, "%s is not local and the PF's link is %s", dst, s.pf.OperState)
 	}
-	t.step("no local port takes %s in %s: unknown unicast leaves on the wire", dst, vlanText(vlan))
+	t.step("no local port takes %s (%s): unknown unicast leaves on the wire", dst, vlanText(vlan))
 	return t.deliver([]Receiver{{Port: PortWire, VLAN: vlan}}, fmt.Sprintf("unknown unicast %s leaves on the wire", dst))
 }
 

@@ -42,6 +42,8 @@ type pf struct {
 	OperState   string `json:"operState"`
 	EswitchMode string `json:"eswitchMode"`
 	VFs         []*vf  `json:"vfs"`
+	// MirrorRules are offloaded switchdev mirror rules (tc mirred on representors), see mirror.go.
+	MirrorRules []sriov.MirrorRule `json:"mirrorRules,omitempty"`
 }
 
 // vf is one emulated VF.
