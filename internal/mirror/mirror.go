@@ -122,6 +122,9 @@ func Resolve(pf *sriov.PF, prof *nicprofile.Profile, strategy string) (string, e
 	}
 	switch strategy {
 	case StrategySwitchdevTC:
+		if !prof.Switchdev {
+			return "", refuse(strategy, fmt.Sprintf("%s has no switchdev mode (no VF representors to put tc rules on)", prof.Driver))
+		}
 		if !switchdev {
 			return "", refuse(strategy, fmt.Sprintf("the eswitch is in %s mode, not switchdev", modeName(pf.EswitchMode)))
 		}
@@ -161,6 +164,13 @@ func instead(pf *sriov.PF, prof *nicprofile.Profile) string {
 		return "use --strategy same-mac"
 	}
 	return fmt.Sprintf("%s has no switchdev mode, so switchdev-tc cannot work either: no strategy of sriovctl mirrors VFs on this NIC", prof.Driver)
+}
+
+func vlanName(v int) string {
+	if v == 0 {
+		return "none (flat)"
+	}
+	return fmt.Sprint(v)
 }
 
 func modeName(m string) string {
@@ -213,6 +223,10 @@ func PlanCreate(pf *sriov.PF, prof *nicprofile.Profile, req Request, existing []
 		}
 		if v.LinkState == sriov.LinkStateDisable {
 			return nil, &sriov.FieldError{Field: "--vfs", Value: fmt.Sprint(id), Allowed: fmt.Sprintf("VF %d's link state is disable: it would receive nothing", id)}
+		}
+		if len(members) > 0 && v.VLAN != members[0].VLAN {
+			return nil, &sriov.FieldError{Field: "--vfs", Value: joinIDs(req.VFs), Allowed: fmt.Sprintf("members must share a port VLAN: VF %d has %s, VF %d has %s",
+				members[0].ID, vlanName(members[0].VLAN), v.ID, vlanName(v.VLAN))}
 		}
 		members = append(members, *v)
 	}

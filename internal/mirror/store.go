@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
 // Store keeps mirror group records in DIR/mirrors.json (DIR is the CLI's state directory). Every change
@@ -104,25 +104,18 @@ func (s *Store) locked(write bool, fn func(d *storeData) (bool, error)) error {
 	} else if _, err := os.Stat(s.Path()); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	f, err := os.OpenFile(filepath.Join(s.dir, storeLock), os.O_RDWR|os.O_CREATE, 0o644)
+	var fnErr error
+	err := statefile.WithLock(filepath.Join(s.dir, storeLock), write, func() error {
+		fnErr = s.readModifyWrite(fn)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("mirror records: %w", err)
 	}
-	defer f.Close()
-	how := unix.LOCK_SH
-	if write {
-		how = unix.LOCK_EX
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("mirror records: lock: %w", err)
-	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return fnErr
+}
+
+func (s *Store) readModifyWrite(fn func(d *storeData) (bool, error)) error {
 	d := &storeData{Version: storeVersion}
 	data, err := os.ReadFile(s.Path())
 	switch {
@@ -143,31 +136,9 @@ func (s *Store) locked(write bool, fn func(d *storeData) (bool, error)) error {
 	if d.Groups == nil {
 		d.Groups = []Group{}
 	}
-	return writeAtomic(s.Path(), d)
-}
-
-// writeAtomic writes v as JSON to path through a synced temporary file and a rename.
-func writeAtomic(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
+	data, err = json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return statefile.WriteAtomic(s.Path(), append(data, '\n'))
 }
