@@ -14,4 +14,5 @@ require (
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/vishvananda/netns v0.0.5 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	gopkg.in/ini.v1 v1.67.3 // indirect
 )

@@ -64,6 +64,8 @@ func (h *Host) readPF(name string) (sriov.PF, error) {
 	pf.VendorID = strings.TrimPrefix(pf.VendorID, "0x")
 	pf.DeviceID, _ = readString(filepath.Join(dev, "device"))
 	pf.DeviceID = strings.TrimPrefix(pf.DeviceID, "0x")
+	pf.VFDeviceID, _ = readString(filepath.Join(dev, "sriov_vf_device"))
+	pf.VFDeviceID = strings.TrimPrefix(pf.VFDeviceID, "0x")
 	var err error
 	if pf.TotalVFs, err = readInt(filepath.Join(dev, "sriov_totalvfs")); err != nil {
 		return pf, err
