@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,7 @@ type App struct {
 	Stdin          io.Reader
 	LabDir         string
 	JSON           bool
+	stateDir       string
 	cmdCtx *cobra.Command // the running command, for its context
 	// ran is set once a command's RunE starts: errors before that are usage errors from cobra.
 	ran bool
@@ -56,6 +58,21 @@ func (a *App) Host() (host.Host, error) {
 		return l, nil
 	}
 	return NewKernelHost(a)
+}
+
+// DefaultStateDir holds sriovctl's durable state on a real host.
+const DefaultStateDir = "/var/lib/sriovctl"
+
+// StateDir is where durable state lives: --state-dir, else the lab's own DIR/state, else DefaultStateDir.
+// Each feature keeps its files in it (desired state, apply journal, assignment ledger).
+func (a *App) StateDir() string {
+	switch {
+	case a.stateDir != "":
+		return a.stateDir
+	case a.LabDir != "":
+		return filepath.Join(a.LabDir, "state")
+	}
+	return DefaultStateDir
 }
 
 // Lab returns the lab backend, refusing when no lab is selected.
@@ -182,6 +199,7 @@ it works on an emulated lab host that behaves like real NICs; try ` + "`sriovctl
 	}
 	root.PersistentFlags().StringVar(&a.LabDir, "lab", "", "use the emulated lab host whose state lives in `DIR` (env "+labEnvVar+")")
 	root.PersistentFlags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
+	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "where sriovctl keeps durable state (desired state, journal, ledger); default "+DefaultStateDir+", or DIR/state with --lab")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{What: c.CommandPath(), Err: err}
 	})

@@ -78,11 +78,11 @@ func linkStateOf(s uint32) sriov.LinkState {
 	return sriov.LinkStateAuto
 }
 
-// EswitchMode asks devlink; drivers without devlink (igb) report legacy SR-IOV.
+// EswitchMode asks devlink; it is "" for drivers without devlink eswitch support (igb).
 func (rtnl) EswitchMode(pciAddr string) string {
 	dev, err := retryInterrupted(func() (*netlink.DevlinkDevice, error) { return netlink.DevLinkGetDeviceByName("pci", pciAddr) })
-	if err != nil || dev == nil || dev.Attrs.Eswitch.Mode == "" {
-		return "legacy"
+	if err != nil || dev == nil {
+		return ""
 	}
 	return dev.Attrs.Eswitch.Mode
 }

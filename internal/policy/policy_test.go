@@ -1,0 +1,86 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseErrorsNameLineAndField(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"unknown key", "pfs:\n  - name: a\n    numVfz: 3\n", "p.yaml:3: field numVfz not found"},
+		{"wrong type", "pfs:\n  - name: a\n    numVfs: many\n", "p.yaml:3: cannot unmarshal string `many` into a whole number"},
+		{"vlan range", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        vlan: 5000\n", "p.yaml:5: pfs[0].vfs[0].vlan: invalid value \"5000\": allowed 0-4094"},
+		{"mac for many", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0-1\"\n        mac: 02:00:00:00:00:01\n", "p.yaml:5: pfs[0].vfs[0].mac: a MAC is for a single VF"},
+		{"overlap", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0-2\"\n      - ids: \"2\"\n", "p.yaml:5: pfs[0].vfs[1].ids: VF 2 already appears in pfs[0].vfs[0]"},
+		{"beyond numVfs", "pfs:\n  - name: a\n    numVfs: 2\n    vfs:\n      - ids: \"0-2\"\n", "p.yaml:5: pfs[0].vfs[0].ids: VF 2 does not exist with numVfs 2"},
+		{"no name", "pfs:\n  - numVfs: 2\n", "p.yaml:2: pfs[0]: give name"},
+		{"multicast mac", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        mac: 01:00:5e:00:00:01\n", "p.yaml:5: pfs[0].vfs[0].mac: invalid value"},
+		{"bad state", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        linkState: up\n", "p.yaml:5: pfs[0].vfs[0].linkState: invalid value \"up\": allowed auto, enable or disable"},
+		{"min over max", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        minTxRateMbps: 500\n        maxTxRateMbps: 100\n", "p.yaml:5: pfs[0].vfs[0].minTxRateMbps: invalid value \"500\": must not exceed maxTxRateMbps"},
+		{"bad ids", "pfs:\n  - name: a\n    vfs:\n      - ids: \"3-1\"\n", "p.yaml:4: pfs[0].vfs[0].ids: invalid value \"3-1\""},
+		{"mirror one vf", "pfs: []\nmirrors:\n  - name: m\n    pf: a\n    vfs: \"2\"\n", "p.yaml:5: mirrors[0].vfs: a mirror group needs at least 2 VFs"},
+		{"pool overlap", "pfs: []\npools:\n  - {name: a, pf: x, ids: \"0-3\"}\n  - {name: b, pf: x, ids: \"3\"}\n", "p.yaml:4: pools[1].ids: VF 3 of x is already in pool \"a\""},
+		{"empty", "", "p.yaml: empty policy"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte(c.in))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseValid(t *testing.T) {
+	in := `pfs:
+  - name: ens2f0
+    numVfs: 8
+    vfs:
+      - ids: "0-3"
+        vlan: 100
+        qos: 2
+        spoofchk: false
+      - ids: "5"
+        mac: "02:00:00:00:00:10"
+        driver: vfio-pci
+  - pciAddress: "0000:3b:00.0"
+mirrors:
+  - {name: probe, pf: ens2f0, vfs: "6,7", mac: "02:00:00:00:00:aa"}
+pools:
+  - {name: vms, pf: ens2f0, ids: "0-3", driver: vfio-pci}
+`
+	p, err := Parse("p.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.PFs) != 2 || *p.PFs[0].NumVFs != 8 || p.PFs[1].Ref() != "0000:3b:00.0" {
+		t.Fatalf("pfs = %+v", p.PFs)
+	}
+	g := p.PFs[0].VFs[0]
+	if FormatIDs(g.VFIDs) != "0-3" || *g.VLAN != 100 || *g.SpoofCheck || g.Line != 5 {
+		t.Fatalf("group = %+v", g)
+	}
+	if p.Mirrors[0].Strategy != StrategyAuto || FormatIDs(p.Mirrors[0].VFIDs) != "6-7" {
+		t.Fatalf("mirror = %+v", p.Mirrors[0])
+	}
+	if p.Pools[0].Driver != "vfio-pci" || len(p.Pools[0].VFIDs) != 4 {
+		t.Fatalf("pool = %+v", p.Pools[0])
+	}
+}
+
+func TestParseIDs(t *testing.T) {
+	for in, want := range map[string]string{"0": "0", "0,2-5": "0,2-5", "3,1,2": "1-3", " 0 - 1 , 4": "0-1,4"} {
+		ids, err := ParseIDs(in)
+		if err != nil || FormatIDs(ids) != want {
+			t.Errorf("ParseIDs(%q) = %v, %v; want %s", in, ids, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a", "-1", "2-1", "1-", "99999"} {
+		if _, err := ParseIDs(bad); err == nil {
+			t.Errorf("ParseIDs(%q) accepted", bad)
+		}
+	}
+}
