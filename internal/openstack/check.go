@@ -3,6 +3,7 @@ package openstack
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,20 @@ type checker struct {
 	// from sriov_agent.ini
 	mappings map[string][]string // physnet -> PF netdevs
 	excluded map[string]string   // VF PCI address -> PF netdev that excludes it
+
+	reported map[string]bool // problems already reported for a physnet, once for all entries
+}
+
+// once reports whether key is new, recording it.
+func (c *checker) once(key string) bool {
+	if c.reported == nil {
+		c.reported = map[string]bool{}
+	}
+	if c.reported[key] {
+		return false
+	}
+	c.reported[key] = true
+	return true
 }
 
 func (c *checker) add(d *Doc, section, key, problem, fix string) {
@@ -288,19 +303,26 @@ func (c *checker) spec(d *Doc, src specSource, label string, s DeviceSpec, raw m
 		offered[physnet] = map[string]bool{}
 	}
 	a := c.f.SRIOVAgent
+	nova := filepath.Base(d.Path)
 	for _, pf := range sortedKeys(pfs) {
 		offered[physnet][pf] = true
 		devs, ok := c.mappings[physnet]
-		switch {
-		case !ok:
-			c.add(a, secSRIOV, keyMappings, fmt.Sprintf("physnet %s (nova.conf device_spec %s, VFs of %s) is not mapped: the agent cannot bind ports on %s", physnet, label, pf, physnet),
-				fmt.Sprintf("add %s:%s to physical_device_mappings", physnet, pf))
-		case !contains(devs, pf):
-			c.add(a, secSRIOV, keyMappings, fmt.Sprintf("physnet %s maps to %s, but nova.conf device_spec %s offers VFs of %s on it: their ports never bind", physnet, strings.Join(devs, ","), label, pf),
-				fmt.Sprintf("add %s:%s to physical_device_mappings, or change device_spec to %s's VFs", physnet, pf, strings.Join(devs, ",")))
+		if contains(devs, pf) || !c.once("map|"+physnet+"|"+pf) {
+			continue
+		}
+		orFix := ""
+		if mapped := c.physnetsOf(pf); len(mapped) > 0 {
+			orFix = fmt.Sprintf(", or set physical_network in %s device_spec to %s (what the agent maps %s to)", nova, strings.Join(mapped, " or "), pf)
+		}
+		if !ok {
+			c.add(a, secSRIOV, keyMappings, fmt.Sprintf("physnet %s (%s device_spec %s: VFs of %s) is not mapped: the agent cannot bind ports on %s", physnet, nova, label, pf, physnet),
+				fmt.Sprintf("add %s:%s to physical_device_mappings%s", physnet, pf, orFix))
+		} else {
+			c.add(a, secSRIOV, keyMappings, fmt.Sprintf("physnet %s maps to %s, but %s device_spec %s offers VFs of %s on it: their ports never bind", physnet, strings.Join(devs, ","), nova, label, pf),
+				fmt.Sprintf("add %s:%s to physical_device_mappings%s", physnet, pf, orFix))
 		}
 	}
-	if !c.ml2Allows(physnet) {
+	if !c.ml2Allows(physnet) && c.once("ml2|"+physnet) {
 		sec, key := secFlat, keyFlatNets
 		fix := fmt.Sprintf("add %s to [ml2_type_flat] flat_networks (flat) or to [ml2_type_vlan] network_vlan_ranges (VLAN)", physnet)
 		if c.types != nil && !c.types["flat"] && !c.types["vlan"] {
@@ -308,7 +330,7 @@ func (c *checker) spec(d *Doc, src specSource, label string, s DeviceSpec, raw m
 		} else if !c.flatSet || c.types != nil && !c.types["flat"] {
 			sec, key = secVLAN, keyVLANRanges
 		}
-		c.add(c.f.ML2, sec, key, fmt.Sprintf("physnet %s (nova.conf device_spec %s) is in neither flat_networks nor network_vlan_ranges of an enabled type driver: Neutron cannot create a network on it", physnet, label), fix)
+		c.add(c.f.ML2, sec, key, fmt.Sprintf("physnet %s (%s device_spec %s) is in neither flat_networks nor network_vlan_ranges of an enabled type driver: Neutron cannot create a network on it", physnet, nova, label), fix)
 	}
 	var excl []string
 	for _, m := range matches {
@@ -327,6 +349,17 @@ func (c *checker) ml2Allows(physnet string) bool {
 	flat := (c.types == nil || c.types["flat"]) && (c.flatAll || c.flatNets[physnet])
 	vlan := (c.types == nil || c.types["vlan"]) && c.vlanNets[physnet]
 	return flat || vlan
+}
+
+// physnetsOf lists the physnets the agent maps to PF dev.
+func (c *checker) physnetsOf(dev string) []string {
+	var out []string
+	for _, physnet := range sortedKeys(c.mappings) {
+		if contains(c.mappings[physnet], dev) {
+			out = append(out, physnet)
+		}
+	}
+	return out
 }
 
 func (c *checker) examplePF() string {
