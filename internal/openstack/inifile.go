@@ -19,6 +19,10 @@ import (
 //     checking a file never adds to it.
 //   - Key.String() expands Python "%(name)s" references, which oslo.config does not: reads use the raw
 //     value.
+//   - WriteTo leaves out the [DEFAULT] header unless the package-global ini.DefaultHeader is set, and
+//     oslo.config refuses options before a section header: Bytes adds the header itself when DEFAULT
+//     has options, leaving the global alone.
+//   - Replacing a key by delete + add would drop the comment above it: SetAll carries it over.
 type Doc struct {
 	// Path names the file in problem locations: the path the user gave, or the file name when rendered.
 	Path string
@@ -46,6 +50,9 @@ func NewDoc(path string) *Doc {
 // Bytes renders the file.
 func (d *Doc) Bytes() []byte {
 	var b bytes.Buffer
+	if def, err := d.f.GetSection(ini.DefaultSection); err == nil && len(def.Keys()) > 0 {
+		b.WriteString("[" + ini.DefaultSection + "]\n")
+	}
 	if _, err := d.f.WriteTo(&b); err != nil {
 		// Writing to a bytes.Buffer does not fail; keep the partial text rather than panic.
 		return b.Bytes()
@@ -97,11 +104,17 @@ func (d *Doc) Set(section, key, value string) {
 // SetAll replaces every occurrence of section/key with one line per value, in order.
 func (d *Doc) SetAll(section, key string, values []string) {
 	s := d.f.Section(section)
+	comment := ""
+	if k, err := s.GetKey(key); err == nil {
+		comment = k.Comment
+	}
 	s.DeleteKey(key)
 	for i, v := range values {
 		if i == 0 {
 			// NewKey fails only for an empty name, which callers never pass.
-			_, _ = s.NewKey(key, v)
+			if k, err := s.NewKey(key, v); err == nil {
+				k.Comment = comment
+			}
 			continue
 		}
 		_ = s.Key(key).AddShadow(v)
