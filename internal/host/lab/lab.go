@@ -139,6 +139,9 @@ func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
 // Open opens an existing lab.
 func Open(dir string) (*Lab, error) {
 	l := &Lab{dir: dir}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err != nil {
+		return nil, fmt.Errorf("%s is not a lab (no %s): create one with `sriovctl lab init %s`", dir, stateFile, dir)
+	}
 	err := withLock(dir, false, func() error { _, err := load(dir); return err })
 	if err != nil {
 		return nil, err
