@@ -229,3 +229,21 @@ func TestCheckFindsEachBrokenVariant(t *testing.T) {
 var alignedEq = regexp.MustCompile(`(?m)^(\S+)\s+= ?`)
 
 func normalise(s string) string { return alignedEq.ReplaceAllString(s, "$1 = ") }
+
+// A kernel that does not report sriov_vf_device: device_spec goes by the PF's name alone and no alias
+// (it would match every device of the vendor) is written.
+func TestRenderWithoutVFDeviceID(t *testing.T) {
+	h := &sriov.Host{PFs: []sriov.PF{{Name: "eth3", PCIAddress: "0000:82:00.0", VendorID: "8086", DeviceID: "10fb", TotalVFs: 63, NumVFs: 2,
+		VFs: []sriov.VF{{ID: 0, PCIAddress: "0000:82:10.0"}, {ID: 1, PCIAddress: "0000:82:10.2"}}}}}
+	r, err := Render(h, Options{Physnet: "physnet2", PF: "eth3", NetworkType: Flat, Ports: 1}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nova := string(r.Nova.Bytes())
+	if !strings.Contains(nova, `device_spec = {"devname": "eth3", "vendor_id": "8086", "physical_network": "physnet2"}`) || strings.Contains(nova, "alias") {
+		t.Errorf("nova.conf:\n%s", nova)
+	}
+	if ps := Check(h, renderedFiles(t, r)); len(ps) != 0 {
+		t.Errorf("check: %s", problemLines(ps))
+	}
+}

@@ -344,8 +344,14 @@ func renderNova(d *Doc, o Options, pf *sriov.PF, ids []int, subset bool) *Doc {
 		}
 		aliases = append(aliases, v)
 	}
-	aliases = append(aliases, aliasJSON(aliasName, pf.VendorID, pf.VFDeviceID))
-	d.SetAll(secPCI, keyAlias, aliases)
+	if pf.VFDeviceID != "" {
+		// An alias without a product_id would match every device of the vendor; the host did not
+		// report the VFs' id (sysfs sriov_vf_device), so there is no alias to write.
+		aliases = append(aliases, aliasJSON(aliasName, pf.VendorID, pf.VFDeviceID))
+	}
+	if len(aliases) > 0 {
+		d.SetAll(secPCI, keyAlias, aliases)
+	}
 
 	filters, ok := d.Get(secFilterSched, keyEnabledFilter)
 	if !ok || strings.TrimSpace(filters) == "" {
