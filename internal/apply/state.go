@@ -146,7 +146,7 @@ func (j *Journal) append(r record) error {
 	if _, err := j.f.Write(append(data, '\n')); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := unix.Fdatasync(int(j.f.Fd())); err != nil {
+	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("journal: fsync: %w", err)
 	}
 	return nil
