@@ -428,3 +428,47 @@ func (a *App) printPending(p *apply.Pending) {
 		a.Printf("PENDING: an interrupted %s (pid %d, started %s) left a journal; run `sriovctl recover`\n", p.What, p.PID, p.Started)
 	}
 }
+
+func init() {
+	addDemoSection(demoSection{Order: 30, Title: "Declarative policy: plan and apply", Run: func(d *Demo) error {
+		d.Say("Describe the desired state in a policy file: VF counts and settings per PF.")
+		path, err := d.WriteFile("policy.yaml", `pfs:
+  - name: ens3f0          # ice
+    numVfs: 4
+    vfs:
+      - ids: "0-1"
+        vlan: 200
+        spoofchk: true
+        trust: false
+      - ids: "2"
+        mac: "02:00:00:00:03:02"
+        maxTxRateMbps: 5000
+      - ids: "3"
+        driver: vfio-pci
+`)
+		if err != nil {
+			return err
+		}
+		d.Say("plan shows every write with its reason, and changes nothing.")
+		if _, err := d.OK("plan", "-f", path); err != nil {
+			return err
+		}
+		d.Say("apply makes the writes (undoing them all if one fails) and stores the policy as desired state.")
+		if _, err := d.OK("apply", "-f", path); err != nil {
+			return err
+		}
+		d.Say("Applying again finds nothing to do: 0 writes.")
+		if _, err := d.OK("apply", "-f", path); err != nil {
+			return err
+		}
+		d.Say("After a reboot the VFs are gone; status shows the drift and restore re-applies the desired state.")
+		if _, err := d.OK("lab", "reboot"); err != nil {
+			return err
+		}
+		if _, err := d.OK("status"); err != nil {
+			return err
+		}
+		_, err = d.OK("restore")
+		return err
+	}})
+}
