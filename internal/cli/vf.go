@@ -28,8 +28,8 @@ var vfSubcommands []func(a *App) *cobra.Command
 // vfSetFlags holds the raw `vf set` flag values; Settings validates them.
 type vfSetFlags struct {
 	mac, vlanProto, spoofchk, trust, state, queryRSS string
-	vlan, qos, minRate, maxRate                     int
-	reloadVFDriver                                  bool
+	vlan, qos, minRate, maxRate                      int
+	reloadVFDriver                                   bool
 }
 
 func newVFSetCmd(a *App) *cobra.Command {
@@ -237,4 +237,3 @@ func describeOps(ops []change.Op) []string {
 	}
 	return out
 }
-

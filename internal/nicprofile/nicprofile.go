@@ -77,13 +77,15 @@ func ErrnoNames() []string {
 // Profile describes one NIC family and its PF driver.
 type Profile struct {
 	// Name is the profile's name (defaults to Driver): ixgbe, i40e, ice, mlx5, igb.
-	Name          string `json:"profile"`
-	Driver        string `json:"driver"`
-	Model         string `json:"model"`
-	VendorID      string `json:"vendorId"`
-	DeviceID      string `json:"deviceId"`
-	VFDeviceID    string `json:"vfDeviceId"`
-	VFDriver      string `json:"vfDriver"`
+	Name       string `json:"profile"`
+	Driver     string `json:"driver"`
+	Model      string `json:"model"`
+	VendorID   string `json:"vendorId"`
+	DeviceID   string `json:"deviceId"`
+	VFDeviceID string `json:"vfDeviceId"`
+	VFDriver   string `json:"vfDriver"`
+	// PCIBus is the hex bus a lab puts the first PF of this profile on (igb: 01, as on QEMU's q35).
+	PCIBus        string `json:"pciBus"`
 	TotalVFs      int    `json:"totalVfs"`
 	VFOffset      int    `json:"vfOffset"`
 	VFStride      int    `json:"vfStride"`

@@ -48,15 +48,20 @@ func configOf(v netlink.VfInfo) sriov.VFConfig {
 	c.VLAN, c.QoS = v.Vlan, v.Qos
 	c.VLANProto = protoOf(v.VlanProto)
 	c.SpoofCheck = v.Spoofchk
-	c.Trust = v.Trust != 0
+	// The kernel sends -1 for trust and query_rss when the driver does not report them (igb has no
+	// query_rss): that is "off", not "on".
+	c.Trust = v.Trust != 0 && v.Trust != notReported
 	c.LinkState = linkStateOf(v.LinkState)
 	c.MinTxRateMbps, c.MaxTxRateMbps = int(v.MinTxRate), int(v.MaxTxRate)
 	if c.MaxTxRateMbps == 0 && v.TxRate != 0 {
 		c.MaxTxRateMbps = v.TxRate // drivers that only report IFLA_VF_TX_RATE
 	}
-	c.QueryRSS = v.RssQuery != 0
+	c.QueryRSS = v.RssQuery != 0 && v.RssQuery != notReported
 	return c
 }
+
+// notReported is the kernel's -1 in an IFLA_VF_INFO u32 setting the driver left unset.
+const notReported = ^uint32(0)
 
 // protoOf reads IFLA_VF_VLAN_LIST's protocol: netlink stores it as it came off the wire (big-endian), so
 // accept both byte orders. Absent (0) means 802.1Q.
@@ -78,11 +83,11 @@ func linkStateOf(s uint32) sriov.LinkState {
 	return sriov.LinkStateAuto
 }
 
-// EswitchMode asks devlink; drivers without devlink (igb) report legacy SR-IOV.
+// EswitchMode asks devlink; it is "" for drivers without devlink eswitch support (igb).
 func (rtnl) EswitchMode(pciAddr string) string {
 	dev, err := retryInterrupted(func() (*netlink.DevlinkDevice, error) { return netlink.DevLinkGetDeviceByName("pci", pciAddr) })
-	if err != nil || dev == nil || dev.Attrs.Eswitch.Mode == "" {
-		return "legacy"
+	if err != nil || dev == nil {
+		return ""
 	}
 	return dev.Attrs.Eswitch.Mode
 }

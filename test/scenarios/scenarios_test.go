@@ -1,0 +1,64 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/cli"
+	"github.com/sriovctl/sriovctl/internal/host/lab"
+)
+
+// LabEnv is an Env on a fresh lab with one igb PF named pf, running sriovctl in-process.
+func labEnv(t *testing.T, pf string) Env {
+	dir := filepath.Join(t.TempDir(), "lab")
+	l, err := lab.Init(dir, []lab.NIC{{Name: pf, Profile: "igb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Env{
+		PF:   pf,
+		Host: l,
+		Run: func(ctx context.Context, args ...string) (string, string, int) {
+			var out, errb bytes.Buffer
+			code := cli.Run(ctx, append([]string{"--lab", dir}, args...), nil, &out, &errb)
+			return out.String(), errb.String(), code
+		},
+	}
+}
+
+// TestScenariosOnLab holds the lab's igb profile to the scenario files; the QEMU guest holds the real
+// igb driver to the same files (test/vm/guest).
+func TestScenariosOnLab(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			steps, err := Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := labEnv(t, "eth0")
+			ctx := context.Background()
+			for _, s := range steps {
+				if got, detail := env.Do(ctx, s); got != s.Want {
+					t.Errorf("%s:%d: %s: got %s, want %s (%s)", name, s.Line, s.Text, got, s.Want, detail)
+				}
+			}
+			out, _, code := env.Run(ctx, "show", "--json")
+			if code != 0 {
+				t.Fatal("show failed")
+			}
+			if _, err := Normalize(out, MACs(steps)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestLoadRejectsBadOutcome(t *testing.T) {
+	for _, n := range Names() {
+		if _, err := Load(n); err != nil {
+			t.Error(err)
+		}
+	}
+}
