@@ -170,12 +170,12 @@ func TestBuild(t *testing.T) {
 		},
 		{
 			name:     "named twice",
-			policy:   "pfs:\n  - name: igb0\n  - pciAddress: \"0000:3b:00.0\"\n",
+			policy:   "pfs:\n  - name: igb0\n  - pciAddress: \"{igb0}\"\n",
 			problems: []string{"named twice"},
 		},
 		{
 			name:    "by PCI address",
-			policy:  "pfs:\n  - pciAddress: \"0000:5e:00.0\"\n    numVfs: 1\n",
+			policy:  "pfs:\n  - pciAddress: \"{ice0}\"\n    numVfs: 1\n",
 			want:    []string{"ice0: numvfs 0 -> 1"},
 			summary: "1 changes (0 disruptive)",
 		},
@@ -183,7 +183,11 @@ func TestBuild(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, st := newHost(t, c.setup)
-			p := plan.Build(st, parse(t, c.policy), plan.Options{NoContributors: true})
+			y := c.policy
+			for _, pf := range st.PFs { // {name} stands for the PF's PCI address
+				y = strings.ReplaceAll(y, "{"+pf.Name+"}", pf.PCIAddress)
+			}
+			p := plan.Build(st, parse(t, y), plan.Options{NoContributors: true})
 			if c.problems != nil {
 				if len(p.Problems) != len(c.problems) {
 					t.Fatalf("problems = %v, want %d", p.Problems, len(c.problems))
