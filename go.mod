@@ -7,6 +7,7 @@ require (
 	github.com/vishvananda/netlink v1.3.1
 	go.yaml.in/yaml/v3 v3.0.3
 	golang.org/x/sys v0.50.0
+	gopkg.in/ini.v1 v1.67.3
 	sigs.k8s.io/yaml v1.6.0
 )
 

@@ -172,7 +172,7 @@ func (s *state) observe() *sriov.Host {
 		prof := profileOf(p)
 		o := sriov.PF{
 			Name: p.Name, PCIAddress: p.PCIAddress, Driver: prof.Driver, VendorID: prof.VendorID,
-			DeviceID: prof.DeviceID, TotalVFs: p.TotalVFs, NumVFs: len(p.VFs), MAC: p.MAC, MTU: p.MTU,
+			DeviceID: prof.DeviceID, VFDeviceID: prof.VFDeviceID, TotalVFs: p.TotalVFs, NumVFs: len(p.VFs), MAC: p.MAC, MTU: p.MTU,
 			OperState: p.OperState, EswitchMode: p.EswitchMode, VFs: []sriov.VF{},
 		}
 		for _, v := range p.VFs {
