@@ -245,6 +245,11 @@ func UndoOps(o Op) []Op {
 	ops := []Op{o.Inverse()}
 	if o.Kind == KindNumVFs && len(o.PriorVFs) > 0 && o.From.NumVFs > 0 {
 		for _, vf := range o.PriorVFs {
+			if vf.Driver != "" && vf.MAC != sriov.ZeroMAC && vf.MAC != "" {
+				// Set the admin MAC while the VF is unbound: some drivers (igb) apply it to the VF's netdev
+				// only when the VF driver binds, and the netdev had it before.
+				ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: "rollback"})
+			}
 			ops = append(ops, Restore(o.PF, vf, "rollback")...)
 			if vf.Driver != "" {
 				// Recreated VFs bind to their default driver; binding is a no-op when that is the one.
