@@ -234,6 +234,15 @@ func UndoOps(o Op) []Op {
 	return ops
 }
 
+// Rebind returns the two operations that unbind VF vf from driver and bind it again: the way a netdev
+// driver that applies an admin MAC only at probe time (igb) takes the new MAC.
+func Rebind(pf string, vf int, driver, reason string) []Op {
+	return []Op{
+		{Kind: KindDriver, PF: pf, VF: vf, From: Value{Driver: driver}, To: Value{}, Reason: reason},
+		{Kind: KindDriver, PF: pf, VF: vf, From: Value{}, To: Value{Driver: driver}, Reason: reason},
+	}
+}
+
 // Restore returns the operations that bring a freshly created VF (default configuration, default
 // driver) back to the observed configuration vf. Attributes already at their defaults produce none.
 func Restore(pf string, vf sriov.VF, reason string) []Op {
