@@ -14,6 +14,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 func init() {
@@ -198,8 +199,9 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 			return a.withPools(cmd, "assign", func(m *pool.Manager) error {
 				rec, existing, err := m.Assign(cmd.Context(), pool.Request{Pool: pl, Owner: owner, Settings: s})
 				var ex *pool.ExhaustedError
-				if errors.As(err, &ex) {
-					return err // exactly "pool P exhausted (N/N in use)"
+				var fe *sriov.FieldError
+				if errors.As(err, &ex) || errors.As(err, &fe) {
+					return err // exactly "pool P exhausted (N/N in use)"; or bad input, exit 2
 				}
 				if err != nil {
 					return &OpError{What: "assign", Err: err}

@@ -177,6 +177,10 @@ func (m *Manager) Assign(ctx context.Context, req Request) (rec ledger.Record, e
 			return &ExhaustedError{Pool: pl.Name, Used: inUse, Total: len(pl.VFIDs)}
 		}
 		want := req.Settings.ApplyTo(pick.VFConfig)
+		if q := req.Settings.QoS; q != nil && *q != 0 && want.VLAN == 0 {
+			// ApplyTo drops the priority of a flat VF; an explicit request for one is an error.
+			return &sriov.FieldError{Field: "qos", Value: fmt.Sprint(*q), Allowed: "a QoS priority needs a VLAN (vlan 1-4094)"}
+		}
 		if err := want.Validate(); err != nil {
 			return err
 		}
