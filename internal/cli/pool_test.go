@@ -326,3 +326,12 @@ func TestKill9DuringAssignAndRelease(t *testing.T) {
 		t.Fatalf("left over: %+v", recs)
 	}
 }
+
+func TestDemoHandsVFsToVMs(t *testing.T) {
+	r := clitest.MustRun(t, "demo")
+	for _, want := range []string{"Hand VFs to VMs", `<interface type="hostdev" managed="yes">`, "pool vms exhausted (4/4 in use)", "nothing to release"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
