@@ -27,20 +27,24 @@ const (
 	KindRate       Kind = "rate" // min and max together
 	KindQueryRSS   Kind = "queryRss"
 	KindDriver     Kind = "driver"
+	// KindMirrorRule adds (To.Rule set) or removes (From.Rule set, To.Rule nil) an offloaded switchdev
+	// mirror rule; the backend must implement host.MirrorRules.
+	KindMirrorRule Kind = "mirrorRule"
 )
 
 // Value is the value an operation writes; which fields count depends on the Kind.
 type Value struct {
-	NumVFs    int             `json:"numVfs,omitempty"`
-	MAC       string          `json:"mac,omitempty"`
-	VLAN      int             `json:"vlan,omitempty"`
-	QoS       int             `json:"qos,omitempty"`
-	VLANProto sriov.VLANProto `json:"vlanProto,omitempty"`
-	On        bool            `json:"on,omitempty"`
-	LinkState sriov.LinkState `json:"linkState,omitempty"`
-	MinMbps   int             `json:"minTxRateMbps,omitempty"`
-	MaxMbps   int             `json:"maxTxRateMbps,omitempty"`
-	Driver    string          `json:"driver,omitempty"`
+	NumVFs    int               `json:"numVfs,omitempty"`
+	MAC       string            `json:"mac,omitempty"`
+	VLAN      int               `json:"vlan,omitempty"`
+	QoS       int               `json:"qos,omitempty"`
+	VLANProto sriov.VLANProto   `json:"vlanProto,omitempty"`
+	On        bool              `json:"on,omitempty"`
+	LinkState sriov.LinkState   `json:"linkState,omitempty"`
+	MinMbps   int               `json:"minTxRateMbps,omitempty"`
+	MaxMbps   int               `json:"maxTxRateMbps,omitempty"`
+	Driver    string            `json:"driver,omitempty"`
+	Rule      *sriov.MirrorRule `json:"rule,omitempty"`
 }
 
 // Op is one host write with the value it replaces.
@@ -99,6 +103,11 @@ func (v Value) Format(k Kind) string {
 			return "(none)"
 		}
 		return v.Driver
+	case KindMirrorRule:
+		if v.Rule == nil {
+			return "(none)"
+		}
+		return v.Rule.String()
 	}
 	return "?"
 }
@@ -138,6 +147,18 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 		return h.SetVFQueryRSS(ctx, o.PF, o.VF, v.On)
 	case KindDriver:
 		return h.BindVF(ctx, o.PF, o.VF, v.Driver)
+	case KindMirrorRule:
+		mr, ok := h.(host.MirrorRules)
+		if !ok {
+			return &host.Error{Op: "mirror rule on " + o.PF, Kind: host.KindNotSupported, Detail: "this backend cannot offload switchdev mirror rules"}
+		}
+		if v.Rule != nil {
+			return mr.AddMirrorRule(ctx, o.PF, *v.Rule)
+		}
+		if o.From.Rule == nil {
+			return fmt.Errorf("mirror rule operation on %s names no rule", o.PF)
+		}
+		return mr.DeleteMirrorRule(ctx, o.PF, o.From.Rule.Name)
 	}
 	return fmt.Errorf("unknown operation kind %q", o.Kind)
 }
@@ -224,6 +245,11 @@ func UndoOps(o Op) []Op {
 	ops := []Op{o.Inverse()}
 	if o.Kind == KindNumVFs && len(o.PriorVFs) > 0 && o.From.NumVFs > 0 {
 		for _, vf := range o.PriorVFs {
+			if vf.Driver != "" && vf.MAC != sriov.ZeroMAC && vf.MAC != "" {
+				// Set the admin MAC while the VF is unbound: some drivers (igb) apply it to the VF's netdev
+				// only when the VF driver binds, and the netdev had it before.
+				ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: "rollback"})
+			}
 			ops = append(ops, Restore(o.PF, vf, "rollback")...)
 			if vf.Driver != "" {
 				// Recreated VFs bind to their default driver; binding is a no-op when that is the one.
@@ -234,12 +260,16 @@ func UndoOps(o Op) []Op {
 	return ops
 }
 
-// Rebind returns the two operations that unbind VF vf from driver and bind it again: the way a netdev
-// driver that applies an admin MAC only at probe time (igb) takes the new MAC.
-func Rebind(pf string, vf int, driver, reason string) []Op {
+// ReloadOps unbinds and rebinds the VF's driver so that its netdev takes the admin MAC (igb applies an
+// admin MAC set while igbvf is bound only after such a reload). It is empty when the VF is not bound to
+// vfDriver, its default netdev driver (vfio-pci VFs get the MAC when the VM starts).
+func ReloadOps(pf string, vf sriov.VF, vfDriver string, reason string) []Op {
+	if vfDriver == "" || vf.Driver != vfDriver {
+		return nil
+	}
 	return []Op{
-		{Kind: KindDriver, PF: pf, VF: vf, From: Value{Driver: driver}, To: Value{}, Reason: reason},
-		{Kind: KindDriver, PF: pf, VF: vf, From: Value{}, To: Value{Driver: driver}, Reason: reason},
+		{Kind: KindDriver, PF: pf, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: reason},
+		{Kind: KindDriver, PF: pf, VF: vf.ID, From: Value{}, To: Value{Driver: vf.Driver}, Reason: reason},
 	}
 }
 

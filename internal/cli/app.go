@@ -37,7 +37,7 @@ type App struct {
 	LabDir         string
 	JSON           bool
 	stateDir       string
-	cmdCtx *cobra.Command // the running command, for its context
+	cmdCtx         *cobra.Command // the running command, for its context
 	// ran is set once a command's RunE starts: errors before that are usage errors from cobra.
 	ran bool
 }

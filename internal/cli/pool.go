@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
@@ -24,9 +24,6 @@ func init() {
 	register(newAssignmentsCmd)
 }
 
-// DesiredPolicyFile is where the stored desired policy lives in the state directory.
-const DesiredPolicyFile = "desired.yaml"
-
 // poolSource says where pools come from: --policy FILE when given, else the host's stored desired
 // policy (what `sriovctl apply` stored). The ledger, not the policy, says which VFs are taken.
 type poolSource struct{ file string }
@@ -38,15 +35,21 @@ func (s *poolSource) addFlag(fl *pflag.FlagSet) {
 // load returns the pools and the file they came from.
 func (s *poolSource) load(a *App) ([]policy.Pool, string, error) {
 	path := s.file
+	var data []byte
 	if path == "" {
-		path = filepath.Join(a.StateDir(), DesiredPolicyFile)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		d, err := apply.LoadDesired(a.StateDir())
+		if err != nil {
+			return nil, "", &OpError{What: "desired state", Err: err}
+		}
+		if d == nil {
 			return nil, "", Usagef("pools", "no desired policy stored in %s (`sriovctl apply -f FILE` stores one) and no --policy FILE given", a.StateDir())
 		}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", usageErr("--policy", err)
+		path, data = d.Path, d.Policy
+	} else {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, "", usageErr("--policy", err)
+		}
 	}
 	p, err := policy.Parse(path, data)
 	if err != nil {
@@ -78,6 +81,13 @@ func (a *App) withPools(cmd *cobra.Command, what string, fn func(m *pool.Manager
 	if err != nil {
 		return err
 	}
+	// apply's one-writer lock first, then the ledger's (apply takes them in the same order when its plan
+	// checks the ledger): pool commands and apply never write the host at the same time.
+	lock, err := apply.Acquire(a.StateDir(), false)
+	if err != nil {
+		return &OpError{What: what, Err: err}
+	}
+	defer lock.Release()
 	l, err := ledger.Open(ctx, a.StateDir())
 	if err != nil {
 		return &OpError{What: what, Err: err}

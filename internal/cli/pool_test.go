@@ -159,10 +159,7 @@ func TestPoolCLIUsageErrors(t *testing.T) {
 func TestPoolsFromStoredDesiredPolicy(t *testing.T) {
 	labDir, pol := poolLab(t, "ice", 2)
 	state := t.TempDir()
-	data, _ := os.ReadFile(pol)
-	if err := os.WriteFile(filepath.Join(state, "desired.yaml"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	clitest.MustRun(t, "--lab", labDir, "--state-dir", state, "apply", "-f", pol, "--yes") // stores the desired policy
 	r := clitest.MustRun(t, "--lab", labDir, "--state-dir", state, "pool", "list")
 	if !strings.Contains(r.Stdout, "vms") {
 		t.Fatalf("pool list: %s", r.Stdout)

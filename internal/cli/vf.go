@@ -29,8 +29,8 @@ var vfSubcommands []func(a *App) *cobra.Command
 // vfSetFlags holds the raw `vf set` flag values; Settings validates them.
 type vfSetFlags struct {
 	mac, vlanProto, spoofchk, trust, state, queryRSS string
-	vlan, qos, minRate, maxRate                     int
-	reloadVFDriver                                  bool
+	vlan, qos, minRate, maxRate                      int
+	reloadVFDriver                                   bool
 }
 
 func newVFSetCmd(a *App) *cobra.Command {
@@ -249,10 +249,7 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 // ReloadOps unbinds and rebinds the VF's default driver so that its netdev takes the admin MAC. It is
 // empty when the VF is not bound to its default driver (vfio-pci VFs get the MAC when the VM starts).
 func ReloadOps(p *sriov.PF, vf sriov.VF, prof *nicprofile.Profile) []change.Op {
-	if prof.VFDriver == "" || vf.Driver != prof.VFDriver {
-		return nil
-	}
-	return change.Rebind(p.Name, vf.ID, vf.Driver, "reload VF driver")
+	return change.ReloadOps(p.Name, vf, prof.VFDriver, "reload VF driver")
 }
 
 func describeOps(ops []change.Op) []string {
@@ -262,4 +259,3 @@ func describeOps(ops []change.Op) []string {
 	}
 	return out
 }
-

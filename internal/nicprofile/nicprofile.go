@@ -77,13 +77,15 @@ func ErrnoNames() []string {
 // Profile describes one NIC family and its PF driver.
 type Profile struct {
 	// Name is the profile's name (defaults to Driver): ixgbe, i40e, ice, mlx5, igb.
-	Name          string `json:"profile"`
-	Driver        string `json:"driver"`
-	Model         string `json:"model"`
-	VendorID      string `json:"vendorId"`
-	DeviceID      string `json:"deviceId"`
-	VFDeviceID    string `json:"vfDeviceId"`
-	VFDriver      string `json:"vfDriver"`
+	Name       string `json:"profile"`
+	Driver     string `json:"driver"`
+	Model      string `json:"model"`
+	VendorID   string `json:"vendorId"`
+	DeviceID   string `json:"deviceId"`
+	VFDeviceID string `json:"vfDeviceId"`
+	VFDriver   string `json:"vfDriver"`
+	// PCIBus is the hex bus a lab puts the first PF of this profile on (igb: 01, as on QEMU's q35).
+	PCIBus        string `json:"pciBus"`
 	TotalVFs      int    `json:"totalVfs"`
 	VFOffset      int    `json:"vfOffset"`
 	VFStride      int    `json:"vfStride"`
@@ -96,6 +98,11 @@ type Profile struct {
 	MACNeedsVFReload bool   `json:"macNeedsVfReload"`
 	MACNotice        string `json:"macNotice"`
 	AcceptsVLAN4095  bool   `json:"acceptsVlan4095"`
+	// SameMACNeedsTrust: VFs sharing a MAC (same-mac mirroring) must be trusted for the NIC to program
+	// the duplicate filter. SameMACReset: the NIC moves a shared MAC's filter to the VF set last, so every
+	// member's MAC must be set once more after all are set (the field recipe's extra step).
+	SameMACNeedsTrust bool `json:"sameMacNeedsTrust,omitempty"`
+	SameMACReset      bool `json:"sameMacReset,omitempty"`
 	// Switchdev: the NIC supports switchdev eswitch mode with VF representors (tc mirred).
 	Switchdev bool             `json:"switchdev"`
 	Refuses   map[Attr]Refusal `json:"refuses"`

@@ -304,8 +304,8 @@ func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.V
 	case driver != cur.Driver:
 		ops = append(ops, change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
 			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason})
-	case macChanged && prof.MACNeedsVFReload && driver != "" && driver == prof.VFDriver:
-		ops = append(ops, change.Rebind(pf, cur.ID, driver, reason)...)
+	case macChanged && prof.MACNeedsVFReload:
+		ops = append(ops, change.ReloadOps(pf, cur, prof.VFDriver, reason)...)
 	}
 	return ops
 }

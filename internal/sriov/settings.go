@@ -39,8 +39,8 @@ func (s VFSettings) ApplyTo(c VFConfig) VFConfig {
 	if s.VLANProto != nil {
 		c.VLANProto = *s.VLANProto
 	}
-	if c.VLAN == 0 {
-		// A flat VF has no priority tag or protocol to keep.
+	if s.VLAN != nil && *s.VLAN == 0 && s.QoS == nil && s.VLANProto == nil {
+		// Going flat: no priority tag or protocol to keep.
 		c.QoS, c.VLANProto = 0, VLANProto8021Q
 	}
 	if s.SpoofCheck != nil {

@@ -77,11 +77,14 @@ type VF struct {
 
 // PF is one Physical Function with its VFs.
 type PF struct {
-	Name        string `json:"name"`
-	PCIAddress  string `json:"pciAddress"`
-	Driver      string `json:"driver"`
-	VendorID    string `json:"vendorId"`
-	DeviceID    string `json:"deviceId"`
+	Name       string `json:"name"`
+	PCIAddress string `json:"pciAddress"`
+	Driver     string `json:"driver"`
+	VendorID   string `json:"vendorId"`
+	DeviceID   string `json:"deviceId"`
+	// VFDeviceID is the PCI device ID the PF's VFs carry (sysfs sriov_vf_device), e.g. 10ca for igb;
+	// "" when the host does not report it.
+	VFDeviceID  string `json:"vfDeviceId,omitempty"`
 	TotalVFs    int    `json:"totalVfs"`
 	NumVFs      int    `json:"numVfs"`
 	MAC         string `json:"mac"`
@@ -92,6 +95,8 @@ type PF struct {
 	// overflow): VFs lists only what the kernel reported.
 	VFInfoTruncated bool `json:"vfInfoTruncated,omitempty"`
 	VFs             []VF `json:"vfs"`
+	// MirrorRules are the offloaded mirror rules of a PF in switchdev mode (tc mirred on representors).
+	MirrorRules []MirrorRule `json:"mirrorRules,omitempty"`
 }
 
 // VF returns the PF's VF with the given id, or nil.

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,10 +174,29 @@ func (e Env) callHost(ctx context.Context, a []string) error {
 	return fmt.Errorf("unknown host step %q", a[0])
 }
 
+// MACs lists the MACs a scenario's steps name: the only VF MACs two backends must agree on.
+func MACs(steps []Step) []string {
+	var macs []string
+	for _, s := range steps {
+		for _, a := range s.Args {
+			if hw, err := net.ParseMAC(a); err == nil && len(hw) == 6 {
+				macs = append(macs, hw.String())
+			}
+		}
+	}
+	return macs
+}
+
 // Normalize reduces `show --json` output to what two backends must agree on: PCI addresses, the PF's
 // MAC, netdev names and MACs and the operational state are the kernel's (or the lab's) choice and are
-// dropped; whether a VF has a netdev is kept.
-func Normalize(showJSON string) (string, error) {
+// dropped; whether a VF has a netdev is kept. A VF MAC that is none of keepMACs (the scenario's own) is
+// unset or chosen by the kernel (real igb reports igbvf's random MAC as the VF MAC after igbvf is
+// rebound to a VF without an admin MAC) and becomes "(not set by the scenario)".
+func Normalize(showJSON string, keepMACs []string) (string, error) {
+	keep := map[string]bool{sriov.ZeroMAC: false}
+	for _, m := range keepMACs {
+		keep[m] = m != sriov.ZeroMAC
+	}
 	var st sriov.Host
 	if err := json.Unmarshal([]byte(showJSON), &st); err != nil {
 		return "", fmt.Errorf("show --json: %v", err)
@@ -187,6 +207,9 @@ func Normalize(showJSON string) (string, error) {
 		for j := range p.VFs {
 			v := &p.VFs[j]
 			v.PCIAddress, v.NetdevMAC = "", ""
+			if !keep[v.MAC] {
+				v.MAC = "(not set by the scenario)"
+			}
 			if v.Netdev != "" {
 				v.Netdev = "(netdev)"
 			}

@@ -48,7 +48,7 @@ func TestScenariosOnLab(t *testing.T) {
 			if code != 0 {
 				t.Fatal("show failed")
 			}
-			if _, err := Normalize(out); err != nil {
+			if _, err := Normalize(out, MACs(steps)); err != nil {
 				t.Fatal(err)
 			}
 		})

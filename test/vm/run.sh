@@ -96,8 +96,11 @@ MAIN_PKG=${SRIOVCTL_MAIN_PKG:-./cmd/sriovctl}
 if [ "${SRIOVCTL_VM_NO_CLI:-}" != 1 ]; then
 	(cd "$ROOT" && CGO_ENABLED=0 timeout 300 go build -o "$INITRD_ROOT/bin/sriovctl" "$MAIN_PKG") || die "go build sriovctl"
 fi
-(cd "$ROOT" && CGO_ENABLED=0 timeout 300 go test -c -tags vmguest -o "$INITRD_ROOT/bin/guest.test" ./test/vm/guest) ||
+# Guest test binaries, run in this order by /init: the suite, then the kernel package's guest-only tests.
+(cd "$ROOT" && CGO_ENABLED=0 timeout 300 go test -c -tags vmguest -o "$INITRD_ROOT/bin/1-guest.test" ./test/vm/guest) ||
 	die "go test -c ./test/vm/guest"
+(cd "$ROOT" && CGO_ENABLED=0 timeout 300 go test -c -tags vmguest -o "$INITRD_ROOT/bin/2-kernel.test" ./internal/host/kernel) ||
+	die "go test -c ./internal/host/kernel"
 cp -r "$ROOT/test/scenarios/." "$INITRD_ROOT/scenarios/" 2>/dev/null || true
 
 # --- 4. initramfs: busybox, iproute2's ip with its libraries, modules, /init ---------------------------------

@@ -15,9 +15,9 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-// truncationSuspectVFs is the VF count above which a failed RTM_GETLINK is taken for an IFLA_VFINFO_LIST
-// overflow (the 16-bit attribute length wraps at about 220 VFs; vishvananda/netlink's 64 KB receive buffer
-// is too small from about 222 VFs, its issue #960) rather than a hard error.
+// truncationSuspectVFs is the VF count above which a failed RTM_GETLINK is retried with the lenient raw
+// reader (the 16-bit IFLA_VFINFO_LIST length wraps at about 220 VFs; vishvananda/netlink's 64 KB receive
+// buffer is too small from about 222 VFs, its issue #960).
 const truncationSuspectVFs = 200
 
 func (h *Host) netDir(name string) string { return filepath.Join(h.sys, "class/net", name) }
@@ -64,6 +64,8 @@ func (h *Host) readPF(name string) (sriov.PF, error) {
 	pf.VendorID = strings.TrimPrefix(pf.VendorID, "0x")
 	pf.DeviceID, _ = readString(filepath.Join(dev, "device"))
 	pf.DeviceID = strings.TrimPrefix(pf.DeviceID, "0x")
+	pf.VFDeviceID, _ = readString(filepath.Join(dev, "sriov_vf_device"))
+	pf.VFDeviceID = strings.TrimPrefix(pf.VFDeviceID, "0x")
 	var err error
 	if pf.TotalVFs, err = readInt(filepath.Join(dev, "sriov_totalvfs")); err != nil {
 		return pf, err
@@ -147,10 +149,7 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 	}
 	infos, err := h.nl.VFInfo(name)
 	if err != nil {
-		if pf.NumVFs < truncationSuspectVFs {
-			return pf, mapErr(op+": RTM_GETLINK", err)
-		}
-		infos = nil // the answer did not fit: report it as truncated below
+		return pf, mapErr(op+": RTM_GETLINK", err)
 	}
 	byID := make(map[int]sriov.VFConfig, len(infos))
 	for _, in := range infos {

@@ -63,6 +63,7 @@ func (f *fakeSysfs) addPF(name, addr string, total, num int) {
 	dev := "devices/pci0000:00/" + addr
 	f.write(dev+"/vendor", "0x8086\n")
 	f.write(dev+"/device", "0x10c9\n")
+	f.write(dev+"/sriov_vf_device", "10ca\n")
 	f.write(dev+"/sriov_totalvfs", fmt.Sprintf("%d\n", total))
 	f.write(dev+"/sriov_numvfs", fmt.Sprintf("%d\n", num))
 	f.link("../../../bus/pci/drivers/igb", dev+"/driver")
@@ -167,7 +168,7 @@ func TestObserve(t *testing.T) {
 	}
 	p := st.PFs[0]
 	if p.Name != "eth0" || p.PCIAddress != "0000:01:00.0" || p.Driver != "igb" || p.VendorID != "8086" || p.DeviceID != "10c9" ||
-		p.TotalVFs != 7 || p.NumVFs != 2 || p.MAC != "52:54:00:12:34:56" || p.MTU != 1500 || p.OperState != "up" || p.EswitchMode != "legacy" || p.VFInfoTruncated {
+		p.VFDeviceID != "10ca" || p.TotalVFs != 7 || p.NumVFs != 2 || p.MAC != "52:54:00:12:34:56" || p.MTU != 1500 || p.OperState != "up" || p.EswitchMode != "legacy" || p.VFInfoTruncated {
 		t.Errorf("PF: %+v", p)
 	}
 	if len(p.VFs) != 2 {

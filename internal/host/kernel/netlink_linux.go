@@ -29,6 +29,9 @@ func pfLink(pf string) netlink.Link {
 func (rtnl) VFInfo(pf string) ([]vfInfo, error) {
 	link, err := retryInterrupted(func() (netlink.Link, error) { return netlink.LinkByName(pf) })
 	if err != nil {
+		if n, _ := readInt("/sys/class/net/" + pf + "/device/sriov_numvfs"); n >= truncationSuspectVFs {
+			return rawVFInfo(pf) // too big for vishvananda/netlink's buffer, or a wrapped list
+		}
 		return nil, err
 	}
 	vfs := link.Attrs().Vfs
@@ -48,13 +51,15 @@ func configOf(v netlink.VfInfo) sriov.VFConfig {
 	c.VLAN, c.QoS = v.Vlan, v.Qos
 	c.VLANProto = protoOf(v.VlanProto)
 	c.SpoofCheck = v.Spoofchk
-	c.Trust = v.Trust != 0
-	c.LinkState = linkStateOf(v.LinkState)
+	// The kernel sends -1 for trust and query_rss when the driver does not report them (igb has no
+	// query_rss): that is "off", not "on".
+	c.Trust = v.Trust != 0 && v.Trust != notReported
+	c.LinkState = linkStateName(v.LinkState)
 	c.MinTxRateMbps, c.MaxTxRateMbps = int(v.MinTxRate), int(v.MaxTxRate)
 	if c.MaxTxRateMbps == 0 && v.TxRate != 0 {
 		c.MaxTxRateMbps = v.TxRate // drivers that only report IFLA_VF_TX_RATE
 	}
-	c.QueryRSS = v.RssQuery != 0
+	c.QueryRSS = v.RssQuery != 0 && v.RssQuery != notReported
 	return c
 }
 
@@ -66,16 +71,6 @@ func protoOf(p int) sriov.VLANProto {
 		return sriov.VLANProto8021AD
 	}
 	return sriov.VLANProto8021Q
-}
-
-func linkStateOf(s uint32) sriov.LinkState {
-	switch s {
-	case netlink.VF_LINK_STATE_ENABLE:
-		return sriov.LinkStateEnable
-	case netlink.VF_LINK_STATE_DISABLE:
-		return sriov.LinkStateDisable
-	}
-	return sriov.LinkStateAuto
 }
 
 // EswitchMode asks devlink; it is "" for drivers without devlink eswitch support (igb).

@@ -25,10 +25,30 @@ func (h *Host) SetNumVFs(ctx context.Context, pfRef string, n int) error {
 		return err
 	}
 	op = fmt.Sprintf("set numvfs %d on %s", n, pf)
+	carrier := filepath.Join(h.netDir(pf), "carrier")
+	hadLink, _ := readString(carrier)
 	if err := writeSysfs(filepath.Join(h.netDir(pf), "device/sriov_numvfs"), strconv.Itoa(n)); err != nil {
 		return mapErr(op, err)
 	}
-	return h.waitVFs(ctx, op, pf, n)
+	if err := h.waitVFs(ctx, op, pf, n); err != nil {
+		return err
+	}
+	if hadLink == "1" {
+		// Some PF drivers (igb) reset the PF to change VFs and its link drops for a few seconds; igb refuses
+		// rate limits (EINVAL) until the link is back. Wait for it, best effort.
+		deadline := time.Now().Add(min(h.timeout, 30*time.Second))
+		for time.Now().Before(deadline) {
+			if c, _ := readString(carrier); c == "1" {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pollInterval):
+			}
+		}
+	}
+	return nil
 }
 
 // waitVFs polls sysfs until the PF has exactly n ready VFs.

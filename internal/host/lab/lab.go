@@ -90,13 +90,14 @@ func Init(dir string, nics []NIC) (*Lab, error) {
 		return nil, fmt.Errorf("%s already holds a lab; remove it first or pick another directory", dir)
 	}
 	s := &state{Version: stateVersion, Created: time.Now().UTC().Format(time.RFC3339)}
-	for i, n := range nics {
+	usedBus := map[int]bool{}
+	for _, n := range nics {
 		p, _ := nicprofile.ByName(n.Profile)
 		total := p.TotalVFs
 		if n.TotalVFs > 0 {
 			total = n.TotalVFs
 		}
-		addr := pfAddress(i, p)
+		addr := pfAddress(usedBus, p)
 		eswitch := ""
 		if p.Switchdev {
 			eswitch = "legacy"
@@ -111,11 +112,19 @@ func Init(dir string, nics []NIC) (*Lab, error) {
 	return l, err
 }
 
-// pfAddress spreads PFs over buses like a dual-socket server's slots; VFs follow at offset/stride.
-func pfAddress(i int, p *nicprofile.Profile) string {
-	buses := []int{0x3b, 0x5e, 0x86, 0xaf, 0x01, 0xd8, 0x17, 0x65}
-	bus := buses[i%len(buses)] + 2*(i/len(buses))
-	return fmt.Sprintf("0000:%02x:00.0", bus&0xff)
+// pfAddress gives a PF its profile's preferred bus (like a server's slots; igb on 01 as on QEMU's q35),
+// or the next free one. VFs follow at offset/stride, so buses are spaced to leave room for them.
+func pfAddress(used map[int]bool, p *nicprofile.Profile) string {
+	bus, err := strconv.ParseInt(p.PCIBus, 16, 32)
+	if err != nil || bus <= 0 {
+		bus = 0x10
+	}
+	for used[int(bus)] || used[int(bus)+1] {
+		bus = (bus + 2) % 0xfe
+	}
+	// The bus after a PF is reserved for VFs that overflow it (offset + stride*id beyond 0xff).
+	used[int(bus)], used[int(bus)+1] = true, true
+	return fmt.Sprintf("0000:%02x:00.0", bus)
 }
 
 // vfAddress computes a VF's PCI address from the PF's routing ID plus offset + stride*id.
@@ -130,6 +139,9 @@ func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
 // Open opens an existing lab.
 func Open(dir string) (*Lab, error) {
 	l := &Lab{dir: dir}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err != nil {
+		return nil, fmt.Errorf("%s is not a lab (no %s): create one with `sriovctl lab init %s`", dir, stateFile, dir)
+	}
 	err := withLock(dir, false, func() error { _, err := load(dir); return err })
 	if err != nil {
 		return nil, err
@@ -160,8 +172,9 @@ func (s *state) observe() *sriov.Host {
 		prof := profileOf(p)
 		o := sriov.PF{
 			Name: p.Name, PCIAddress: p.PCIAddress, Driver: prof.Driver, VendorID: prof.VendorID,
-			DeviceID: prof.DeviceID, TotalVFs: p.TotalVFs, NumVFs: len(p.VFs), MAC: p.MAC, MTU: p.MTU,
+			DeviceID: prof.DeviceID, VFDeviceID: prof.VFDeviceID, TotalVFs: p.TotalVFs, NumVFs: len(p.VFs), MAC: p.MAC, MTU: p.MTU,
 			OperState: p.OperState, EswitchMode: p.EswitchMode, VFs: []sriov.VF{},
+			MirrorRules: append([]sriov.MirrorRule(nil), p.MirrorRules...),
 		}
 		for _, v := range p.VFs {
 			netdev, netdevMAC := "", ""
@@ -285,7 +298,7 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 		case cur > 0 && n > 0:
 			return host.Errorf(op, syscall.EBUSY, "%d VFs already enabled. Disable before enabling %d VFs", cur, n)
 		case n == 0:
-			p.VFs = nil
+			p.VFs, p.MirrorRules = nil, nil // representors go with their VFs
 			return nil
 		}
 		prof := profileOf(p)
@@ -524,7 +537,7 @@ func (l *Lab) Reboot() error {
 			return err
 		}
 		for _, p := range s.PFs {
-			p.VFs = nil
+			p.VFs, p.MirrorRules = nil, nil
 			if profileOf(p).Switchdev {
 				p.EswitchMode = "legacy"
 			}

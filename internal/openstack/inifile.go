@@ -1,0 +1,140 @@
+package openstack
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"gopkg.in/ini.v1"
+)
+
+// Doc is one oslo.config INI file (ml2_conf.ini, sriov_agent.ini, nova.conf), parsed and writable.
+//
+// gopkg.in/ini.v1 is wrapped here, once, because several of its defaults differ from oslo.config:
+//   - oslo.config has no inline comments, and JSON values (device_spec) may hold '#' or ';': inline
+//     comments are off, so a value is everything after '='.
+//   - nova's device_spec and alias are multi-valued (the key repeats): shadows are on, so repeated keys
+//     are kept, and a single-valued option that repeats takes its last value as oslo.config does.
+//   - Section(name) and Key(name) create what they look up; reads here go through GetSection/GetKey so
+//     checking a file never adds to it.
+//   - Key.String() expands Python "%(name)s" references, which oslo.config does not: reads use the raw
+//     value.
+//   - WriteTo leaves out the [DEFAULT] header unless the package-global ini.DefaultHeader is set, and
+//     oslo.config refuses options before a section header: Bytes adds the header itself when DEFAULT
+//     has options, leaving the global alone.
+//   - Replacing a key by delete + add would drop the comment above it: SetAll carries it over.
+type Doc struct {
+	// Path names the file in problem locations: the path the user gave, or the file name when rendered.
+	Path string
+	f    *ini.File
+}
+
+func loadOptions() ini.LoadOptions {
+	return ini.LoadOptions{IgnoreInlineComment: true, AllowShadows: true}
+}
+
+// ParseDoc parses INI text; an error means the text is not INI.
+func ParseDoc(path string, data []byte) (*Doc, error) {
+	f, err := ini.LoadSources(loadOptions(), data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an INI file: %w", path, err)
+	}
+	return &Doc{Path: path, f: f}, nil
+}
+
+// NewDoc is an empty file.
+func NewDoc(path string) *Doc {
+	return &Doc{Path: path, f: ini.Empty(loadOptions())}
+}
+
+// Bytes renders the file.
+func (d *Doc) Bytes() []byte {
+	var b bytes.Buffer
+	if def, err := d.f.GetSection(ini.DefaultSection); err == nil && len(def.Keys()) > 0 {
+		b.WriteString("[" + ini.DefaultSection + "]\n")
+	}
+	if _, err := d.f.WriteTo(&b); err != nil {
+		// Writing to a bytes.Buffer does not fail; keep the partial text rather than panic.
+		return b.Bytes()
+	}
+	return b.Bytes()
+}
+
+// Has reports whether section/key is set (possibly to an empty value).
+func (d *Doc) Has(section, key string) bool {
+	s, err := d.f.GetSection(section)
+	return err == nil && s.HasKey(key)
+}
+
+// Get returns a single-valued option: its last occurrence, as oslo.config reads it.
+func (d *Doc) Get(section, key string) (string, bool) {
+	vals, ok := d.GetAll(section, key)
+	if !ok {
+		return "", false
+	}
+	if len(vals) == 0 {
+		return "", true
+	}
+	return vals[len(vals)-1], true
+}
+
+// GetAll returns every occurrence of a multi-valued option, empty ones left out.
+func (d *Doc) GetAll(section, key string) ([]string, bool) {
+	s, err := d.f.GetSection(section)
+	if err != nil {
+		return nil, false
+	}
+	k, err := s.GetKey(key)
+	if err != nil {
+		return nil, false
+	}
+	vals := k.ValueWithShadows()
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		out = append(out, strings.TrimSpace(v))
+	}
+	return out, true
+}
+
+// Set replaces every occurrence of section/key with one value.
+func (d *Doc) Set(section, key, value string) {
+	d.SetAll(section, key, []string{value})
+}
+
+// SetAll replaces every occurrence of section/key with one line per value, in order.
+func (d *Doc) SetAll(section, key string, values []string) {
+	s := d.f.Section(section)
+	comment := ""
+	if k, err := s.GetKey(key); err == nil {
+		comment = k.Comment
+	}
+	s.DeleteKey(key)
+	for i, v := range values {
+		if i == 0 {
+			// NewKey fails only for an empty name, which callers never pass.
+			if k, err := s.NewKey(key, v); err == nil {
+				k.Comment = comment
+			}
+			continue
+		}
+		_ = s.Key(key).AddShadow(v)
+	}
+}
+
+// Delete removes section/key.
+func (d *Doc) Delete(section, key string) {
+	if s, err := d.f.GetSection(section); err == nil {
+		s.DeleteKey(key)
+	}
+}
+
+// splitList splits an oslo.config ListOpt value: comma-separated, blanks trimmed, empties dropped.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

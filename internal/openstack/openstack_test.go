@@ -1,0 +1,249 @@
+package openstack
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// labHost creates a lab with the given NICs ("NAME=PROFILE", default: the five-NIC lab), gives each PF
+// in vfs its VF count, and returns the observed host.
+func labHost(t *testing.T, nics []string, vfs map[string]int) *sriov.Host {
+	t.Helper()
+	var specs []lab.NIC
+	for _, s := range nics {
+		n, err := lab.ParseNIC(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, n)
+	}
+	l, err := lab.Init(filepath.Join(t.TempDir(), "lab"), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for pf, n := range vfs {
+		if err := l.SetNumVFs(ctx, pf, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := l.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func reparse(t *testing.T, d *Doc) *Doc {
+	t.Helper()
+	p, err := ParseDoc(d.Path, d.Bytes())
+	if err != nil {
+		t.Fatalf("rendered %s does not parse: %v\n%s", d.Path, err, d.Bytes())
+	}
+	return p
+}
+
+func renderedFiles(t *testing.T, r *Rendered) Files {
+	return Files{ML2: reparse(t, r.ML2), SRIOVAgent: reparse(t, r.SRIOVAgent), Nova: reparse(t, r.Nova)}
+}
+
+func TestRenderThenCheckIsClean(t *testing.T) {
+	h := labHost(t, nil, map[string]int{"ens5f0": 4, "ens1f0": 8})
+	cases := []struct {
+		name string
+		o    Options
+	}{
+		{"flat", Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: Flat, Ports: 1}},
+		{"flat-subset-trusted", Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: Flat, VFs: []int{0, 1}, Trusted: true, Ports: 1, MirrorPorts: 1}},
+		{"vlan", Options{Physnet: "physnet2", PF: "ens1f0", NetworkType: VLAN, VLANMin: 100, VLANMax: 199, Ports: 2}},
+		{"vlan-bare", Options{Physnet: "physnet2", PF: "0000:3b:00.0", NetworkType: VLAN, Segment: 1000}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Render(h, tc.o, Existing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range r.Docs() {
+				t.Logf("%s:\n%s", d.Path, d.Bytes())
+			}
+			for _, s := range r.Steps {
+				t.Logf("$ %s", s)
+			}
+			if ps := Check(h, renderedFiles(t, r)); len(ps) != 0 {
+				t.Errorf("check of rendered files: %v", ps)
+			}
+		})
+	}
+}
+
+func TestGuideFixturesPass(t *testing.T) {
+	h := labHost(t, []string{"eth3=ixgbe"}, map[string]int{"eth3": 8})
+	dirs, err := filepath.Glob("testdata/guide-*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			f := Files{ML2: readDoc(t, dir, ML2File), SRIOVAgent: readDoc(t, dir, SRIOVAgentFile), Nova: readDoc(t, dir, NovaFile)}
+			if ps := Check(h, f); len(ps) != 0 {
+				t.Errorf("problems in a guide example:\n%s", problemLines(ps))
+			}
+		})
+	}
+}
+
+func readDoc(t *testing.T, dir, name string) *Doc {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseDoc(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func problemLines(ps []Problem) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.String() + "\n")
+	}
+	return b.String()
+}
+
+// TestCheckFindsEachBrokenVariant breaks one thing at a time in a rendered, clean configuration and
+// expects the problem at the right file:section:key.
+func TestCheckFindsEachBrokenVariant(t *testing.T) {
+	h := labHost(t, nil, map[string]int{"ens5f0": 4})
+	flat, err := Render(h, Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: Flat, VFs: []int{0, 1, 2}, Ports: 1}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vlan, err := Render(h, Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: VLAN, VLANMin: 100, VLANMax: 199, Ports: 1}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type edit struct{ file, old, new string }
+	cases := []struct {
+		name  string
+		base  *Rendered
+		edits []edit
+		loc   string // file:section:key
+		want  string // in the problem text
+	}{
+		{"device_spec physnet not in physical_device_mappings", flat,
+			[]edit{{NovaFile, `"physical_network": "physnet1"`, `"physical_network": "physnet9"`}},
+			"sriov_agent.ini:sriov_nic:physical_device_mappings", "physnet physnet9"},
+		{"device_spec physnet mapped to another PF", flat,
+			[]edit{{SRIOVAgentFile, "physnet1:ens5f0", "physnet1:ens1f0"}},
+			"sriov_agent.ini:sriov_nic:physical_device_mappings", "physnet1 maps to ens1f0, but nova.conf device_spec"},
+		{"device_spec physnet not in flat_networks", flat,
+			[]edit{{ML2File, "flat_networks = physnet1", "flat_networks = physnet3"}},
+			"ml2_conf.ini:ml2_type_flat:flat_networks", "physnet physnet1"},
+		{"device_spec physnet not in network_vlan_ranges", vlan,
+			[]edit{{ML2File, "network_vlan_ranges = physnet1:100:199", "network_vlan_ranges = physnet3:100:199"}},
+			"ml2_conf.ini:ml2_type_vlan:network_vlan_ranges", "physnet physnet1"},
+		{"mapped PF does not exist", flat,
+			[]edit{{SRIOVAgentFile, "physnet1:ens5f0", "physnet1:ens5f0,physnet2:ens9f9"}},
+			"sriov_agent.ini:sriov_nic:physical_device_mappings", "ens9f9, which is not an SR-IOV PF on this host"},
+		{"mapped PF has no VFs", flat,
+			[]edit{{SRIOVAgentFile, "physnet1:ens5f0", "physnet1:ens5f0,physnet2:ens1f0"}},
+			"sriov_agent.ini:sriov_nic:physical_device_mappings", "ens1f0, which has no VFs"},
+		{"sriovnicswitch absent", flat,
+			[]edit{{ML2File, "= sriovnicswitch", "= openvswitch"}},
+			"ml2_conf.ini:ml2:mechanism_drivers", "sriovnicswitch is not among the mechanism drivers (openvswitch)"},
+		{"PciPassthroughFilter absent", flat,
+			[]edit{{NovaFile, ", PciPassthroughFilter", ""}},
+			"nova.conf:filter_scheduler:enabled_filters", "PciPassthroughFilter is not enabled"},
+		{"enabled_filters unset", flat,
+			[]edit{{NovaFile, "enabled_filters", "#enabled_filters"}},
+			"nova.conf:filter_scheduler:enabled_filters", "nova's default filters do not include PciPassthroughFilter"},
+		{"device_spec with devname and address", vlan,
+			[]edit{{NovaFile, `{"devname": "ens5f0",`, `{"devname": "ens5f0", "address": "0000:01:10.0",`}},
+			"nova.conf:pci:device_spec", "both devname and address"},
+		{"device_spec invalid JSON", vlan,
+			[]edit{{NovaFile, `"physical_network": "physnet1"}`, `"physical_network": physnet1}`}},
+			"nova.conf:pci:device_spec", "not valid JSON"},
+		{"device_spec matching no VF", vlan,
+			[]edit{{NovaFile, `"product_id": "10ca", "physical_network"`, `"product_id": "10c9", "physical_network"`}},
+			"nova.conf:pci:device_spec", "matches no VF on this host"},
+		{"exclude_devices naming a device that is no VF", flat,
+			[]edit{{SRIOVAgentFile, "ens5f0:0000:01:10.6", "ens5f0:0000:01:00.0"}},
+			"sriov_agent.ini:sriov_nic:exclude_devices", "0000:01:00.0 is not a VF of ens5f0"},
+		{"exclude_devices naming a PF that is not mapped", flat,
+			[]edit{{SRIOVAgentFile, "ens5f0:0000:01:10.6", "ens5f0:0000:01:10.6,ens1f0:0000:3b:10.0"}},
+			"sriov_agent.ini:sriov_nic:exclude_devices", "ens1f0 is not in physical_device_mappings"},
+		{"flat network with a VLAN range", flat,
+			[]edit{{ML2File, "flat_networks = physnet1", "flat_networks = physnet1\n\n[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:100:199"}},
+			"ml2_conf.ini:ml2_type_vlan:network_vlan_ranges", "physnet1 has VLAN range 100:199, but type_drivers (flat) has no vlan"},
+		{"device_spec offering a VF the agent excludes", flat,
+			[]edit{{NovaFile, `"address": "0000:01:10.0"`, `"address": "0000:01:10.6"`}},
+			"nova.conf:pci:device_spec", "ens5f0 VF 3 (0000:01:10.6), which sriov_agent.ini exclude_devices excludes"},
+		{"mapped physnet without device_spec", vlan,
+			[]edit{{NovaFile, `"physical_network": "physnet1"}`, `}`}},
+			"nova.conf:pci:device_spec", "no device_spec entry offers ens5f0's VFs on physnet1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			texts := map[string]string{}
+			for _, d := range tc.base.Docs() {
+				texts[d.Path] = string(d.Bytes())
+			}
+			for _, e := range tc.edits {
+				// The rendered files align '=': normalise to one space so edits can name "key = value".
+				texts[e.file] = normalise(texts[e.file])
+				if !strings.Contains(texts[e.file], e.old) {
+					t.Fatalf("%s has no %q:\n%s", e.file, e.old, texts[e.file])
+				}
+				texts[e.file] = strings.Replace(texts[e.file], e.old, e.new, 1)
+			}
+			f := Files{}
+			for name, doc := range map[string]**Doc{ML2File: &f.ML2, SRIOVAgentFile: &f.SRIOVAgent, NovaFile: &f.Nova} {
+				d, err := ParseDoc(name, []byte(texts[name]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				*doc = d
+			}
+			ps := Check(h, f)
+			for _, p := range ps {
+				if p.Location() == tc.loc && strings.Contains(p.Problem, tc.want) && p.Fix != "" {
+					return
+				}
+			}
+			t.Errorf("want a problem at %s containing %q; got:\n%s", tc.loc, tc.want, problemLines(ps))
+		})
+	}
+}
+
+var alignedEq = regexp.MustCompile(`(?m)^(\S+)\s+= ?`)
+
+func normalise(s string) string { return alignedEq.ReplaceAllString(s, "$1 = ") }
+
+// A kernel that does not report sriov_vf_device: device_spec goes by the PF's name alone and no alias
+// (it would match every device of the vendor) is written.
+func TestRenderWithoutVFDeviceID(t *testing.T) {
+	h := &sriov.Host{PFs: []sriov.PF{{Name: "eth3", PCIAddress: "0000:82:00.0", VendorID: "8086", DeviceID: "10fb", TotalVFs: 63, NumVFs: 2,
+		VFs: []sriov.VF{{ID: 0, PCIAddress: "0000:82:10.0"}, {ID: 1, PCIAddress: "0000:82:10.2"}}}}}
+	r, err := Render(h, Options{Physnet: "physnet2", PF: "eth3", NetworkType: Flat, Ports: 1}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nova := string(r.Nova.Bytes())
+	if !strings.Contains(nova, `device_spec = {"devname": "eth3", "vendor_id": "8086", "physical_network": "physnet2"}`) || strings.Contains(nova, "alias") {
+		t.Errorf("nova.conf:\n%s", nova)
+	}
+	if ps := Check(h, renderedFiles(t, r)); len(ps) != 0 {
+		t.Errorf("check: %s", problemLines(ps))
+	}
+}
