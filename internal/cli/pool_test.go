@@ -97,7 +97,7 @@ func TestAssignReleaseCLI(t *testing.T) {
 	list := clitest.MustRun(t, append(lab, "pool", "list", "--json", "-f", pol)...)
 	var pl struct {
 		Pools []struct {
-			Name             string
+			Name              string
 			Total, Used, Free int
 		}
 	}
