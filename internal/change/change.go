@@ -224,6 +224,11 @@ func UndoOps(o Op) []Op {
 	ops := []Op{o.Inverse()}
 	if o.Kind == KindNumVFs && len(o.PriorVFs) > 0 && o.From.NumVFs > 0 {
 		for _, vf := range o.PriorVFs {
+			if vf.Driver != "" && vf.MAC != sriov.ZeroMAC && vf.MAC != "" {
+				// Set the admin MAC while the VF is unbound: some drivers (igb) apply it to the VF's netdev
+				// only when the VF driver binds, and the netdev had it before.
+				ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: "rollback"})
+			}
 			ops = append(ops, Restore(o.PF, vf, "rollback")...)
 			if vf.Driver != "" {
 				// Recreated VFs bind to their default driver; binding is a no-op when that is the one.
@@ -232,6 +237,19 @@ func UndoOps(o Op) []Op {
 		}
 	}
 	return ops
+}
+
+// ReloadOps unbinds and rebinds the VF's driver so that its netdev takes the admin MAC (igb applies an
+// admin MAC set while igbvf is bound only after such a reload). It is empty when the VF is not bound to
+// vfDriver, its default netdev driver (vfio-pci VFs get the MAC when the VM starts).
+func ReloadOps(pf string, vf sriov.VF, vfDriver string, reason string) []Op {
+	if vfDriver == "" || vf.Driver != vfDriver {
+		return nil
+	}
+	return []Op{
+		{Kind: KindDriver, PF: pf, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: reason},
+		{Kind: KindDriver, PF: pf, VF: vf.ID, From: Value{}, To: Value{Driver: vf.Driver}, Reason: reason},
+	}
 }
 
 // Restore returns the operations that bring a freshly created VF (default configuration, default

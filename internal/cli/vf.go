@@ -227,13 +227,7 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 // ReloadOps unbinds and rebinds the VF's default driver so that its netdev takes the admin MAC. It is
 // empty when the VF is not bound to its default driver (vfio-pci VFs get the MAC when the VM starts).
 func ReloadOps(p *sriov.PF, vf sriov.VF, prof *nicprofile.Profile) []change.Op {
-	if prof.VFDriver == "" || vf.Driver != prof.VFDriver {
-		return nil
-	}
-	return []change.Op{
-		{Kind: change.KindDriver, PF: p.Name, VF: vf.ID, From: change.Value{Driver: vf.Driver}, To: change.Value{}, Reason: "reload VF driver"},
-		{Kind: change.KindDriver, PF: p.Name, VF: vf.ID, From: change.Value{}, To: change.Value{Driver: vf.Driver}, Reason: "reload VF driver"},
-	}
+	return change.ReloadOps(p.Name, vf, prof.VFDriver, "reload VF driver")
 }
 
 func describeOps(ops []change.Op) []string {

@@ -1,0 +1,118 @@
+// Package apply executes a plan on a host so that the host never stays half-applied:
+//
+//   - Rollback: change.Run undoes the operations already done, newest first, when one fails.
+//   - Crash safety: before the first write, a journal (DIR/apply.journal) records the plan's operations and
+//     a snapshot of every PF they write; before each operation a line records which one is about to run;
+//     each record is fsynced before the host is written. After a kill -9 at any point, Recover (run first
+//     by every apply, restore and `sriovctl recover`) finds the journal and undoes the interrupted apply by
+//     planning from the current host back to the snapshot (idempotent: a recovery interrupted in its turn is
+//     simply run again), or, when the journal says every operation was done, finishes it by storing the
+//     desired state.
+//   - One writer: Acquire takes an flock on DIR/apply.lock for the whole command.
+//   - Persistence: a successful apply stores its policy as the desired state (DIR/desired.yaml).
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/plan"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// Run executes p on h with a journal in dir, then stores policyData as the desired state (when not nil).
+// observed must be the host state p was planned from. The caller holds the lock.
+func Run(ctx context.Context, h host.Host, observed *sriov.Host, p *plan.Plan, policyData []byte, dir, what string) (change.Result, error) {
+	if len(p.Ops) == 0 {
+		if policyData != nil {
+			if err := StoreDesired(dir, policyData); err != nil {
+				return change.Result{}, fmt.Errorf("store desired state: %w", err)
+			}
+		}
+		return change.Result{}, nil
+	}
+	hdr := Header{What: what, Policy: policyData, Ops: p.Ops}
+	for _, name := range p.PFs() {
+		if pf := observed.FindPF(name); pf != nil {
+			hdr.Snapshot = append(hdr.Snapshot, *pf)
+		}
+	}
+	j, err := Begin(dir, hdr)
+	if err != nil {
+		return change.Result{}, err
+	}
+	res, err := change.Run(ctx, h, p.Ops, change.Hooks{Before: func(i int, _ change.Op) error { return j.Next(i) }})
+	if err != nil {
+		if len(res.Unrestored) > 0 {
+			j.Close()
+			return res, fmt.Errorf("%w; the journal %s/%s is kept: `sriovctl recover` retries the undo", err, dir, JournalFile)
+		}
+		if rerr := j.Remove(); rerr != nil {
+			return res, fmt.Errorf("%w; removing the journal: %v", err, rerr)
+		}
+		return res, err
+	}
+	if err := j.Commit(); err != nil {
+		j.Close()
+		return res, err
+	}
+	if policyData != nil {
+		if err := StoreDesired(dir, policyData); err != nil {
+			j.Close()
+			return res, fmt.Errorf("store desired state: %w", err)
+		}
+	}
+	return res, j.Remove()
+}
+
+// Recovery reports what Recover did about an interrupted apply.
+type Recovery struct {
+	What    string `json:"what"`
+	PID     int    `json:"pid"`
+	Started string `json:"started"`
+	Ops     int    `json:"ops"`
+	// Next is the operation that was running when the apply stopped (-1: none had started).
+	Next int `json:"next"`
+	// Action is "finished" (every operation was done) or "undone" (the host is back as it was).
+	Action string `json:"action"`
+	Writes int    `json:"writes"`
+	// Undo is the plan that brought the host back.
+	Undo *plan.Plan `json:"undo,omitempty"`
+}
+
+// Recover finishes or undoes an apply interrupted by a crash; nil when there was none. The caller holds
+// the lock.
+func Recover(ctx context.Context, h host.Host, dir string) (*Recovery, error) {
+	pend, err := LoadJournal(dir)
+	if err != nil || pend == nil {
+		return nil, err
+	}
+	rec := &Recovery{What: pend.What, PID: pend.PID, Started: pend.Started, Ops: len(pend.Ops), Next: pend.Next}
+	if pend.Committed {
+		rec.Action = "finished"
+		if pend.Policy != nil {
+			if err := StoreDesired(dir, pend.Policy); err != nil {
+				return rec, fmt.Errorf("store desired state: %w", err)
+			}
+		}
+		return rec, RemoveJournal(dir)
+	}
+	rec.Action = "undone"
+	st, err := h.Observe(ctx)
+	if err != nil {
+		return rec, fmt.Errorf("observe host: %w", err)
+	}
+	undo := plan.Restore(st, pend.Snapshot)
+	rec.Undo = undo
+	if len(undo.Problems) > 0 {
+		return rec, fmt.Errorf("cannot undo the interrupted %s: %s", pend.What, undo.Problems[0])
+	}
+	res, err := change.Run(ctx, h, undo.Ops, change.Hooks{})
+	rec.Writes = res.Writes
+	if err != nil {
+		return rec, fmt.Errorf("undo of the interrupted %s: %w; the journal is kept, run `sriovctl recover` again", pend.What, err)
+	}
+	return rec, RemoveJournal(dir)
+}

@@ -1,0 +1,255 @@
+package apply_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/applytest"
+	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/plan"
+	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+const testPolicy = `pfs:
+  - name: igb0
+    numVfs: 3
+    vfs:
+      - ids: "0"
+        mac: "02:00:00:00:00:10"
+        vlan: 100
+        qos: 2
+      - ids: "1"
+        spoofchk: false
+        trust: true
+      - ids: "2"
+        trust: true
+        driver: vfio-pci
+  - name: mlx0
+    numVfs: 2
+    vfs:
+      - ids: "0"
+        mac: "02:00:00:00:00:21"
+      - ids: "1"
+        mac: "02:00:00:00:00:20"
+        maxTxRateMbps: 1000
+`
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	lab   *lab.Lab
+	state string
+}
+
+func newEnv(t *testing.T) *env {
+	dir := t.TempDir()
+	l, err := lab.Init(filepath.Join(dir, "lab"), []lab.NIC{{Name: "igb0", Profile: "igb"}, {Name: "mlx0", Profile: "mlx5", TotalVFs: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: context.Background(), lab: l, state: filepath.Join(dir, "state")}
+	// A starting state worth restoring: a resize and a MAC swap on mlx5.
+	for _, step := range []error{
+		l.SetNumVFs(e.ctx, "igb0", 2), l.SetVFVLAN(e.ctx, "igb0", 1, 7, 0, sriov.VLANProto8021Q),
+		l.SetNumVFs(e.ctx, "mlx0", 2), l.SetVFMAC(e.ctx, "mlx0", 0, "02:00:00:00:00:20"), l.SetVFMAC(e.ctx, "mlx0", 1, "02:00:00:00:00:21"),
+	} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+	if err := os.MkdirAll(e.state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) observe() *sriov.Host {
+	st, err := e.lab.Observe(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+func (e *env) plan(y string) (*sriov.Host, *plan.Plan) {
+	pol, err := policy.Parse("p.yaml", []byte(y))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st := e.observe()
+	p := plan.Build(st, pol, plan.Options{NoContributors: true})
+	if len(p.Problems) > 0 {
+		e.t.Fatal(p.Problems)
+	}
+	return st, p
+}
+
+func (e *env) writes() uint64 {
+	n, err := e.lab.MutatingOps()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func TestApplyThenNothingToDo(t *testing.T) {
+	e := newEnv(t)
+	st, p := e.plan(testPolicy)
+	res, err := apply.Run(e.ctx, e.lab, st, p, []byte(testPolicy), e.state, "apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Writes != len(p.Ops) || res.Writes == 0 {
+		t.Fatalf("writes = %d, plan has %d ops", res.Writes, len(p.Ops))
+	}
+	st, again := e.plan(testPolicy)
+	if len(again.Ops) != 0 {
+		t.Fatalf("second plan: %s", again.Summary())
+	}
+	before := e.writes()
+	if res, err := apply.Run(e.ctx, e.lab, st, again, []byte(testPolicy), e.state, "apply"); err != nil || res.Writes != 0 {
+		t.Fatalf("second apply: %d writes, %v", res.Writes, err)
+	}
+	if e.writes() != before {
+		t.Fatalf("second apply wrote to the host: %d -> %d", before, e.writes())
+	}
+	d, err := apply.LoadDesired(e.state)
+	if err != nil || d == nil || string(d.Policy) != testPolicy {
+		t.Fatalf("desired = %+v, %v", d, err)
+	}
+	if p, _ := apply.LoadJournal(e.state); p != nil {
+		t.Fatalf("journal left behind: %+v", p)
+	}
+	// The igb VF netdev took its MAC (the plan reloads igbvf).
+	if vf := e.observe().FindPF("igb0").VF(0); vf.NetdevMAC != "02:00:00:00:00:10" {
+		t.Errorf("igb vf 0 netdev MAC = %s", vf.NetdevMAC)
+	}
+}
+
+func TestFailureAtEveryOperationRestoresTheHost(t *testing.T) {
+	e := newEnv(t)
+	want := applytest.Normalize(e.observe())
+	_, p := e.plan(testPolicy)
+	for k := 1; k <= len(p.Ops); k++ {
+		if err := e.lab.SetFault(lab.FaultConfig{FailAt: k}); err != nil {
+			t.Fatal(err)
+		}
+		st, p := e.plan(testPolicy)
+		_, err := apply.Run(e.ctx, e.lab, st, p, []byte(testPolicy), e.state, "apply")
+		var fe *change.FailedError
+		if !errors.As(err, &fe) || len(fe.Unrestored) > 0 {
+			t.Fatalf("fault at %d: err = %v", k, err)
+		}
+		if got := applytest.Normalize(e.observe()); got != want {
+			t.Fatalf("fault at op %d (%s): host not restored:\n%s\nwant:\n%s", k, fe.Op.Describe(), got, want)
+		}
+		if j, _ := apply.LoadJournal(e.state); j != nil {
+			t.Fatalf("fault at %d: journal left after a full rollback", k)
+		}
+	}
+	if d, _ := apply.LoadDesired(e.state); d != nil {
+		t.Fatal("a failed apply stored desired state")
+	}
+}
+
+// crash runs the first k operations of p as apply would and stops as a kill -9 would: journal kept.
+func crash(t *testing.T, e *env, st *sriov.Host, p *plan.Plan, k int, commit bool) {
+	t.Helper()
+	hdr := apply.Header{What: "apply", Policy: []byte(testPolicy), Ops: p.Ops}
+	for _, name := range p.PFs() {
+		hdr.Snapshot = append(hdr.Snapshot, *st.FindPF(name))
+	}
+	j, err := apply.Begin(e.state, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for i := 0; i < k; i++ {
+		if err := j.Next(i); err != nil {
+			t.Fatal(err)
+		}
+		if err := change.Execute(e.ctx, e.lab, p.Ops[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if commit {
+		if err := j.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRecoverUndoesAnInterruptedApply(t *testing.T) {
+	e := newEnv(t)
+	want := applytest.Normalize(e.observe())
+	_, p := e.plan(testPolicy)
+	for _, k := range []int{0, 1, 2, len(p.Ops) / 2, len(p.Ops)} {
+		st, p := e.plan(testPolicy)
+		crash(t, e, st, p, k, false)
+		rec, err := apply.Recover(e.ctx, e.lab, e.state)
+		if err != nil || rec == nil || rec.Action != "undone" {
+			t.Fatalf("crash after %d ops: recover = %+v, %v", k, rec, err)
+		}
+		if got := applytest.Normalize(e.observe()); got != want {
+			t.Fatalf("crash after %d ops: host not restored:\n%s\nwant:\n%s", k, got, want)
+		}
+		if rec, err := apply.Recover(e.ctx, e.lab, e.state); rec != nil || err != nil {
+			t.Fatalf("second recover = %+v, %v", rec, err)
+		}
+	}
+}
+
+func TestRecoverFinishesACommittedApply(t *testing.T) {
+	e := newEnv(t)
+	st, p := e.plan(testPolicy)
+	crash(t, e, st, p, len(p.Ops), true)
+	rec, err := apply.Recover(e.ctx, e.lab, e.state)
+	if err != nil || rec.Action != "finished" {
+		t.Fatalf("recover = %+v, %v", rec, err)
+	}
+	if d, _ := apply.LoadDesired(e.state); d == nil || string(d.Policy) != testPolicy {
+		t.Fatal("desired state not stored")
+	}
+	if _, p := e.plan(testPolicy); len(p.Ops) != 0 {
+		t.Fatalf("host not at the policy: %s", p.Summary())
+	}
+}
+
+func TestTornJournalLine(t *testing.T) {
+	e := newEnv(t)
+	st, p := e.plan(testPolicy)
+	crash(t, e, st, p, 2, false)
+	f, err := os.OpenFile(filepath.Join(e.state, apply.JournalFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"next":`)
+	f.Close()
+	pend, err := apply.LoadJournal(e.state)
+	if err != nil || pend.Next != 1 || pend.Committed {
+		t.Fatalf("pending = %+v, %v", pend, err)
+	}
+}
+
+func TestLockNoWait(t *testing.T) {
+	dir := t.TempDir()
+	l, err := apply.Acquire(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply.Acquire(dir, true); !errors.Is(err, apply.ErrLocked) {
+		t.Fatalf("second lock: %v", err)
+	}
+	l.Release()
+	l2, err := apply.Acquire(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Release()
+}
