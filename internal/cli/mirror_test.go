@@ -54,19 +54,6 @@ func pfState(t *testing.T, dir, pf string) sriov.PF {
 	return h.PFs[0]
 }
 
-func labOps(t *testing.T, dir string) uint64 {
-	t.Helper()
-	l, err := lab.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := l.MutatingOps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // adminView keeps what mirror delete must restore (the netdev MAC of a reloaded VF is new by design).
 func adminView(p sriov.PF) []sriov.VFConfig {
 	var out []sriov.VFConfig
