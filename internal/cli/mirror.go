@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
+	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -133,6 +135,41 @@ works and refuses, before touching anything, where none does. See docs/mirroring
 
 func (a *App) mirrorStore() *mirror.Store { return mirror.OpenStore(a.StateDir()) }
 
+// mirrorWriter takes the state directory's one-writer lock (shared with apply, restore and recover) and
+// finishes or undoes an interrupted apply first, as they do.
+func (a *App) mirrorWriter(ctx contextT, what string, h host.Host) (*apply.Lock, error) {
+	lock, err := apply.Acquire(a.StateDir(), false)
+	if err != nil {
+		return nil, &OpError{What: what, Err: err}
+	}
+	rec, err := apply.Recover(ctx, h, a.StateDir())
+	if err != nil {
+		lock.Release()
+		return nil, &OpError{What: what + ": recover", Err: err}
+	}
+	if rec != nil && !a.JSON {
+		a.printRecovery(rec)
+	}
+	return lock, nil
+}
+
+// policyMirrors lists the mirror groups of the stored desired state (made by apply -f).
+func (a *App) policyMirrors() []mirror.Group {
+	d, err := apply.LoadDesired(a.StateDir())
+	if err != nil || d == nil {
+		return nil
+	}
+	pol, err := policy.Parse(d.Path, d.Policy)
+	if err != nil {
+		return nil
+	}
+	var out []mirror.Group
+	for _, m := range pol.Mirrors {
+		out = append(out, mirror.Group{Name: m.Name, PF: m.PF, VFs: m.VFIDs, MAC: m.MAC, Strategy: m.Strategy, State: mirror.StateActive, Source: mirror.SourcePolicy})
+	}
+	return out
+}
+
 // mirrorErr sorts mirror errors into exit codes: input errors stay as they are (exit 2), the rest are
 // operational (exit 1).
 func mirrorErr(what string, err error) error {
@@ -170,6 +207,11 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			if err != nil {
 				return err
 			}
+			lock, err := a.mirrorWriter(cmd.Context(), "mirror create", h)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			plan, err := mirror.Create(cmd.Context(), h, a.mirrorStore(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)
@@ -275,6 +317,7 @@ func newMirrorListCmd(a *App) *cobra.Command {
 			if err != nil {
 				return &OpError{What: "mirror list", Err: err}
 			}
+			groups = append(groups, a.policyMirrors()...)
 			if groups == nil {
 				groups = []mirror.Group{}
 			}
@@ -286,9 +329,9 @@ func newMirrorListCmd(a *App) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPF\tVFS\tMAC\tSTRATEGY\tSTATE")
+			fmt.Fprintln(tw, "NAME\tPF\tVFS\tMAC\tSTRATEGY\tSTATE\tSOURCE")
 			for _, g := range groups {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Name, g.PF, policy.FormatIDs(g.VFs), g.MAC, g.Strategy, g.State)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Name, g.PF, policy.FormatIDs(g.VFs), dash(g.MAC), g.Strategy, g.State, g.Source)
 			}
 			return tw.Flush()
 		},
@@ -305,6 +348,18 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, g := range a.policyMirrors() {
+				if g.Name == args[0] {
+					if rec, _ := a.mirrorStore().Get(args[0]); rec == nil {
+						return Usagef("mirror delete", "mirror %s comes from the policy file applied last (the desired state): remove it from the policy and apply again", g.Name)
+					}
+				}
+			}
+			lock, err := a.mirrorWriter(cmd.Context(), "mirror delete", h)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			plan, err := mirror.Delete(cmd.Context(), h, a.mirrorStore(), args[0])
 			if err != nil {
 				return mirrorErr("mirror delete", err)

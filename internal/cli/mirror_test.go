@@ -3,6 +3,8 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,5 +258,50 @@ func TestTraceText(t *testing.T) {
 	tj := trace(t, dir, "--pf", "eth0", "--from", "wire", "--dst", "02:00:00:00:00:10", "--vlan", "100")
 	if tj.Verdict != "delivered" || len(tj.Receivers) != 1 || tj.Receivers[0].Port != "vf:0" || tj.Receivers[0].VLAN != 0 {
 		t.Fatalf("tagged 100: %+v", tj)
+	}
+}
+
+// TestMirrorFromPolicy: mirrors: in a policy file are planned, applied and listed; trace shows them.
+func TestMirrorFromPolicy(t *testing.T) {
+	dir := clitest.NewLab(t, "eth0=igb", "eth1=mlx5")
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, pol, `
+pfs:
+  - name: eth0
+    numVfs: 4
+    vfs:
+      - ids: "1"
+        mac: "02:00:00:00:00:21"
+mirrors:
+  - name: probe
+    pf: eth0
+    vfs: "1,2"
+`)
+	r := clitest.MustRun(t, "--lab", dir, "plan", "-f", pol)
+	if !strings.Contains(r.Stdout, "mirror probe (same-mac)") || !strings.Contains(r.Stdout, "spoofchk on -> off") {
+		t.Fatalf("plan: %s", r.Stdout)
+	}
+	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes")
+	tj := trace(t, dir, "--pf", "eth0", "--from", "vf:3", "--dst", "02:00:00:00:00:21")
+	if !reflect.DeepEqual(ports(tj), []string{"vf:1", "vf:2"}) {
+		t.Fatalf("trace: %+v", tj)
+	}
+	l := clitest.MustRun(t, "--lab", dir, "mirror", "list")
+	if !strings.Contains(l.Stdout, "probe") || !strings.Contains(l.Stdout, "policy") {
+		t.Fatalf("list: %s", l.Stdout)
+	}
+	if d := clitest.Run(t, "--lab", dir, "mirror", "delete", "probe"); d.Code != 2 || !strings.Contains(d.Stderr, "remove it from the policy") {
+		t.Fatalf("delete of a policy mirror: %d %s", d.Code, d.Stderr)
+	}
+	writeFile(t, pol, `{pfs: [{name: eth1, numVfs: 2}], mirrors: [{name: m, pf: eth1, vfs: "0-1"}]}`)
+	if r := clitest.Run(t, "--lab", dir, "apply", "-f", pol, "--yes"); r.Code != 1 || !strings.Contains(r.Stdout+r.Stderr, "switchdev-tc") {
+		t.Fatalf("mlx5 policy mirror: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

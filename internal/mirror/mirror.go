@@ -68,16 +68,24 @@ const (
 	StateActive   = "active"
 )
 
+// Group sources.
+const (
+	SourceCLI    = "mirror create"
+	SourcePolicy = "policy"
+)
+
 // Group is a mirror group as recorded.
 type Group struct {
-	Name     string   `json:"name"`
-	PF       string   `json:"pf"`
-	VFs      []int    `json:"vfs"`
-	MAC      string   `json:"mac"`
-	Strategy string   `json:"strategy"`
-	State    string   `json:"state"`
-	Created  string   `json:"created,omitempty"`
-	Prior    []Member `json:"prior"`
+	Name     string `json:"name"`
+	PF       string `json:"pf"`
+	VFs      []int  `json:"vfs"`
+	MAC      string `json:"mac"`
+	Strategy string `json:"strategy"`
+	State    string `json:"state"`
+	// Source is "mirror create", or "policy" for a group of the stored desired state (not recorded here).
+	Source  string   `json:"source"`
+	Created string   `json:"created,omitempty"`
+	Prior   []Member `json:"prior"`
 }
 
 // Plan is what creating (or deleting) a group does.
@@ -234,7 +242,7 @@ func PlanCreate(pf *sriov.PF, prof *nicprofile.Profile, req Request, existing []
 	if err != nil {
 		return nil, err
 	}
-	g := Group{Name: req.Name, PF: pf.Name, VFs: ids, MAC: req.MAC, Strategy: strategy, State: StateApplying}
+	g := Group{Name: req.Name, PF: pf.Name, VFs: ids, MAC: req.MAC, Strategy: strategy, State: StateApplying, Source: SourceCLI}
 	for _, v := range members {
 		g.Prior = append(g.Prior, Member{VF: v.ID, MAC: v.MAC, SpoofCheck: v.SpoofCheck, Trust: v.Trust, Driver: v.Driver})
 	}
