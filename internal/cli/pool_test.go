@@ -332,3 +332,39 @@ func TestDemoHandsVFsToVMs(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanRefusesToRemoveAssignedVFs: a policy that shrinks a PF under assigned VFs is refused by plan and
+// apply (exit 1, naming the owners, nothing written) unless --force.
+func TestPlanRefusesToRemoveAssignedVFs(t *testing.T) {
+	labDir, pol := poolLab(t, "i40e", 4)
+	lab := []string{"--lab", labDir}
+	clitest.MustRun(t, append(lab, "apply", "-f", pol, "--yes")...)
+	clitest.MustRun(t, append(lab, "assign", "--pool", "vms", "--owner", "web1", "--vlan", "10")...) // vf 0
+	clitest.MustRun(t, append(lab, "assign", "--pool", "vms", "--owner", "db1")...)                  // vf 1
+	shrink := filepath.Join(t.TempDir(), "shrink.yaml")
+	if err := os.WriteFile(shrink, []byte("pfs:\n  - name: eth0\n    numVfs: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := vfs(t, labDir)
+	for _, args := range [][]string{{"plan", "-f", shrink}, {"apply", "-f", shrink, "--yes"}} {
+		r := clitest.Run(t, append(lab, args...)...)
+		if r.Code != 1 || !strings.Contains(r.Stdout+r.Stderr, "assigned to db1 (pool vms") || !strings.Contains(r.Stdout+r.Stderr, "assigned to web1") {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if after := vfs(t, labDir); len(after) != len(before) || after[0].VLAN != 10 {
+		t.Fatalf("refused apply changed the host: %+v", after)
+	}
+	r := clitest.MustRun(t, append(lab, "apply", "-f", shrink, "--yes", "--force")...)
+	if !strings.Contains(r.Stdout, "--force: eth0 vf 1 is assigned to db1") {
+		t.Fatalf("forced apply does not name the owner:\n%s", r.Stdout)
+	}
+	if after := vfs(t, labDir); len(after) != 1 {
+		t.Fatalf("forced apply left %d VFs", len(after))
+	}
+	// db1's VF is gone: releasing it only clears the ledger.
+	clitest.MustRun(t, append(lab, "release", "--owner", "db1")...)
+	if recs, _ := assignments(t, labDir); len(recs) != 1 || recs[0].Owner != "web1" {
+		t.Fatalf("assignments %+v", recs)
+	}
+}
