@@ -27,20 +27,24 @@ const (
 	KindRate       Kind = "rate" // min and max together
 	KindQueryRSS   Kind = "queryRss"
 	KindDriver     Kind = "driver"
+	// KindMirrorRule adds (To.Rule set) or removes (From.Rule set, To.Rule nil) an offloaded switchdev
+	// mirror rule; the backend must implement host.MirrorRules.
+	KindMirrorRule Kind = "mirrorRule"
 )
 
 // Value is the value an operation writes; which fields count depends on the Kind.
 type Value struct {
-	NumVFs    int             `json:"numVfs,omitempty"`
-	MAC       string          `json:"mac,omitempty"`
-	VLAN      int             `json:"vlan,omitempty"`
-	QoS       int             `json:"qos,omitempty"`
-	VLANProto sriov.VLANProto `json:"vlanProto,omitempty"`
-	On        bool            `json:"on,omitempty"`
-	LinkState sriov.LinkState `json:"linkState,omitempty"`
-	MinMbps   int             `json:"minTxRateMbps,omitempty"`
-	MaxMbps   int             `json:"maxTxRateMbps,omitempty"`
-	Driver    string          `json:"driver,omitempty"`
+	NumVFs    int               `json:"numVfs,omitempty"`
+	MAC       string            `json:"mac,omitempty"`
+	VLAN      int               `json:"vlan,omitempty"`
+	QoS       int               `json:"qos,omitempty"`
+	VLANProto sriov.VLANProto   `json:"vlanProto,omitempty"`
+	On        bool              `json:"on,omitempty"`
+	LinkState sriov.LinkState   `json:"linkState,omitempty"`
+	MinMbps   int               `json:"minTxRateMbps,omitempty"`
+	MaxMbps   int               `json:"maxTxRateMbps,omitempty"`
+	Driver    string            `json:"driver,omitempty"`
+	Rule      *sriov.MirrorRule `json:"rule,omitempty"`
 }
 
 // Op is one host write with the value it replaces.
@@ -99,6 +103,11 @@ func (v Value) Format(k Kind) string {
 			return "(none)"
 		}
 		return v.Driver
+	case KindMirrorRule:
+		if v.Rule == nil {
+			return "(none)"
+		}
+		return v.Rule.String()
 	}
 	return "?"
 }
@@ -138,6 +147,18 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 		return h.SetVFQueryRSS(ctx, o.PF, o.VF, v.On)
 	case KindDriver:
 		return h.BindVF(ctx, o.PF, o.VF, v.Driver)
+	case KindMirrorRule:
+		mr, ok := h.(host.MirrorRules)
+		if !ok {
+			return &host.Error{Op: "mirror rule on " + o.PF, Kind: host.KindNotSupported, Detail: "this backend cannot offload switchdev mirror rules"}
+		}
+		if v.Rule != nil {
+			return mr.AddMirrorRule(ctx, o.PF, *v.Rule)
+		}
+		if o.From.Rule == nil {
+			return fmt.Errorf("mirror rule operation on %s names no rule", o.PF)
+		}
+		return mr.DeleteMirrorRule(ctx, o.PF, o.From.Rule.Name)
 	}
 	return fmt.Errorf("unknown operation kind %q", o.Kind)
 }

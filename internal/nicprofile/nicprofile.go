@@ -98,6 +98,11 @@ type Profile struct {
 	MACNeedsVFReload bool   `json:"macNeedsVfReload"`
 	MACNotice        string `json:"macNotice"`
 	AcceptsVLAN4095  bool   `json:"acceptsVlan4095"`
+	// SameMACNeedsTrust: VFs sharing a MAC (same-mac mirroring) must be trusted for the NIC to program
+	// the duplicate filter. SameMACReset: the NIC moves a shared MAC's filter to the VF set last, so every
+	// member's MAC must be set once more after all are set (the field recipe's extra step).
+	SameMACNeedsTrust bool `json:"sameMacNeedsTrust,omitempty"`
+	SameMACReset      bool `json:"sameMacReset,omitempty"`
 	// Switchdev: the NIC supports switchdev eswitch mode with VF representors (tc mirred).
 	Switchdev bool             `json:"switchdev"`
 	Refuses   map[Attr]Refusal `json:"refuses"`

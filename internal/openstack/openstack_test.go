@@ -247,3 +247,24 @@ func TestRenderWithoutVFDeviceID(t *testing.T) {
 		t.Errorf("check: %s", problemLines(ps))
 	}
 }
+
+// oslo.config continues values on indented lines; a device_spec spread over lines must read as one
+// JSON object, and be written back on one line.
+func TestParseDocJoinsContinuationLines(t *testing.T) {
+	src := "[pci]\n# offered to physnet2\ndevice_spec = {\"devname\": \"eth3\",\n    \"physical_network\": \"physnet2\"}\n\n[filter_scheduler]\nenabled_filters = ComputeFilter,\n  PciPassthroughFilter\n"
+	d, err := ParseDoc("nova.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := d.Get("pci", "device_spec"); v != `{"devname": "eth3", "physical_network": "physnet2"}` {
+		t.Errorf("device_spec = %q", v)
+	}
+	if d.Has("pci", `"physical_network"`) {
+		t.Error("continuation line read as a key")
+	}
+	out := string(d.Bytes())
+	if !strings.Contains(out, "# offered to physnet2\ndevice_spec = {\"devname\": \"eth3\", \"physical_network\": \"physnet2\"}\n") ||
+		!strings.Contains(out, "enabled_filters = ComputeFilter, PciPassthroughFilter\n") || strings.Contains(out, `"""`) {
+		t.Errorf("written back as:\n%s", out)
+	}
+}

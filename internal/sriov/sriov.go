@@ -95,6 +95,8 @@ type PF struct {
 	// overflow): VFs lists only what the kernel reported.
 	VFInfoTruncated bool `json:"vfInfoTruncated,omitempty"`
 	VFs             []VF `json:"vfs"`
+	// MirrorRules are the offloaded mirror rules of a PF in switchdev mode (tc mirred on representors).
+	MirrorRules []MirrorRule `json:"mirrorRules,omitempty"`
 }
 
 // VF returns the PF's VF with the given id, or nil.

@@ -83,6 +83,11 @@ func (h *Host) readPF(name string) (sriov.PF, error) {
 		}
 		pf.VFs = append(pf.VFs, vf)
 	}
+	if pf.VFDeviceID == "" && len(pf.VFs) > 0 {
+		// Kernels without sriov_vf_device: the first VF's own device id.
+		id, _ := readString(filepath.Join(h.vfDir(name, pf.VFs[0].ID), "device"))
+		pf.VFDeviceID = strings.TrimPrefix(id, "0x")
+	}
 	return pf, nil
 }
 

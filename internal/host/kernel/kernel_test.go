@@ -186,6 +186,29 @@ func TestObserve(t *testing.T) {
 	}
 }
 
+// Without sriov_vf_device (older kernels) the VFs' device id comes from the first VF.
+func TestObserveVFDeviceIDFromVF(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 1)
+	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "", "")
+	if err := os.Remove(filepath.Join(f.root, "devices/pci0000:00/0000:01:00.0/sriov_vf_device")); err != nil {
+		t.Fatal(err)
+	}
+	f.write("devices/pci0000:00/0000:01:10.0/device", "0x10ca\n")
+	nl := &fakeLinks{infos: map[string][]vfInfo{"eth0": {{0, cfg(sriov.ZeroMAC, 0)}}}}
+	h, err := newHost(Options{SysfsRoot: f.root}, nl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.Observe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.PFs[0].VFDeviceID; got != "10ca" {
+		t.Errorf("VFDeviceID = %q, want 10ca", got)
+	}
+}
+
 func TestObserveTruncatedVFInfo(t *testing.T) {
 	f := newFakeSysfs(t)
 	f.addPF("eth0", "0000:01:00.0", 7, 3)

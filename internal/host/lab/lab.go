@@ -174,6 +174,7 @@ func (s *state) observe() *sriov.Host {
 			Name: p.Name, PCIAddress: p.PCIAddress, Driver: prof.Driver, VendorID: prof.VendorID,
 			DeviceID: prof.DeviceID, VFDeviceID: prof.VFDeviceID, TotalVFs: p.TotalVFs, NumVFs: len(p.VFs), MAC: p.MAC, MTU: p.MTU,
 			OperState: p.OperState, EswitchMode: p.EswitchMode, VFs: []sriov.VF{},
+			MirrorRules: append([]sriov.MirrorRule(nil), p.MirrorRules...),
 		}
 		for _, v := range p.VFs {
 			netdev, netdevMAC := "", ""
@@ -297,7 +298,7 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 		case cur > 0 && n > 0:
 			return host.Errorf(op, syscall.EBUSY, "%d VFs already enabled. Disable before enabling %d VFs", cur, n)
 		case n == 0:
-			p.VFs = nil
+			p.VFs, p.MirrorRules = nil, nil // representors go with their VFs
 			return nil
 		}
 		prof := profileOf(p)
@@ -536,7 +537,7 @@ func (l *Lab) Reboot() error {
 			return err
 		}
 		for _, p := range s.PFs {
-			p.VFs = nil
+			p.VFs, p.MirrorRules = nil, nil
 			if profileOf(p).Switchdev {
 				p.EswitchMode = "legacy"
 			}

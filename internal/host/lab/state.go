@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sriovctl/sriovctl/internal/sriov"
+	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
 // stateFile and lockFile live in the lab directory.
@@ -42,6 +41,8 @@ type pf struct {
 	OperState   string `json:"operState"`
 	EswitchMode string `json:"eswitchMode"`
 	VFs         []*vf  `json:"vfs"`
+	// MirrorRules are offloaded switchdev mirror rules (tc mirred on representors), see mirror.go.
+	MirrorRules []sriov.MirrorRule `json:"mirrorRules,omitempty"`
 }
 
 // vf is one emulated VF.
@@ -63,26 +64,11 @@ type fault struct {
 
 // withLock runs fn holding the lab's lock: exclusive for writers, shared for readers.
 func withLock(dir string, exclusive bool, fn func() error) error {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
+	var fnErr error
+	if err := statefile.WithLock(filepath.Join(dir, lockFile), exclusive, func() error { fnErr = fn(); return nil }); err != nil {
 		return fmt.Errorf("lab %s: %w", dir, err)
 	}
-	defer f.Close()
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("lab %s: lock: %w", dir, err)
-	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return fn()
+	return fnErr
 }
 
 func load(dir string) (*state, error) {
@@ -109,24 +95,7 @@ func save(dir string, s *state) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, stateFile+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return statefile.WriteAtomic(filepath.Join(dir, stateFile), append(data, '\n'))
 }
 
 // derivedMAC makes a stable locally administered unicast MAC from a seed.

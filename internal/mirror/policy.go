@@ -1,0 +1,222 @@
+package mirror
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
+	"github.com/sriovctl/sriovctl/internal/plan"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// The policy file's `mirrors:` entries reach plan and apply through this contributor: a same-mac group
+// becomes desired VF settings (the shared MAC, spoof check off, trust where the NIC needs it; the planner
+// adds igb's VF driver reload), a switchdev-tc group an offloaded rule operation. Where the strategy
+// cannot work on the NIC, or the switch model, run on the state the plan leads to, does not show the
+// group's MAC reaching every member, the plan gets a problem and apply touches nothing.
+func init() { plan.Register(Contributor()) }
+
+// Contributor is the mirror groups' plan.Contributor.
+func Contributor() plan.Contributor {
+	var mu sync.Mutex
+	pending := map[*plan.Builder][]policyGroup{} // Desire's groups, until Check of the same build
+	return plan.Contributor{
+		Name: "mirrors",
+		Desire: func(b *plan.Builder) {
+			groups := desire(b)
+			mu.Lock()
+			pending[b] = groups
+			mu.Unlock()
+		},
+		Check: func(b *plan.Builder) {
+			mu.Lock()
+			groups := pending[b]
+			delete(pending, b)
+			mu.Unlock()
+			check(b, groups)
+		},
+	}
+}
+
+// policyGroup is one mirrors: entry being planned.
+type policyGroup struct {
+	g      Group
+	t      *plan.Target
+	prof   *nicprofile.Profile
+	field  string
+	line   int
+	source string
+}
+
+func desire(b *plan.Builder) []policyGroup {
+	var out []policyGroup
+	var recorded []Group
+	if b.Opts.StateDir != "" {
+		recorded, _ = OpenStore(b.Opts.StateDir).List()
+	}
+	for i, m := range b.Policy.Mirrors {
+		field := fmt.Sprintf("mirrors[%d]", i)
+		source := fmt.Sprintf("%s (mirror %s), line %d", field, m.Name, m.Line)
+		t := b.Target(m.PF, field+".pf", m.Line)
+		if t == nil {
+			continue
+		}
+		pf := t.PF
+		prof := nicprofile.ForDriver(pf.Driver)
+		for _, r := range recorded {
+			if (r.PF == pf.Name || r.PF == pf.PCIAddress) && r.Name != m.Name && overlaps(r.VFs, m.VFIDs) {
+				b.Problemf(plan.ProblemInvalid, pf.Name, -1, field+".vfs", m.Line, "%s: VFs %s overlap mirror group %s made with `mirror create`; delete it first", source, joinIDs(m.VFIDs), r.Name)
+			}
+		}
+		strategy, err := Resolve(pf, prof, m.Strategy)
+		if err != nil {
+			b.Problemf(plan.ProblemUnsupported, pf.Name, -1, field+".strategy", m.Line, "%s: %v", source, err)
+			continue
+		}
+		g := Group{Name: m.Name, PF: pf.Name, VFs: slices.Clone(m.VFIDs), MAC: m.MAC, Strategy: strategy, State: StateActive, Source: SourcePolicy}
+		pg := policyGroup{g: g, t: t, prof: prof, field: field, line: m.Line, source: source}
+		if g.MAC == "" {
+			g.MAC = defaultMAC(pg, strategy)
+			pg.g.MAC = g.MAC
+		}
+		if g.MAC == "" {
+			b.Problemf(plan.ProblemInvalid, pf.Name, g.VFs[0], field+".mac", m.Line, "%s: VF %d's MAC is not visible to the host: give the mirror a mac", source, g.VFs[0])
+			continue
+		}
+		if strategy == StrategySameMAC {
+			off := false
+			s := sriov.VFSettings{MAC: &g.MAC, SpoofCheck: &off}
+			if prof.SameMACNeedsTrust {
+				on := true
+				s.Trust = &on
+			}
+			for _, id := range g.VFs {
+				t.Set(id, s, nil, source, m.Line)
+			}
+		}
+		out = append(out, pg)
+	}
+	return out
+}
+
+// defaultMAC is the MAC a policy mirror without one gets: the first member's MAC as the policy or the
+// host has it (switchdev-tc: as the switch sees it), else one derived from the group's name.
+func defaultMAC(pg policyGroup, strategy string) string {
+	first := pg.g.VFs[0]
+	if vt := pg.t.VFs[first]; vt != nil && vt.Settings.MAC != nil && *vt.Settings.MAC != sriov.ZeroMAC {
+		return *vt.Settings.MAC
+	}
+	v := pg.t.PF.VF(first)
+	if pg.t.NumVFs != pg.t.PF.NumVFs {
+		v = nil // the VFs are recreated: their current MACs are gone
+	}
+	switch {
+	case v != nil && v.MAC != sriov.ZeroMAC && v.MAC != "":
+		return v.MAC
+	case strategy == StrategySwitchdevTC:
+		if v != nil && v.Netdev != "" {
+			return v.NetdevMAC
+		}
+		return ""
+	}
+	return DerivedMAC(pg.t.PF.Name, pg.g.Name)
+}
+
+func check(b *plan.Builder, groups []policyGroup) {
+	for _, pg := range groups {
+		g := pg.g
+		pf := pg.t.PF
+		after := predictedPF(pg.t, pg.prof)
+		if g.Strategy == StrategySwitchdevTC {
+			rule := sriov.MirrorRule{Name: g.Name, MAC: g.MAC, VFs: g.VFs}
+			ops := ruleOps(pf, rule, "policy "+pg.source)
+			b.AddOps(ops...)
+			after.MirrorRules = append(slices.DeleteFunc(after.MirrorRules, func(r sriov.MirrorRule) bool { return r.Name == g.Name }), rule)
+			if len(ops) > 0 {
+				b.Note("%s: mirror %s offloads a tc rule on %s's representors: %s", pf.Name, g.Name, pf.Name, strings.Join(TCCommands(pf, rule), "; "))
+			}
+		}
+		var vlans []int
+		for _, id := range g.VFs {
+			if v := after.VF(id); v != nil && !slices.Contains(vlans, v.VLAN) {
+				vlans = append(vlans, v.VLAN)
+			}
+		}
+		if len(vlans) > 1 {
+			b.Problemf(plan.ProblemInvalid, pf.Name, -1, pg.field+".vfs", pg.line, "%s: the members must share a port VLAN; the plan leaves them in VLANs %v", pg.source, vlans)
+			continue
+		}
+		r := Check(after, pg.prof, g)
+		if miss := Missing(r, g); len(miss) > 0 {
+			b.Problemf(plan.ProblemRefused, pf.Name, -1, pg.field, pg.line, "%s: the switch model predicts frames to %s would not reach VF %s: %s", pg.source, g.MAC, joinIDs(miss), r.Reason)
+			continue
+		}
+		b.Note("%s: mirror %s (%s): the switch model predicts frames from the wire to %s reach VFs %s", pf.Name, g.Name, g.Strategy, g.MAC, joinIDs(g.VFs))
+	}
+}
+
+// ruleOps installs rule, replacing a different rule of the same name; none when it is already there.
+func ruleOps(pf *sriov.PF, rule sriov.MirrorRule, reason string) []change.Op {
+	var ops []change.Op
+	for _, r := range pf.MirrorRules {
+		if r.Name != rule.Name {
+			continue
+		}
+		if strings.EqualFold(r.MAC, rule.MAC) && slices.Equal(r.VFs, rule.VFs) {
+			return nil
+		}
+		old := r
+		ops = append(ops, change.Op{Kind: change.KindMirrorRule, PF: pf.Name, VF: -1, From: change.Value{Rule: &old}, Reason: reason})
+	}
+	nr := rule
+	return append(ops, change.Op{Kind: change.KindMirrorRule, PF: pf.Name, VF: -1, To: change.Value{Rule: &nr}, Reason: reason})
+}
+
+// predictedPF is the PF as the plan leaves it: the target's VF count and settings, and netdevs that carry
+// their admin MAC (the planner reloads igb's VF driver after a MAC change).
+func predictedPF(t *plan.Target, prof *nicprofile.Profile) *sriov.PF {
+	pf := clonePF(t.PF)
+	if t.NumVFs != pf.NumVFs {
+		pf.NumVFs, pf.VFs, pf.MirrorRules = t.NumVFs, nil, nil
+		for id := 0; id < t.NumVFs; id++ {
+			v := sriov.VF{ID: id, VFConfig: sriov.DefaultVFConfig(), Driver: prof.VFDriver}
+			if old := t.PF.VF(id); old != nil {
+				v = *old // the planner restores surviving VFs' settings and drivers
+			}
+			pf.VFs = append(pf.VFs, v)
+		}
+	}
+	for id, vt := range t.VFs {
+		v := pf.VF(id)
+		if v == nil {
+			continue
+		}
+		v.VFConfig = vt.Settings.ApplyTo(v.VFConfig)
+		if vt.Driver != nil {
+			v.Driver = *vt.Driver
+		}
+		if v.Driver == prof.VFDriver && v.Driver != "" {
+			if v.Netdev == "" {
+				v.Netdev = fmt.Sprintf("%sv%d", pf.Name, id)
+			}
+			if v.MAC != sriov.ZeroMAC {
+				v.NetdevMAC = v.MAC
+			}
+		} else {
+			v.Netdev, v.NetdevMAC = "", ""
+		}
+	}
+	return pf
+}
+
+func overlaps(a, b []int) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
