@@ -11,6 +11,7 @@ require (
 	golang.org/x/sys v0.50.0
 	gopkg.in/ini.v1 v1.67.3
 	libvirt.org/go/libvirtxml v1.12008.0
+	pgregory.net/rapid v1.3.0
 	sigs.k8s.io/yaml v1.6.0
 )
 

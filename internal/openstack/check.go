@@ -251,7 +251,7 @@ func (c *checker) nova() {
 			entry := fmt.Sprintf("entry %d", i+1)
 			specs, raws, err := parseDeviceSpecs(v)
 			if err != nil {
-				c.add(d, src.section, src.key, fmt.Sprintf("%s is %v: %s", entry, err, v),
+				c.add(d, src.section, src.key, fmt.Sprintf("%s %v: %s", entry, err, v),
 					`write one JSON object per line, e.g. {"devname": "<PF>", "physical_network": "<physnet>"}`)
 				continue
 			}

@@ -58,12 +58,12 @@ func (h *Host) waitVFs(ctx context.Context, op, pf string, n int) error {
 	for {
 		ready, present := h.countReady(pf, n)
 		if ready == n && present == n {
-			if h.progress != nil && last >= 0 && last != n {
+			if h.progress != nil && n > 0 && last >= 0 && last != n {
 				h.progress(n, n)
 			}
 			return nil
 		}
-		if h.progress != nil && ready != last {
+		if h.progress != nil && n > 0 && ready != last {
 			h.progress(ready, n)
 		}
 		last = ready
