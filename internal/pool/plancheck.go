@@ -46,11 +46,11 @@ func checkPlanWithLedger(b *plan.Builder) {
 
 // heldVF follows one assigned VF through a plan's operations.
 type heldVF struct {
-	rec        ledger.Record
-	pf         string // the PF's netdev name on this host
-	exists     bool
-	destroyed  bool // a numvfs write destroyed it, even if a later one created it again
-	cfg, start sriov.VFConfig
+	rec         ledger.Record
+	pf          string // the PF's netdev name on this host
+	exists      bool
+	destroyed   bool // a numvfs write destroyed it, even if a later one created it again
+	cfg, start  sriov.VFConfig
 	drv, start0 string
 }
 

@@ -13,7 +13,7 @@ import (
 func TestPlanRefusesToTakeAssignedVFs(t *testing.T) {
 	e := newEnv(t, "i40e", 4, "0-3", "vfio-pci")
 	e.mustAssign("web1", sriov.VFSettings{MAC: ptr("02:00:00:00:01:01"), VLAN: ptr(100)}) // vf 0
-	e.mustAssign("db1", sriov.VFSettings{})                                                // vf 1
+	e.mustAssign("db1", sriov.VFSettings{})                                               // vf 1
 	recs, err := e.m.Ledger.All()
 	if err != nil {
 		t.Fatal(err)
