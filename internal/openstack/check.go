@@ -159,6 +159,9 @@ func (c *checker) agent() {
 		case p.NumVFs == 0:
 			c.add(d, secSRIOV, keyMappings, fmt.Sprintf("%s maps %s to %s, which has no VFs", physnet, physnet, dev),
 				fmt.Sprintf("create VFs: sriovctl pf set %s --numvfs N (N up to %d), and persist them across reboots", dev, p.TotalVFs))
+		case p.OperState == "down":
+			c.add(d, secSRIOV, keyMappings, fmt.Sprintf("%s maps %s to %s, which is down (operstate: set down, or no carrier): instances on its VFs fail to spawn", physnet, physnet, dev),
+				fmt.Sprintf("bring the PF up: ip link set %s up (persistently), and check its cable and switch port", dev))
 		}
 	}
 

@@ -271,3 +271,19 @@ func TestParseDocJoinsContinuationLines(t *testing.T) {
 		t.Errorf("written back as:\n%s", out)
 	}
 }
+
+// The guide: "If the interfaces are down, set them to up before launching a guest, otherwise the
+// instance will fail to spawn".
+func TestCheckFindsPFDown(t *testing.T) {
+	h := labHost(t, nil, map[string]int{"ens5f0": 2})
+	r, err := Render(h, Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: Flat}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.FindPF("ens5f0").OperState = "down"
+	ps := Check(h, renderedFiles(t, r))
+	if len(ps) != 1 || ps[0].Location() != "sriov_agent.ini:sriov_nic:physical_device_mappings" ||
+		!strings.Contains(ps[0].Problem, "ens5f0, which is down") || !strings.Contains(ps[0].Fix, "ip link set ens5f0 up") {
+		t.Errorf("problems: %s", problemLines(ps))
+	}
+}
