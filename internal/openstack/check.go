@@ -37,6 +37,9 @@ func Check(h *sriov.Host, f Files) []Problem {
 	c.ml2()
 	c.agent()
 	c.nova()
+	// Group by file, in the order ml2_conf.ini, sriov_agent.ini, nova.conf; within a file, as found.
+	rank := map[string]int{f.ML2.Path: 0, f.SRIOVAgent.Path: 1, f.Nova.Path: 2}
+	sort.SliceStable(c.out, func(i, j int) bool { return rank[c.out[i].File] < rank[c.out[j].File] })
 	return c.out
 }
 
