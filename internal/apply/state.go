@@ -124,6 +124,9 @@ const journalVersion = 1
 // Begin writes the header atomically (temp file, fsync, rename, fsync of the directory) and opens the
 // journal for appending.
 func Begin(dir string, h Header) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
 	h.Version = journalVersion
 	h.PID = os.Getpid()
 	h.Started = time.Now().UTC().Format(time.RFC3339Nano)

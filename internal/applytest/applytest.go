@@ -4,6 +4,8 @@ package applytest
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -33,4 +35,34 @@ func NormalizeJSON(showJSON []byte) (string, error) {
 		return "", err
 	}
 	return Normalize(&st), nil
+}
+
+// Diff lists the lines where two Normalize outputs differ ("" when equal), with the PF and VF they
+// belong to, for readable failures.
+func Diff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var out []string
+	ctx := ""
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if t := strings.TrimSpace(b); strings.HasPrefix(t, `"name"`) || strings.HasPrefix(t, `"id"`) {
+			ctx = strings.TrimSuffix(t, ",")
+			if strings.HasPrefix(t, `"name"`) {
+				ctx = strings.TrimSuffix(t, ",")
+			}
+		}
+		if a != b {
+			out = append(out, fmt.Sprintf("%s: got %s, want %s", ctx, strings.TrimSpace(a), strings.TrimSpace(b)))
+			if len(out) == 20 {
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

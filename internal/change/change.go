@@ -251,10 +251,9 @@ func UndoOps(o Op) []Op {
 				ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: "rollback"})
 			}
 			ops = append(ops, Restore(o.PF, vf, "rollback")...)
-			if vf.Driver != "" {
-				// Recreated VFs bind to their default driver; binding is a no-op when that is the one.
-				ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, To: Value{Driver: vf.Driver}, Reason: "rollback"})
-			}
+			// Recreated VFs bind to their default driver; binding is a no-op when that is the one, and a VF
+			// that had no driver is unbound again.
+			ops = append(ops, Op{Kind: KindDriver, PF: o.PF, VF: vf.ID, To: Value{Driver: vf.Driver}, Reason: "rollback"})
 		}
 	}
 	return ops

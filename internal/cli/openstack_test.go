@@ -255,3 +255,25 @@ func TestOpenStackGuideFixturesPassCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenStackDemoSection(t *testing.T) {
+	r := clitest.MustRun(t, "demo")
+	out := r.Stdout
+	i := strings.Index(out, ". OpenStack flat networking ==")
+	if i < 0 {
+		t.Fatalf("demo has no OpenStack section:\n%s", out)
+	}
+	out = out[i:]
+	for _, want := range []string{
+		"$ sriovctl openstack render --physnet physnet1 --pf ens2f0 --network-type flat --vfs 0-2 --mirror-ports 1\n",
+		"### ml2_conf.ini", "flat_networks = physnet1", "### sriov_agent.ini", "### nova.conf", `"physical_network": "physnet1"`,
+		"openstack network create --provider-network-type flat --provider-physical-network physnet1 sriov-physnet1\n",
+		"openstack port create --network sriov-physnet1 --vnic-type direct --disable-port-security sriov-physnet1-mirror0\n",
+		"openstack server create --flavor m1.small --image cirros --port sriov-physnet1-port0 sriov-physnet1-vm0\n",
+		"\nok: ", "sriov_agent.ini:sriov_nic:physical_device_mappings: physnet physnet-1", "(exit code 1)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("OpenStack demo section lacks %q:\n%s", want, out)
+		}
+	}
+}

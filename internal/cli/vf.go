@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
@@ -58,18 +59,39 @@ touched; if the host refuses one write, the ones already made are undone.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.mac, "mac", "", "admin MAC (unicast; 00:00:00:00:00:00 clears it)")
-	fl.IntVar(&f.vlan, "vlan", 0, "port VLAN 0-4094 (0 = none, flat)")
-	fl.IntVar(&f.qos, "qos", 0, "802.1p priority 0-7 (needs a VLAN)")
-	fl.StringVar(&f.vlanProto, "vlan-proto", "", "VLAN protocol: 802.1Q or 802.1ad")
-	fl.StringVar(&f.spoofchk, "spoofchk", "", "spoof check: on or off")
-	fl.StringVar(&f.trust, "trust", "", "trust: on or off")
-	fl.StringVar(&f.state, "state", "", "link state: auto, enable or disable")
-	fl.IntVar(&f.minRate, "min-tx-rate", 0, "minimum TX rate in Mbps (0 = none)")
-	fl.IntVar(&f.maxRate, "max-tx-rate", 0, "maximum TX rate in Mbps (0 = unlimited)")
-	fl.StringVar(&f.queryRSS, "query-rss", "", "allow the VF to query RSS config: on or off")
+	f.addFlags(fl, "mac", "vlan", "qos", "vlan-proto", "spoofchk", "trust", "state", "min-tx-rate", "max-tx-rate", "query-rss")
 	fl.BoolVar(&f.reloadVFDriver, "reload-vf-driver", false, "rebind the VF driver so its netdev takes a new admin MAC (needed on igb)")
 	return cmd
+}
+
+// addFlags registers the named VF attribute flags (vf set has them all; assign a subset).
+func (f *vfSetFlags) addFlags(fl *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		switch n {
+		case "mac":
+			fl.StringVar(&f.mac, n, "", "admin MAC (unicast; 00:00:00:00:00:00 clears it)")
+		case "vlan":
+			fl.IntVar(&f.vlan, n, 0, "port VLAN 0-4094 (0 = none, flat)")
+		case "qos":
+			fl.IntVar(&f.qos, n, 0, "802.1p priority 0-7 (needs a VLAN)")
+		case "vlan-proto":
+			fl.StringVar(&f.vlanProto, n, "", "VLAN protocol: 802.1Q or 802.1ad")
+		case "spoofchk":
+			fl.StringVar(&f.spoofchk, n, "", "spoof check: on or off")
+		case "trust":
+			fl.StringVar(&f.trust, n, "", "trust: on or off")
+		case "state":
+			fl.StringVar(&f.state, n, "", "link state: auto, enable or disable")
+		case "min-tx-rate":
+			fl.IntVar(&f.minRate, n, 0, "minimum TX rate in Mbps (0 = none)")
+		case "max-tx-rate":
+			fl.IntVar(&f.maxRate, n, 0, "maximum TX rate in Mbps (0 = unlimited)")
+		case "query-rss":
+			fl.StringVar(&f.queryRSS, n, "", "allow the VF to query RSS config: on or off")
+		default:
+			panic("vfSetFlags: unknown flag " + n)
+		}
+	}
 }
 
 func parseVFID(s string) (int, error) {

@@ -3,6 +3,7 @@ package openstack
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"gopkg.in/ini.v1"
@@ -23,6 +24,10 @@ import (
 //     oslo.config refuses options before a section header: Bytes adds the header itself when DEFAULT
 //     has options, leaving the global alone.
 //   - Replacing a key by delete + add would drop the comment above it: SetAll carries it over.
+//   - oslo.config continues a value on indented lines (a device_spec JSON object often spans lines).
+//     Without AllowPythonMultilineValues ini.v1 misreads `    "physical_network": "physnet2"}` as a key
+//     named `"physical_network"`; with it, ini.v1 would write such a value back between triple quotes,
+//     which oslo.config does not read. So continuation lines are read, then joined with a blank.
 type Doc struct {
 	// Path names the file in problem locations: the path the user gave, or the file name when rendered.
 	Path string
@@ -30,7 +35,7 @@ type Doc struct {
 }
 
 func loadOptions() ini.LoadOptions {
-	return ini.LoadOptions{IgnoreInlineComment: true, AllowShadows: true}
+	return ini.LoadOptions{IgnoreInlineComment: true, AllowShadows: true, AllowPythonMultilineValues: true}
 }
 
 // ParseDoc parses INI text; an error means the text is not INI.
@@ -39,7 +44,29 @@ func ParseDoc(path string, data []byte) (*Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an INI file: %w", path, err)
 	}
-	return &Doc{Path: path, f: f}, nil
+	d := &Doc{Path: path, f: f}
+	d.joinContinuations()
+	return d, nil
+}
+
+var continuation = regexp.MustCompile(`\s*\n\s*`)
+
+// joinContinuations puts every multi-line value on one line, its lines joined with a blank.
+func (d *Doc) joinContinuations() {
+	for _, s := range d.f.Sections() {
+		for _, k := range s.Keys() {
+			vals := k.ValueWithShadows()
+			multi := false
+			for i, v := range vals {
+				if strings.Contains(v, "\n") {
+					vals[i], multi = continuation.ReplaceAllString(strings.TrimSpace(v), " "), true
+				}
+			}
+			if multi {
+				d.SetAll(s.Name(), k.Name(), vals)
+			}
+		}
+	}
 }
 
 // NewDoc is an empty file.

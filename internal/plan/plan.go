@@ -360,7 +360,6 @@ type vfPlan struct {
 	want  sriov.VFConfig // what it should become
 	drv   string         // the driver it should end with
 	ops   []change.Op
-	after []change.Op // driver ops, after every attribute write of the PF
 }
 
 const restoreReason = "restore the VF's setting from before the resize"
@@ -433,9 +432,6 @@ func (b *Builder) planPF(t *Target) {
 	for _, vp := range vfs {
 		ops = append(ops, vp.ops...)
 	}
-	for _, vp := range vfs {
-		ops = append(ops, vp.after...)
-	}
 	b.Plan.Ops = append(b.Plan.Ops, ops...)
 }
 
@@ -478,15 +474,26 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 		vp.ops = append(vp.ops, o)
 	}
 	if vp.drv != cur.Driver {
-		vp.after = append(vp.after, change.Op{Kind: change.KindDriver, PF: p.Name, VF: id, From: change.Value{Driver: cur.Driver},
-			To: change.Value{Driver: vp.drv}, Reason: src("driver")})
+		// Leave the netdev driver before the attribute writes and come to it after them, so that a MAC is
+		// always written while the netdev driver is not bound (igb applies it at bind time), forwards and
+		// in the reverse order of an undo.
+		bind := change.Op{Kind: change.KindDriver, PF: p.Name, VF: id, From: change.Value{Driver: cur.Driver},
+			To: change.Value{Driver: vp.drv}, Reason: src("driver")}
+		if cur.Driver == prof.VFDriver {
+			vp.ops = append([]change.Op{bind}, vp.ops...)
+		} else {
+			vp.ops = append(vp.ops, bind)
+		}
 	}
 	// igb: an admin MAC set while igbvf is bound reaches the netdev only after a driver reload.
 	if prof.MACNeedsVFReload && want.MAC != sriov.ZeroMAC && vp.drv == prof.VFDriver && cur.Driver == prof.VFDriver {
 		macOp := !strings.EqualFold(cur.MAC, want.MAC)
 		stale := vt != nil && vt.Settings.MAC != nil && cur.NetdevMAC != "" && !strings.EqualFold(cur.NetdevMAC, want.MAC)
 		if macOp || stale {
-			vp.after = append(vp.after, change.ReloadOps(p.Name, cur, prof.VFDriver, "reload "+prof.VFDriver+" so the netdev takes MAC "+want.MAC)...)
+			// Unbind, write, bind: the netdev takes the MAC as it binds, and an undo in reverse order binds
+			// the driver again after the old MAC is back.
+			reload := change.ReloadOps(p.Name, cur, prof.VFDriver, "reload "+prof.VFDriver+" so the netdev takes MAC "+want.MAC)
+			vp.ops = append(append([]change.Op{reload[0]}, vp.ops...), reload[1])
 			b.Note("%s vf %d: %s says %q: the plan unbinds and rebinds %s so that the VF netdev takes MAC %s", p.Name, id, p.Driver, prof.MACNotice, prof.VFDriver, want.MAC)
 		}
 	}

@@ -77,7 +77,7 @@ func TestBuild(t *testing.T) {
 		{
 			name:    "create and configure",
 			policy:  "pfs:\n  - name: ice0\n    numVfs: 2\n    vfs:\n      - ids: \"1\"\n        vlan: 10\n        driver: vfio-pci\n",
-			want:    []string{"ice0: numvfs 0 -> 2", "ice0 vf 1: vlan 0 (flat) -> 10", "ice0 vf 1: driver iavf -> vfio-pci"},
+			want:    []string{"ice0: numvfs 0 -> 2", "ice0 vf 1: driver iavf -> vfio-pci", "ice0 vf 1: vlan 0 (flat) -> 10"},
 			summary: "3 changes (0 disruptive)",
 		},
 		{
@@ -123,8 +123,8 @@ func TestBuild(t *testing.T) {
 			name:   "igb MAC on a bound VF reloads igbvf",
 			setup:  fourConfigured,
 			policy: "pfs:\n  - name: igb0\n    vfs:\n      - ids: \"0\"\n        mac: 02:00:00:00:00:01\n      - ids: \"2\"\n        mac: 02:00:00:00:00:02\n",
-			want: []string{"igb0 vf 0: mac 00:00:00:00:00:00 -> 02:00:00:00:00:01", "igb0 vf 2: mac 00:00:00:00:00:00 -> 02:00:00:00:00:02",
-				"igb0 vf 0: driver igbvf -> (none)", "igb0 vf 0: driver (none) -> igbvf"},
+			want: []string{"igb0 vf 0: driver igbvf -> (none)", "igb0 vf 0: mac 00:00:00:00:00:00 -> 02:00:00:00:00:01",
+				"igb0 vf 0: driver (none) -> igbvf", "igb0 vf 2: mac 00:00:00:00:00:00 -> 02:00:00:00:00:02"},
 			check: func(t *testing.T, p *plan.Plan) {
 				if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "Reload the VF driver") {
 					t.Errorf("notes = %q", p.Notes)

@@ -24,9 +24,11 @@ die() { echo "vm: FAIL: $*" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 
 # --- 1. host packages: qemu >= 8 with -device igb (bookworm-backports), cpio, xz ---------------------------
+need_root() { [ "$(id -u)" = 0 ] || die "installing $1 needs root (apt-get); install it or rerun as root"; }
 have_igb() { command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; }
 if ! have_igb; then
 	log "installing qemu-system-x86 from bookworm-backports"
+	need_root qemu-system-x86
 	src=/etc/apt/sources.list.d/sriovctl-bookworm-backports.sources
 	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
 		cat >"$src" <<'SRC'
@@ -45,6 +47,7 @@ fi
 for tool in cpio xz; do
 	if ! command -v $tool >/dev/null; then
 		log "installing $tool"
+		need_root $tool
 		timeout 300 apt-get install -y -q --no-install-recommends ${tool/xz/xz-utils} >/dev/null ||
 			{ timeout 300 apt-get update -q >/dev/null && timeout 300 apt-get install -y -q --no-install-recommends ${tool/xz/xz-utils} >/dev/null; } ||
 			die "installing $tool"
@@ -105,7 +108,7 @@ fi
 cp -r "$ROOT/test/scenarios/." "$INITRD_ROOT/scenarios/" 2>/dev/null || true
 
 # --- 4. initramfs: busybox, iproute2's ip with its libraries, modules, /init ---------------------------------
-dpkg-deb -x "$BDEB" "$WORK/busybox"
+timeout 60 dpkg-deb -x "$BDEB" "$WORK/busybox" || die "unpacking busybox"
 cp "$WORK/busybox/bin/busybox" "$INITRD_ROOT/bin/busybox"
 for app in sh mount umount mkdir cat echo ls sleep poweroff insmod grep sed readlink ln rm uname dmesg true; do
 	ln -sf busybox "$INITRD_ROOT/bin/$app"
@@ -141,20 +144,34 @@ done
 cp "$ROOT/test/vm/init" "$INITRD_ROOT/init"
 chmod +x "$INITRD_ROOT/init"
 echo "$RUN_REGEXP" >"$INITRD_ROOT/etc/run-regexp"
-(cd "$INITRD_ROOT" && find . | cpio -o -H newc --quiet | gzip -1 >"$WORK/initrd.gz") || die "building the initramfs"
+(cd "$INITRD_ROOT" && find . | timeout 120 cpio -o -H newc --quiet | timeout 120 gzip -1 >"$WORK/initrd.gz") ||
+	die "building the initramfs"
 log "initramfs $(du -h "$WORK/initrd.gz" | cut -f1)"
 
 # --- 5. boot and collect results from the serial console --------------------------------------------------
-log "booting $KVER under QEMU (TCG), timeout ${VM_TIMEOUT}s"
+ACCEL="-accel tcg"
+if [ -w /dev/kvm ]; then ACCEL="-accel kvm -accel tcg"; fi
+log "booting $KVER under QEMU ($ACCEL), timeout ${VM_TIMEOUT}s"
 SERIAL="$WORK/serial.log"
+boot() {
+	# no_timer_check: under a loaded TCG host the kernel's IO-APIC timer check can fail and panic.
+	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+		-M q35 $ACCEL -smp 2 -m 1024 -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
+		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 intel_iommu=on iommu=pt no_timer_check" \
+		-device intel-iommu -device pcie-root-port,id=rp0,slot=0,chassis=1 \
+		-netdev hubport,id=wire0,hubid=0 -netdev hubport,id=wire1,hubid=0 \
+		-device igb,bus=rp0,netdev=wire0,mac=52:54:00:12:34:56 -device e1000,netdev=wire1,mac=52:54:00:00:00:99 \
+		</dev/null | tee "$SERIAL" | sed -u 's/^/guest| /' >&2
+	return "${PIPESTATUS[0]}"
+}
 set +e
-timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-	-M q35 -accel tcg -smp 2 -m 1024 -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
-	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 intel_iommu=on iommu=pt" \
-	-device intel-iommu -device pcie-root-port,id=rp0,slot=0,chassis=1 \
-	-netdev hubport,id=wire0,hubid=0 -netdev hubport,id=wire1,hubid=0 \
-	-device igb,bus=rp0,netdev=wire0,mac=52:54:00:12:34:56 -device e1000,netdev=wire1,mac=52:54:00:00:00:99 </dev/null | tee "$SERIAL" | sed -u 's/^/guest| /' >&2
-QRC=${PIPESTATUS[0]}
+boot
+QRC=$?
+if ! tr -d '\r' <"$SERIAL" | grep -q 'SRIOVCTL-VM: BOOTED'; then
+	log "the guest kernel did not reach /init (qemu exit $QRC); booting once more"
+	boot
+	QRC=$?
+fi
 set -e
 tr -d '\r' <"$SERIAL" >"$SERIAL.txt"
 mkdir -p "$CACHE/logs" && cp "$SERIAL.txt" "$CACHE/logs/serial-last.log"

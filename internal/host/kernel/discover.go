@@ -3,7 +3,6 @@ package kernel
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,6 +81,11 @@ func (h *Host) readPF(name string) (sriov.PF, error) {
 			continue // not created yet (numvfs was just written)
 		}
 		pf.VFs = append(pf.VFs, vf)
+	}
+	if pf.VFDeviceID == "" && len(pf.VFs) > 0 {
+		// Kernels without sriov_vf_device: the first VF's own device id.
+		id, _ := readString(filepath.Join(h.vfDir(name, pf.VFs[0].ID), "device"))
+		pf.VFDeviceID = strings.TrimPrefix(id, "0x")
 	}
 	return pf, nil
 }
@@ -169,10 +173,4 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 		pf.VFInfoTruncated = true
 	}
 	return pf, nil
-}
-
-// TruncationNote explains a PF's VFInfoTruncated flag in one line, for the CLI.
-func TruncationNote(pf *sriov.PF) string {
-	return fmt.Sprintf("%s: the kernel reported %d of %d VFs (IFLA_VFINFO_LIST cut short: too many VFs for one netlink attribute); the missing VFs are not shown",
-		pf.Name, len(pf.VFs), pf.NumVFs)
 }

@@ -1,0 +1,376 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/pool"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+func init() {
+	register(newPoolCmd)
+	register(newAssignCmd)
+	register(newReleaseCmd)
+	register(newAssignmentsCmd)
+}
+
+// poolSource says where pools come from: --policy FILE when given, else the host's stored desired
+// policy (what `sriovctl apply` stored). The ledger, not the policy, says which VFs are taken.
+type poolSource struct{ file string }
+
+func (s *poolSource) addFlag(fl *pflag.FlagSet) {
+	fl.StringVarP(&s.file, "policy", "f", "", "read pools from this policy `FILE` instead of the host's stored desired policy")
+}
+
+// load returns the pools and the file they came from.
+func (s *poolSource) load(a *App) ([]policy.Pool, string, error) {
+	path := s.file
+	var data []byte
+	if path == "" {
+		d, err := apply.LoadDesired(a.StateDir())
+		if err != nil {
+			return nil, "", &OpError{What: "desired state", Err: err}
+		}
+		if d == nil {
+			return nil, "", Usagef("pools", "no desired policy stored in %s (`sriovctl apply -f FILE` stores one) and no --policy FILE given", a.StateDir())
+		}
+		path, data = d.Path, d.Policy
+	} else {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, "", usageErr("--policy", err)
+		}
+	}
+	p, err := policy.Parse(path, data)
+	if err != nil {
+		return nil, "", usageErr("--policy", err)
+	}
+	return p.Pools, path, nil
+}
+
+func findPool(pools []policy.Pool, name, source string) (policy.Pool, error) {
+	names := make([]string, 0, len(pools))
+	for _, p := range pools {
+		if p.Name == name {
+			return p, nil
+		}
+		names = append(names, p.Name)
+	}
+	have := "none"
+	if len(names) > 0 {
+		have = strings.Join(names, ", ")
+	}
+	return policy.Pool{}, Usagef("--pool", "no pool %q in %s; pools: %s", name, source, have)
+}
+
+// withPools opens the host and the ledger (waiting for any other sriovctl holding it), repairs what
+// interrupted commands left, and runs fn with the pool manager.
+func (a *App) withPools(cmd *cobra.Command, what string, fn func(m *pool.Manager) error) error {
+	ctx := cmd.Context()
+	h, err := a.Host()
+	if err != nil {
+		return err
+	}
+	// apply's one-writer lock first, then the ledger's (apply takes them in the same order when its plan
+	// checks the ledger): pool commands and apply never write the host at the same time.
+	lock, err := apply.Acquire(a.StateDir(), false)
+	if err != nil {
+		return &OpError{What: what, Err: err}
+	}
+	defer lock.Release()
+	// A half-done apply would be undone later over what this command writes: finish or undo it first.
+	rec, err := apply.Recover(ctx, h, a.StateDir())
+	if err != nil {
+		return &OpError{What: what + ": recover an interrupted apply", Err: err}
+	}
+	if rec != nil {
+		fmt.Fprintf(a.Stderr, "note: an interrupted %s (pid %d) was %s first\n", rec.What, rec.PID, rec.Action)
+	}
+	l, err := ledger.Open(ctx, a.StateDir())
+	if err != nil {
+		return &OpError{What: what, Err: err}
+	}
+	defer l.Close()
+	m := &pool.Manager{Host: h, Ledger: l}
+	repaired, err := m.Repair(ctx)
+	for _, r := range repaired {
+		fmt.Fprintf(a.Stderr, "note: finished an interrupted command: %s vf %d (pool %s, owner %s, was %s) restored and free\n",
+			r.PF, r.VF, r.Pool, r.Owner, r.State)
+	}
+	if err != nil {
+		fmt.Fprintf(a.Stderr, "warning: %s\n", oneLine(err.Error()))
+	}
+	return fn(m)
+}
+
+func newPoolCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "pool", Short: "VF pools (defined in the policy file) handed out to VMs"}
+	cmd.AddCommand(newPoolListCmd(a))
+	return cmd
+}
+
+func newPoolListCmd(a *App) *cobra.Command {
+	var src poolSource
+	c := &cobra.Command{
+		Use:   "list [-f FILE]",
+		Short: "List pools with their used and free VFs",
+		Args:  exactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pools, _, err := src.load(a)
+			if err != nil {
+				return err
+			}
+			return a.withPools(cmd, "pool list", func(m *pool.Manager) error {
+				sts, err := m.Statuses(cmd.Context(), pools)
+				if err != nil {
+					return &OpError{What: "pool list", Err: err}
+				}
+				if a.JSON {
+					return a.PrintJSON(map[string]any{"pools": sts})
+				}
+				if len(sts) == 0 {
+					a.Printf("no pools defined\n")
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "POOL\tPF\tVFS\tDRIVER\tUSED\tFREE\tMISSING")
+				for _, s := range sts {
+					missing := "-"
+					if len(s.Missing) > 0 {
+						missing = policy.FormatIDs(s.Missing)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.PF, s.IDs, dash(s.Driver), s.Used, s.Free, missing)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	src.addFlag(c.Flags())
+	return c
+}
+
+// Assign output formats.
+const (
+	formatText    = "text"
+	formatJSON    = "json"
+	formatLibvirt = "libvirt"
+	formatQEMU    = "qemu"
+)
+
+func newAssignCmd(a *App) *cobra.Command {
+	var src poolSource
+	var f vfSetFlags
+	var poolName, owner, format string
+	c := &cobra.Command{
+		Use:   "assign --pool P --owner ID [flags]",
+		Short: "Hand a free VF of a pool to an owner (a VM), with its settings, and print it",
+		Long: `Pick a free VF of the pool, record it for the owner in the ledger (on disk before anything is reported),
+save the VF's configuration and driver, apply the owner's settings, bind the pool's driver and print the VF.
+The same owner asking again with the same settings gets the same VF. A pool with no free VF fails with
+"pool P exhausted (N/N in use)". Formats: text, json ({"owner","pool","pf","vf","pciAddress","lease"}),
+libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device vfio-pci,host=...).`,
+		Example: `  sriovctl assign --pool vms --owner web1 --mac 02:00:00:00:01:01 --vlan 100 --format libvirt
+  sriovctl assign --pool vms --owner db1 --format qemu -f policy.yaml`,
+		Args: exactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("pool") || !cmd.Flags().Changed("owner") {
+				return Usagef("assign", "give --pool P and --owner ID")
+			}
+			if err := pool.ValidateOwner("--owner", owner); err != nil {
+				return err
+			}
+			switch format {
+			case "":
+				format = formatText
+				if a.JSON {
+					format = formatJSON
+				}
+			case formatJSON, formatLibvirt, formatQEMU, formatText:
+				if a.JSON && format != formatJSON {
+					return Usagef("--format", "--json goes with --format json only")
+				}
+			default:
+				return Usagef("--format", "invalid value %q: allowed json, libvirt or qemu", format)
+			}
+			s, err := f.settings(cmd)
+			if err != nil {
+				return err
+			}
+			pools, source, err := src.load(a)
+			if err != nil {
+				return err
+			}
+			pl, err := findPool(pools, poolName, source)
+			if err != nil {
+				return err
+			}
+			return a.withPools(cmd, "assign", func(m *pool.Manager) error {
+				rec, existing, err := m.Assign(cmd.Context(), pool.Request{Pool: pl, Owner: owner, Settings: s})
+				var ex *pool.ExhaustedError
+				var fe *sriov.FieldError
+				if errors.As(err, &ex) || errors.As(err, &fe) {
+					return err // exactly "pool P exhausted (N/N in use)"; or bad input, exit 2
+				}
+				if err != nil {
+					return &OpError{What: "assign", Err: err}
+				}
+				return a.printAssignment(rec, existing, format)
+			})
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&poolName, "pool", "", "the pool to take a VF from")
+	fl.StringVar(&owner, "owner", "", "who gets the VF: a VM name or UUID")
+	fl.StringVar(&format, "format", "", "output: json, libvirt or qemu (default text)")
+	f.addFlags(fl, "mac", "vlan", "qos", "spoofchk", "trust", "max-tx-rate")
+	src.addFlag(fl)
+	return c
+}
+
+// assignmentJSON is what assign --format json and release --json print per VF.
+type assignmentJSON struct {
+	Owner      string `json:"owner"`
+	Pool       string `json:"pool"`
+	PF         string `json:"pf"`
+	VF         int    `json:"vf"`
+	PCIAddress string `json:"pciAddress"`
+	Lease      string `json:"lease"`
+}
+
+func toAssignmentJSON(r ledger.Record) assignmentJSON {
+	return assignmentJSON{Owner: r.Owner, Pool: r.Pool, PF: r.PF, VF: r.VF, PCIAddress: r.PCIAddress, Lease: r.Lease}
+}
+
+func (a *App) printAssignment(r ledger.Record, existing bool, format string) error {
+	switch format {
+	case formatJSON:
+		return a.PrintJSON(toAssignmentJSON(r))
+	case formatLibvirt:
+		x, err := pool.LibvirtInterface(r)
+		if err != nil {
+			return &OpError{What: "assign", Err: err}
+		}
+		a.Printf("%s\n", x)
+		if r.Config.QoS != 0 {
+			fmt.Fprintf(a.Stderr, "note: libvirt has no VLAN priority element; the VF keeps qos %d as long as libvirt does not rewrite its VLAN\n", r.Config.QoS)
+		}
+		return nil
+	case formatQEMU:
+		if r.Driver != "vfio-pci" {
+			fmt.Fprintf(a.Stderr, "note: %s vf %d is bound to %s; QEMU needs it bound to vfio-pci (give the pool driver: vfio-pci)\n", r.PF, r.VF, driverName(r.Driver))
+		}
+		a.Printf("%s\n", quoteArgs(pool.QEMUArgs(r)))
+		return nil
+	}
+	how := "assigned"
+	if existing {
+		how = "already assigned"
+	}
+	a.Printf("%s: %s vf %d (%s) from pool %s, %s, driver %s, lease %s\n", r.Owner, r.PF, r.VF, r.PCIAddress, r.Pool, how, driverName(r.Driver), r.Lease)
+	return nil
+}
+
+func newReleaseCmd(a *App) *cobra.Command {
+	var sel pool.Selector
+	c := &cobra.Command{
+		Use:   "release --owner ID [--pool P] | --lease TOKEN",
+		Short: "Give VFs back: restore their saved prior state and free them",
+		Long: `Restore each released VF exactly as it was before its assignment (MAC, VLAN, QoS, spoof check, trust,
+rates, link state, driver) and free it. --owner releases every VF the owner holds (in --pool only, if
+given); --lease releases the one VF holding that lease. A lease that was released already, or whose VF
+was assigned again since, matches nothing: release then changes nothing and says so (exit 0).`,
+		Example: `  sriovctl release --owner web1
+  sriovctl release --lease 4f1c2a...`,
+		Args: exactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ch := cmd.Flags().Changed
+			switch {
+			case ch("owner") == ch("lease"):
+				return Usagef("release", "give either --owner ID or --lease TOKEN")
+			case ch("lease") && ch("pool"):
+				return Usagef("release", "--pool goes with --owner, not --lease")
+			case ch("owner"):
+				if err := pool.ValidateOwner("--owner", sel.Owner); err != nil {
+					return err
+				}
+			case sel.Lease == "":
+				return Usagef("--lease", "empty lease token")
+			}
+			return a.withPools(cmd, "release", func(m *pool.Manager) error {
+				done, err := m.Release(cmd.Context(), sel)
+				if err != nil {
+					return &OpError{What: "release", Err: err}
+				}
+				if a.JSON {
+					out := []assignmentJSON{}
+					for _, r := range done {
+						out = append(out, toAssignmentJSON(r))
+					}
+					return a.PrintJSON(map[string]any{"released": out})
+				}
+				if len(done) == 0 {
+					if sel.Lease != "" {
+						a.Printf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed\n", sel.Lease)
+					} else {
+						a.Printf("nothing to release: owner %s holds no VF; nothing changed\n", sel.Owner)
+					}
+					return nil
+				}
+				for _, r := range done {
+					p := r.Prior
+					a.Printf("released %s vf %d (pool %s) from %s: restored mac %s, vlan %d qos %d, spoofchk %s, trust %s, max-tx-rate %d, driver %s\n",
+						r.PF, r.VF, r.Pool, r.Owner, p.MAC, p.VLAN, p.QoS, onOff(p.SpoofCheck), onOff(p.Trust), p.MaxTxRateMbps, driverName(r.PriorDriver))
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&sel.Owner, "owner", "", "release every VF this owner holds")
+	c.Flags().StringVar(&sel.Lease, "lease", "", "release the VF holding this lease token")
+	c.Flags().StringVar(&sel.Pool, "pool", "", "with --owner: only the owner's VF of this pool")
+	return c
+}
+
+func newAssignmentsCmd(a *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "assignments",
+		Short: "List the VFs handed out: owner, pool, VF, lease and since when",
+		Args:  exactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withPools(cmd, "assignments", func(m *pool.Manager) error {
+				all, err := m.Ledger.All()
+				if err != nil {
+					return &OpError{What: "assignments", Err: err}
+				}
+				ledger.SortByOwner(all)
+				if a.JSON {
+					if all == nil {
+						all = []ledger.Record{}
+					}
+					return a.PrintJSON(map[string]any{"assignments": all})
+				}
+				if len(all) == 0 {
+					a.Printf("no VFs assigned\n")
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE")
+				for _, r := range all {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
+						driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}

@@ -1,0 +1,381 @@
+// Package pool hands the VFs of a pool (defined in the policy file) to owners such as VMs and takes them
+// back, with the ledger as the durable record of who holds what.
+//
+// The protocol, built so that a kill -9 at any point leaves each VF either assigned (with its owner's
+// settings) or free (as it was before), never in between:
+//
+//   - assign: record the VF as "assigning" with its prior configuration and driver (fsync), write the
+//     owner's settings and the pool's driver to the host (undoing them if one write fails), then record
+//     "assigned" (fsync) and only then report the VF.
+//   - release: record "releasing" (fsync), write the prior configuration and driver back, then delete
+//     the record (fsync).
+//   - repair, run first by every Manager command: a record still "assigning" or "releasing" belongs to a
+//     command that died; its VF gets its prior state back and the record is deleted. Either way the owner
+//     was never told of success (assign) or had already given the VF up (release).
+//
+// All of it runs inside one ledger session, which excludes every other sriovctl process working on the
+// ledger, so host writes of two commands never interleave.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
+	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// Manager works on one host through one open ledger session.
+type Manager struct {
+	Host   host.Host
+	Ledger *ledger.Ledger
+	// Now and NewLease default to time.Now and ledger.NewLease; tests replace them.
+	Now      func() time.Time
+	NewLease func() string
+}
+
+// Request asks for a VF of Pool for Owner, with Settings applied on top of the VF's current configuration.
+type Request struct {
+	Pool     policy.Pool
+	Owner    string
+	Settings sriov.VFSettings
+}
+
+// ExhaustedError says every VF of a pool is in use.
+type ExhaustedError struct {
+	Pool        string
+	Used, Total int
+}
+
+func (e *ExhaustedError) Error() string {
+	return fmt.Sprintf("pool %s exhausted (%d/%d in use)", e.Pool, e.Used, e.Total)
+}
+
+// ConflictError says the owner already holds a VF of the pool, assigned with other settings.
+type ConflictError struct{ Held ledger.Record }
+
+func (e *ConflictError) Error() string {
+	r := e.Held
+	return fmt.Sprintf("owner %s already holds %s vf %d of pool %s with other settings; release it first (sriovctl release --owner %s)",
+		r.Owner, r.PF, r.VF, r.Pool, r.Owner)
+}
+
+// PFError says a pool's PF is not on the host.
+type PFError struct {
+	Pool, PF, Have string
+}
+
+func (e *PFError) Error() string {
+	return fmt.Sprintf("pool %s: PF %s is not on this host (PFs: %s)", e.Pool, e.PF, e.Have)
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) lease() string {
+	if m.NewLease != nil {
+		return m.NewLease()
+	}
+	return ledger.NewLease()
+}
+
+// Repair finishes what dead commands left: every record not "assigned" gets its VF restored to the prior
+// state and is deleted. It returns the records it repaired; records it could not repair stay (their VFs
+// stay taken) and are reported in the error.
+func (m *Manager) Repair(ctx context.Context) ([]ledger.Record, error) {
+	all, err := m.Ledger.All()
+	if err != nil {
+		return nil, err
+	}
+	var pending []ledger.Record
+	for _, r := range all {
+		if r.State != ledger.StateAssigned {
+			pending = append(pending, r)
+		}
+	}
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var done []ledger.Record
+	var errs []error
+	for _, r := range pending {
+		if err := m.restore(ctx, st, r); err != nil {
+			errs = append(errs, fmt.Errorf("repair %s of %s vf %d (owner %s, %s): %w", r.State, r.PF, r.VF, r.Owner, r.Pool, err))
+			continue
+		}
+		if err := m.Ledger.Delete(r); err != nil {
+			return done, err
+		}
+		done = append(done, r)
+	}
+	return done, errors.Join(errs...)
+}
+
+// Assign hands a free VF of the pool to the owner, or returns the VF the owner already holds (existing
+// true) when it asks again with the same settings.
+func (m *Manager) Assign(ctx context.Context, req Request) (rec ledger.Record, existing bool, err error) {
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return rec, false, err
+	}
+	pl := req.Pool
+	pf := st.FindPF(pl.PF)
+	if pf == nil {
+		return rec, false, &PFError{Pool: pl.Name, PF: pl.PF, Have: st.PFNames()}
+	}
+	prof := nicprofile.ForDriver(pf.Driver)
+	var ops []change.Op
+	err = m.Ledger.Update(func(t *ledger.Tx) error {
+		all, err := t.All()
+		if err != nil {
+			return err
+		}
+		used := map[int]bool{}
+		for _, r := range all {
+			if r.Pool == pl.Name && r.Owner == req.Owner {
+				if r.State != ledger.StateAssigned {
+					return fmt.Errorf("owner %s: its earlier assignment of %s vf %d is stuck %s (an interrupted command could not be repaired); fix the host, then release it", r.Owner, r.PF, r.VF, r.State)
+				}
+				if !reflect.DeepEqual(r.Settings, req.Settings) {
+					return &ConflictError{Held: r}
+				}
+				rec, existing = r, true
+				return nil
+			}
+			if r.PFAddress == pf.PCIAddress {
+				used[r.VF] = true
+			}
+		}
+		inUse := 0
+		var pick *sriov.VF
+		for _, id := range pl.VFIDs {
+			switch vf := pf.VF(id); {
+			case used[id]:
+				inUse++
+			case pick == nil && vf != nil:
+				pick = vf
+			}
+		}
+		if pick == nil {
+			return &ExhaustedError{Pool: pl.Name, Used: inUse, Total: len(pl.VFIDs)}
+		}
+		want := req.Settings.ApplyTo(pick.VFConfig)
+		if q := req.Settings.QoS; q != nil && *q != 0 && want.VLAN == 0 {
+			// ApplyTo drops the priority of a flat VF; an explicit request for one is an error.
+			return &sriov.FieldError{Field: "qos", Value: fmt.Sprint(*q), Allowed: "a QoS priority needs a VLAN (vlan 1-4094)"}
+		}
+		if err := want.Validate(); err != nil {
+			return err
+		}
+		if err := prof.CheckChange(pf.Name, pick.ID, pick.VFConfig, want); err != nil {
+			return err
+		}
+		driver := pick.Driver
+		if pl.Driver != "" {
+			driver = pl.Driver
+		}
+		rec = ledger.Record{
+			Pool: pl.Name, PF: pf.Name, PFAddress: pf.PCIAddress, VF: pick.ID, PCIAddress: pick.PCIAddress,
+			Owner: req.Owner, Lease: m.lease(), State: ledger.StateAssigning, Since: m.now().UTC(),
+			Settings: req.Settings, Config: want, Driver: driver, Prior: pick.VFConfig, PriorDriver: pick.Driver,
+		}
+		ops = ConvergeOps(pf.Name, prof, *pick, want, driver, "assign to "+req.Owner)
+		return t.Put(rec)
+	})
+	if err != nil || existing {
+		return rec, existing, err
+	}
+	if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
+		if !change.IsRollbackFailure(err) {
+			// The host is as it was: the VF is free again.
+			if derr := m.Ledger.Delete(rec); derr != nil {
+				return rec, false, errors.Join(err, derr)
+			}
+		}
+		// Otherwise the record stays "assigning": the VF stays out of use and the next command's repair
+		// restores what the rollback could not.
+		return rec, false, err
+	}
+	rec.State = ledger.StateAssigned
+	if err := m.Ledger.Put(rec); err != nil {
+		return rec, false, err
+	}
+	return rec, false, nil
+}
+
+// Selector names what to release: every VF of Owner (in Pool, if set), or the VF holding Lease.
+type Selector struct {
+	Owner, Lease, Pool string
+}
+
+func (s Selector) matches(r ledger.Record) bool {
+	if s.Lease != "" {
+		return r.Lease == s.Lease
+	}
+	return r.Owner == s.Owner && (s.Pool == "" || r.Pool == s.Pool)
+}
+
+// Release gives the selected VFs their prior configuration and driver back and frees them. It returns
+// the records it released; none when nothing matches (a lease released already, or one that a later
+// assignment replaced: such a release touches nothing).
+func (m *Manager) Release(ctx context.Context, sel Selector) ([]ledger.Record, error) {
+	all, err := m.Ledger.All()
+	if err != nil {
+		return nil, err
+	}
+	var targets []ledger.Record
+	for _, r := range all {
+		if sel.matches(r) {
+			targets = append(targets, r)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var done []ledger.Record
+	for _, r := range targets {
+		r.State = ledger.StateReleasing
+		if err := m.Ledger.Put(r); err != nil {
+			return done, err
+		}
+		if err := m.restore(ctx, st, r); err != nil {
+			if !change.IsRollbackFailure(err) {
+				// The owner's settings are back in place: the VF is still assigned.
+				r.State = ledger.StateAssigned
+				if perr := m.Ledger.Put(r); perr != nil {
+					return done, errors.Join(err, perr)
+				}
+			}
+			return done, fmt.Errorf("release %s vf %d (owner %s): %w", r.PF, r.VF, r.Owner, err)
+		}
+		if err := m.Ledger.Delete(r); err != nil {
+			return done, err
+		}
+		done = append(done, r)
+	}
+	return done, nil
+}
+
+// restore writes r's prior configuration and driver back to its VF. A VF that no longer exists (the PF
+// was reset or resized) has nothing to restore.
+func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) error {
+	pf := st.FindPF(r.PFAddress)
+	if pf == nil {
+		return nil
+	}
+	cur := pf.VF(r.VF)
+	if cur == nil {
+		return nil
+	}
+	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
+	_, err := change.Run(ctx, m.Host, ops, change.Hooks{})
+	return err
+}
+
+// ConvergeOps returns the host writes that take VF cur to configuration want bound to driver: the
+// attribute writes first, then the driver bind, so that a netdev driver probing the VF takes the new
+// admin MAC. When the VF stays bound to a netdev driver that applies an admin MAC only at probe time
+// (igb), a MAC change is followed by a rebind, or the netdev would keep the previous owner's MAC.
+func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, driver, reason string) []change.Op {
+	ops := change.Diff(pf, cur, want, reason)
+	macChanged := slices.ContainsFunc(ops, func(o change.Op) bool { return o.Kind == change.KindMAC })
+	switch {
+	case driver != cur.Driver:
+		ops = append(ops, change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
+			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason})
+	case macChanged && prof.MACNeedsVFReload:
+		ops = append(ops, change.ReloadOps(pf, cur, prof.VFDriver, reason)...)
+	}
+	return ops
+}
+
+// Status is one pool's use.
+type Status struct {
+	Name   string `json:"name"`
+	PF     string `json:"pf"`
+	IDs    string `json:"ids"`
+	Driver string `json:"driver,omitempty"`
+	Total  int    `json:"total"`
+	Used   int    `json:"used"`
+	Free   int    `json:"free"`
+	// Missing lists the pool's VFs that the PF does not have now (numVfs too low, PF absent).
+	Missing []int `json:"missing,omitempty"`
+	// Owners maps each used VF id to its owner.
+	Owners []Holder `json:"owners"`
+}
+
+// Holder is one used VF of a pool.
+type Holder struct {
+	VF    int    `json:"vf"`
+	Owner string `json:"owner"`
+}
+
+// Statuses reports the use of each pool. A VF counts as used when the ledger has a record for it, whoever
+// assigned it; free when it exists on the host and has no record.
+func (m *Manager) Statuses(ctx context.Context, pools []policy.Pool) ([]Status, error) {
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := m.Ledger.All()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(pools))
+	for _, pl := range pools {
+		s := Status{Name: pl.Name, PF: pl.PF, IDs: policy.FormatIDs(pl.VFIDs), Driver: pl.Driver, Total: len(pl.VFIDs), Owners: []Holder{}}
+		pf := st.FindPF(pl.PF)
+		owners := map[int]string{}
+		if pf != nil {
+			for _, r := range all {
+				if r.PFAddress == pf.PCIAddress {
+					owners[r.VF] = r.Owner
+				}
+			}
+		}
+		for _, id := range pl.VFIDs {
+			switch {
+			case owners[id] != "":
+				s.Used++
+				s.Owners = append(s.Owners, Holder{VF: id, Owner: owners[id]})
+			case pf == nil || pf.VF(id) == nil:
+				s.Missing = append(s.Missing, id)
+			default:
+				s.Free++
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+var ownerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$`)
+
+// ValidateOwner checks an owner id: a VM name, UUID or similar, 1-128 characters.
+func ValidateOwner(field, s string) error {
+	if !ownerName.MatchString(s) {
+		return &sriov.FieldError{Field: field, Value: s, Allowed: "want 1-128 letters, digits, '.', '_', ':', '@', '/' or '-', starting with a letter or digit (a VM name or UUID)"}
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// env is a lab host with one PF of n VFs, an open ledger and a pool over the given VF ids.
+type env struct {
+	t    *testing.T
+	lab  *lab.Lab
+	m    *Manager
+	pool policy.Pool
+}
+
+func newEnv(t *testing.T, profile string, numVFs int, ids, driver string) *env {
+	t.Helper()
+	ctx := context.Background()
+	l, err := lab.Init(filepath.Join(t.TempDir(), "lab"), []lab.NIC{{Name: "eth0", Profile: profile, TotalVFs: 2 * numVFs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetNumVFs(ctx, "eth0", numVFs); err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(ctx, filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	vfids, err := policy.ParseIDs(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, lab: l, m: &Manager{Host: l, Ledger: led},
+		pool: policy.Pool{Name: "vms", PF: "eth0", IDs: ids, VFIDs: vfids, Driver: driver}}
+}
+
+func (e *env) vf(id int) sriov.VF {
+	e.t.Helper()
+	st, err := e.lab.Observe(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return *st.FindPF("eth0").VF(id)
+}
+
+func (e *env) assign(owner string, s sriov.VFSettings) (ledger.Record, bool, error) {
+	return e.m.Assign(context.Background(), Request{Pool: e.pool, Owner: owner, Settings: s})
+}
+
+func (e *env) mustAssign(owner string, s sriov.VFSettings) ledger.Record {
+	e.t.Helper()
+	r, _, err := e.assign(owner, s)
+	if err != nil {
+		e.t.Fatalf("assign %s: %v", owner, err)
+	}
+	return r
+}
+
+// sameAdminState compares what sriovctl sets: the admin configuration and the driver (not the netdev's
+// own MAC, which the driver derives).
+func sameAdminState(a, b sriov.VF) bool { return a.VFConfig == b.VFConfig && a.Driver == b.Driver }
+
+func ptr[T any](v T) *T { return &v }
+
+// fullSettings touches every attribute assign offers.
+func fullSettings(mac string) sriov.VFSettings {
+	return sriov.VFSettings{MAC: ptr(mac), VLAN: ptr(100), QoS: ptr(3), SpoofCheck: ptr(false), Trust: ptr(true), MaxTxRateMbps: ptr(500)}
+}
+
+func TestAssignAppliesSettingsAndReleaseRestoresExactPriorState(t *testing.T) {
+	e := newEnv(t, "i40e", 4, "0-3", "vfio-pci")
+	ctx := context.Background()
+	// A prior state far from the defaults, so that restoring defaults would be caught.
+	prior := sriov.VFSettings{MAC: ptr("02:aa:00:00:00:01"), VLAN: ptr(7), QoS: ptr(1), SpoofCheck: ptr(false), Trust: ptr(true), MaxTxRateMbps: ptr(250)}
+	for _, id := range []int{0} {
+		c := prior.ApplyTo(e.vf(id).VFConfig)
+		for _, step := range []error{
+			e.lab.SetVFMAC(ctx, "eth0", id, c.MAC), e.lab.SetVFVLAN(ctx, "eth0", id, c.VLAN, c.QoS, c.VLANProto),
+			e.lab.SetVFSpoofCheck(ctx, "eth0", id, c.SpoofCheck), e.lab.SetVFTrust(ctx, "eth0", id, c.Trust),
+			e.lab.SetVFRate(ctx, "eth0", id, 0, c.MaxTxRateMbps),
+		} {
+			if step != nil {
+				t.Fatal(step)
+			}
+		}
+	}
+	before := e.vf(0)
+	s := sriov.VFSettings{MAC: ptr("02:00:00:00:01:01"), VLAN: ptr(100), QoS: ptr(3), SpoofCheck: ptr(true), Trust: ptr(false), MaxTxRateMbps: ptr(1000)}
+	r := e.mustAssign("web1", s)
+	if r.VF != 0 || r.State != ledger.StateAssigned || r.Lease == "" || r.PCIAddress != before.PCIAddress {
+		t.Fatalf("record %+v", r)
+	}
+	got := e.vf(0)
+	if got.VFConfig != s.ApplyTo(before.VFConfig) || got.Driver != "vfio-pci" {
+		t.Fatalf("assigned VF %+v, want %+v on vfio-pci", got, s.ApplyTo(before.VFConfig))
+	}
+	done, err := e.m.Release(ctx, Selector{Owner: "web1"})
+	if err != nil || len(done) != 1 {
+		t.Fatalf("release: %v %+v", err, done)
+	}
+	if after := e.vf(0); !reflect.DeepEqual(after.VFConfig, before.VFConfig) || after.Driver != before.Driver {
+		t.Fatalf("after release %+v, want %+v", after, before)
+	}
+	if all, _ := e.m.Ledger.All(); len(all) != 0 {
+		t.Fatalf("ledger after release: %+v", all)
+	}
+}
+
+func TestAssignIsIdempotentPerOwner(t *testing.T) {
+	e := newEnv(t, "ice", 4, "0-3", "vfio-pci")
+	s := fullSettings("02:00:00:00:01:01")
+	first := e.mustAssign("web1", s)
+	again, existing, err := e.assign("web1", fullSettings("02:00:00:00:01:01"))
+	if err != nil || !existing || again.Lease != first.Lease || again.VF != first.VF {
+		t.Fatalf("second assign: %+v existing=%v err=%v; first %+v", again, existing, err, first)
+	}
+	_, _, err = e.assign("web1", fullSettings("02:00:00:00:01:02"))
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("assign with other settings: %v, want a ConflictError", err)
+	}
+	if other := e.mustAssign("web2", sriov.VFSettings{}); other.VF == first.VF {
+		t.Fatalf("two owners got VF %d", other.VF)
+	}
+}
+
+func TestExhausted(t *testing.T) {
+	e := newEnv(t, "ice", 6, "1-4", "")
+	for i := range 4 {
+		e.mustAssign(fmt.Sprintf("vm%d", i), sriov.VFSettings{})
+	}
+	_, _, err := e.assign("vm9", sriov.VFSettings{})
+	if err == nil || err.Error() != "pool vms exhausted (4/4 in use)" {
+		t.Fatalf("err %v", err)
+	}
+	sts, err := e.m.Statuses(context.Background(), []policy.Pool{e.pool})
+	if err != nil || sts[0].Used != 4 || sts[0].Free != 0 || len(sts[0].Owners) != 4 {
+		t.Fatalf("status %+v %v", sts, err)
+	}
+}
+
+func TestStaleLeaseNeverTouchesReassignedVF(t *testing.T) {
+	e := newEnv(t, "ice", 1, "0", "vfio-pci")
+	ctx := context.Background()
+	old := e.mustAssign("a", sriov.VFSettings{MAC: ptr("02:00:00:00:00:0a")})
+	if done, err := e.m.Release(ctx, Selector{Lease: old.Lease}); err != nil || len(done) != 1 {
+		t.Fatalf("release: %v %+v", err, done)
+	}
+	cur := e.mustAssign("b", sriov.VFSettings{MAC: ptr("02:00:00:00:00:0b"), VLAN: ptr(20)})
+	if cur.VF != old.VF || cur.Lease == old.Lease {
+		t.Fatalf("reassigned %+v", cur)
+	}
+	before := e.vf(0)
+	ops, _ := e.lab.MutatingOps()
+	for _, sel := range []Selector{{Lease: old.Lease}, {Owner: "a"}} {
+		done, err := e.m.Release(ctx, sel)
+		if err != nil || len(done) != 0 {
+			t.Fatalf("stale release %+v: %v %+v", sel, err, done)
+		}
+	}
+	if after, _ := e.lab.MutatingOps(); after != ops || !reflect.DeepEqual(e.vf(0), before) {
+		t.Fatalf("stale release wrote to the host: %d -> %d writes", ops, after)
+	}
+	if all, _ := e.m.Ledger.All(); len(all) != 1 || all[0].Owner != "b" {
+		t.Fatalf("ledger %+v", all)
+	}
+}
+
+// TestFaultAtEveryWriteLeavesVFFree fails each host write of an assign in turn: the VF must come back
+// unchanged and free.
+func TestFaultAtEveryWriteLeavesVFFree(t *testing.T) {
+	for n := 1; ; n++ {
+		e := newEnv(t, "i40e", 2, "0-1", "vfio-pci")
+		before := e.vf(0)
+		if err := e.lab.SetFault(lab.FaultConfig{FailAt: n}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := e.assign("web1", fullSettings("02:00:00:00:01:01"))
+		if err == nil {
+			if n < 4 {
+				t.Fatalf("assign made only %d writes", n-1)
+			}
+			return // every write index has been failed once
+		}
+		if !sameAdminState(e.vf(0), before) {
+			t.Fatalf("fail-at %d: VF %+v, want %+v", n, e.vf(0), before)
+		}
+		if all, _ := e.m.Ledger.All(); len(all) != 0 {
+			t.Fatalf("fail-at %d: ledger %+v", n, all)
+		}
+	}
+}
+
+// TestReleaseFaultKeepsAssignment fails each write of a release: the VF keeps its owner's settings and
+// stays assigned, so a retry can release it.
+func TestReleaseFaultKeepsAssignment(t *testing.T) {
+	for n := 1; n < 10; n++ {
+		e := newEnv(t, "i40e", 2, "0-1", "vfio-pci")
+		r := e.mustAssign("web1", fullSettings("02:00:00:00:01:01"))
+		assigned := e.vf(0)
+		if err := e.lab.SetFault(lab.FaultConfig{FailAt: n}); err != nil {
+			t.Fatal(err)
+		}
+		done, err := e.m.Release(context.Background(), Selector{Lease: r.Lease})
+		if err == nil {
+			if len(done) != 1 {
+				t.Fatalf("release %+v", done)
+			}
+			return
+		}
+		if !sameAdminState(e.vf(0), assigned) {
+			t.Fatalf("fail-at %d: VF %+v, want %+v", n, e.vf(0), assigned)
+		}
+		if all, _ := e.m.Ledger.All(); len(all) != 1 || all[0].State != ledger.StateAssigned {
+			t.Fatalf("fail-at %d: ledger %+v", n, all)
+		}
+	}
+	t.Fatal("release never succeeded")
+}
+
+// TestRepairRestoresInterruptedCommands stands for a process killed between recording intent and
+// recording completion: half-written host state plus an "assigning" or "releasing" record.
+func TestRepairRestoresInterruptedCommands(t *testing.T) {
+	for _, state := range []ledger.State{ledger.StateAssigning, ledger.StateReleasing} {
+		t.Run(string(state), func(t *testing.T) {
+			e := newEnv(t, "igb", 2, "0-1", "vfio-pci")
+			ctx := context.Background()
+			before := e.vf(1)
+			r := e.mustAssign("web1", fullSettings("02:00:00:00:01:01"))
+			// Half of the release (or half of the assign) done: MAC back, the rest not.
+			if err := e.lab.SetVFMAC(ctx, "eth0", r.VF, before.MAC); err != nil {
+				t.Fatal(err)
+			}
+			r.State = state
+			if err := e.m.Ledger.Put(r); err != nil {
+				t.Fatal(err)
+			}
+			fixed, err := e.m.Repair(ctx)
+			if err != nil || len(fixed) != 1 {
+				t.Fatalf("repair: %v %+v", err, fixed)
+			}
+			if got := e.vf(r.VF); got.VFConfig != before.VFConfig || got.Driver != before.Driver {
+				t.Fatalf("repaired VF %+v, want %+v", got, before)
+			}
+			if all, _ := e.m.Ledger.All(); len(all) != 0 {
+				t.Fatalf("ledger %+v", all)
+			}
+		})
+	}
+}
+
+func TestReleaseOnIgbRebindsSoNetdevLosesOwnerMAC(t *testing.T) {
+	e := newEnv(t, "igb", 2, "0-1", "") // no pool driver: the VF stays on igbvf
+	r := e.mustAssign("c1", sriov.VFSettings{MAC: ptr("02:00:00:00:02:01")})
+	if got := e.vf(r.VF); got.NetdevMAC != "02:00:00:00:02:01" {
+		t.Fatalf("netdev MAC %s after assign, want the owner's MAC (igb needs a VF driver reload)", got.NetdevMAC)
+	}
+	if _, err := e.m.Release(context.Background(), Selector{Owner: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.vf(r.VF); got.NetdevMAC == "02:00:00:00:02:01" || got.MAC != sriov.ZeroMAC {
+		t.Fatalf("after release the VF still carries the last owner's MAC: %+v", got)
+	}
+}
+
+func TestAssignRefusesWhatTheDriverRefuses(t *testing.T) {
+	e := newEnv(t, "igb", 2, "0-1", "")
+	_, _, err := e.assign("x", sriov.VFSettings{MaxTxRateMbps: ptr(5000)}) // above igb's 1 Gb/s link
+	if err == nil {
+		t.Fatal("assign above the link speed succeeded")
+	}
+	if all, _ := e.m.Ledger.All(); len(all) != 0 {
+		t.Fatalf("ledger %+v", all)
+	}
+	ops, _ := e.lab.MutatingOps()
+	if ops != 1 { // the numvfs write of the setup only
+		t.Fatalf("%d host writes", ops)
+	}
+}
