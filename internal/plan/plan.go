@@ -356,10 +356,10 @@ func (b *Builder) fromPolicy() {
 
 // vfPlan is the planning state of one VF.
 type vfPlan struct {
-	base  sriov.VF       // what the VF is right before its attribute writes
-	want  sriov.VFConfig // what it should become
-	drv   string         // the driver it should end with
-	ops   []change.Op
+	base sriov.VF       // what the VF is right before its attribute writes
+	want sriov.VFConfig // what it should become
+	drv  string         // the driver it should end with
+	ops  []change.Op
 }
 
 const restoreReason = "restore the VF's setting from before the resize"

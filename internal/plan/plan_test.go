@@ -94,10 +94,10 @@ func TestBuild(t *testing.T) {
 			summary: "2 changes (0 disruptive)",
 		},
 		{
-			name:   "resize keeps survivors' settings unless the policy says otherwise",
-			setup:  fourConfigured,
-			policy: "pfs:\n  - name: igb0\n    numVfs: 3\n    vfs:\n      - ids: \"1\"\n        vlan: 200\n",
-			want: []string{"igb0: numvfs 4 -> 0", "igb0: numvfs 0 -> 3", "igb0 vf 1: vlan 0 (flat) -> 200", "igb0 vf 2: driver igbvf -> vfio-pci"},
+			name:    "resize keeps survivors' settings unless the policy says otherwise",
+			setup:   fourConfigured,
+			policy:  "pfs:\n  - name: igb0\n    numVfs: 3\n    vfs:\n      - ids: \"1\"\n        vlan: 200\n",
+			want:    []string{"igb0: numvfs 4 -> 0", "igb0: numvfs 0 -> 3", "igb0 vf 1: vlan 0 (flat) -> 200", "igb0 vf 2: driver igbvf -> vfio-pci"},
 			summary: "4 changes (1 disruptive)",
 			check: func(t *testing.T, p *plan.Plan) {
 				o := p.Ops[0]
@@ -284,7 +284,6 @@ func TestRestoreSnapshot(t *testing.T) {
 		t.Errorf("second restore plans %v", describe(again))
 	}
 }
-
 
 func TestRestoreSnapshotMirrorRules(t *testing.T) {
 	ctx := context.Background()
