@@ -257,7 +257,7 @@ func (a *App) printRendered(r *openstack.Rendered, o openstack.Options, written 
 	}
 	a.Printf("\n### openstack CLI steps, in order (restart neutron-server, neutron-sriov-nic-agent, nova-compute and nova-scheduler first)\n")
 	for _, s := range r.Steps {
-		a.Printf("%s\n", s)
+		a.Printf("# %s\n%s\n", s.Why, s)
 	}
 	return nil
 }

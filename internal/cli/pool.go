@@ -88,6 +88,14 @@ func (a *App) withPools(cmd *cobra.Command, what string, fn func(m *pool.Manager
 		return &OpError{What: what, Err: err}
 	}
 	defer lock.Release()
+	// A half-done apply would be undone later over what this command writes: finish or undo it first.
+	rec, err := apply.Recover(ctx, h, a.StateDir())
+	if err != nil {
+		return &OpError{What: what + ": recover an interrupted apply", Err: err}
+	}
+	if rec != nil {
+		fmt.Fprintf(a.Stderr, "note: an interrupted %s (pid %d) was %s first\n", rec.What, rec.PID, rec.Action)
+	}
 	l, err := ledger.Open(ctx, a.StateDir())
 	if err != nil {
 		return &OpError{What: what, Err: err}

@@ -63,6 +63,14 @@ pools:
 	if _, err := d.OK("assignments"); err != nil {
 		return err
 	}
+	d.Say("A policy that shrinks the PF would pull VFs out of running VMs: plan and apply refuse, naming the owners.")
+	shrink, err := d.WriteFile("shrink.yaml", "pfs:\n  - name: ens2f0\n    numVfs: 2\n")
+	if err != nil {
+		return err
+	}
+	if _, err := d.Run(1, "plan", "-f", shrink); err != nil {
+		return err
+	}
 	d.Say("Releasing web1 puts its VF back exactly as it was before (MAC, VLAN, driver...).")
 	if _, err := d.OK("release", "--owner", "web1"); err != nil {
 		return err

@@ -273,16 +273,30 @@ func checkConsistent(t *testing.T, labDir string, initial map[int]sriov.VF) int 
 	return strings.Count(stderr, "finished an interrupted command")
 }
 
-// killAfter starts sriovctl with args, kills it with SIGKILL after d and reaps it.
-func killAfter(t *testing.T, d time.Duration, args ...string) {
+// killWhen starts sriovctl with args and kills it with SIGKILL once ready returns true (polled every
+// 5 ms, for at most 20 s; nil: at once), then reaps it.
+func killWhen(t *testing.T, ready func() bool, args ...string) {
 	t.Helper()
 	cmd := exec.Command(clitest.Binary(t), args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(d)
+	for deadline := time.Now().Add(20 * time.Second); ready != nil && !ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("sriovctl %v: never reached the kill point", args)
+		}
+	}
 	cmd.Process.Kill()
 	cmd.Wait()
+}
+
+// killAfter kills sriovctl with args after d.
+func killAfter(t *testing.T, d time.Duration, args ...string) {
+	t.Helper()
+	start := time.Now()
+	killWhen(t, func() bool { return time.Since(start) >= d }, args...)
 }
 
 // TestKill9DuringAssignAndRelease kills assign and release processes at staggered points while every
@@ -294,21 +308,45 @@ func TestKill9DuringAssignAndRelease(t *testing.T) {
 	initial := vfs(t, labDir)
 	const delay = 30 * time.Millisecond
 	repairedAssign, repairedRelease := 0, 0
+	// A VF with the owner's MAC has had its first assign write; a pool VF with a MAC no owner holds is
+	// being released (its first restoring write is the MAC).
+	macSeen := func(mac string) func() bool {
+		return func() bool {
+			for _, v := range vfs(t, labDir) {
+				if v.MAC == mac {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	macGone := func(mac string) func() bool {
+		return func() bool { return !macSeen(mac)() }
+	}
 	for i := 0; i < 12; i++ {
-		wait := time.Duration(i) * 20 * time.Millisecond
-		owner := fmt.Sprintf("k%02d", i)
+		// Even rounds kill at a fixed time from start (before any write, between, after the end); odd
+		// rounds kill just after the first host write, which is certain to be in between.
+		wait := time.Duration(i) * 25 * time.Millisecond
+		owner, mac := fmt.Sprintf("k%02d", i), fmt.Sprintf("02:00:00:00:20:%02x", i)
+		assign := append(lab, "assign", "--pool", "vms", "--owner", owner, "--mac", mac, "--vlan", "300", "--trust", "on", "--max-tx-rate", "100", "-f", pol)
 		clitest.MustRun(t, append(lab, "lab", "fault", "--delay", delay.String())...)
 		// 5 slowed writes: mac, vlan, trust, rate, bind.
-		killAfter(t, wait, append(lab, "assign", "--pool", "vms", "--owner", owner, "--mac", fmt.Sprintf("02:00:00:00:20:%02x", i),
-			"--vlan", "300", "--trust", "on", "--max-tx-rate", "100", "-f", pol)...)
+		if i%2 == 0 {
+			killAfter(t, wait, assign...)
+		} else {
+			killWhen(t, macSeen(mac), assign...)
+		}
 		clitest.MustRun(t, append(lab, "lab", "fault", "--clear")...)
 		repairedAssign += checkConsistent(t, labDir, initial)
 
 		// Make sure the owner holds a VF, then kill its release part-way.
-		clitest.MustRun(t, append(lab, "assign", "--pool", "vms", "--owner", owner, "--mac", fmt.Sprintf("02:00:00:00:20:%02x", i),
-			"--vlan", "300", "--trust", "on", "--max-tx-rate", "100", "-f", pol)...)
+		clitest.MustRun(t, assign...)
 		clitest.MustRun(t, append(lab, "lab", "fault", "--delay", delay.String())...)
-		killAfter(t, wait, append(lab, "release", "--owner", owner)...)
+		if i%2 == 0 {
+			killAfter(t, wait, append(lab, "release", "--owner", owner)...)
+		} else {
+			killWhen(t, macGone(mac), append(lab, "release", "--owner", owner)...)
+		}
 		clitest.MustRun(t, append(lab, "lab", "fault", "--clear")...)
 		repairedRelease += checkConsistent(t, labDir, initial)
 		// Whatever happened, releasing again ends with the VF free and restored.
@@ -330,5 +368,90 @@ func TestDemoHandsVFsToVMs(t *testing.T) {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+}
+
+// TestPlanRefusesToRemoveAssignedVFs: a policy that shrinks a PF under assigned VFs is refused by plan and
+// apply (exit 1, naming the owners, nothing written) unless --force.
+func TestPlanRefusesToRemoveAssignedVFs(t *testing.T) {
+	labDir, pol := poolLab(t, "i40e", 4)
+	lab := []string{"--lab", labDir}
+	clitest.MustRun(t, append(lab, "apply", "-f", pol, "--yes")...)
+	clitest.MustRun(t, append(lab, "assign", "--pool", "vms", "--owner", "web1", "--vlan", "10")...) // vf 0
+	clitest.MustRun(t, append(lab, "assign", "--pool", "vms", "--owner", "db1")...)                  // vf 1
+	shrink := filepath.Join(t.TempDir(), "shrink.yaml")
+	if err := os.WriteFile(shrink, []byte("pfs:\n  - name: eth0\n    numVfs: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := vfs(t, labDir)
+	for _, args := range [][]string{{"plan", "-f", shrink}, {"apply", "-f", shrink, "--yes"}} {
+		r := clitest.Run(t, append(lab, args...)...)
+		if r.Code != 1 || !strings.Contains(r.Stdout+r.Stderr, "assigned to db1 (pool vms") || !strings.Contains(r.Stdout+r.Stderr, "assigned to web1") {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if after := vfs(t, labDir); len(after) != len(before) || after[0].VLAN != 10 {
+		t.Fatalf("refused apply changed the host: %+v", after)
+	}
+	r := clitest.MustRun(t, append(lab, "apply", "-f", shrink, "--yes", "--force")...)
+	if !strings.Contains(r.Stdout, "--force: eth0 vf 1 is assigned to db1") {
+		t.Fatalf("forced apply does not name the owner:\n%s", r.Stdout)
+	}
+	if after := vfs(t, labDir); len(after) != 1 {
+		t.Fatalf("forced apply left %d VFs", len(after))
+	}
+	// db1's VF is gone: releasing it only clears the ledger.
+	clitest.MustRun(t, append(lab, "release", "--owner", "db1")...)
+	if recs, _ := assignments(t, labDir); len(recs) != 1 || recs[0].Owner != "web1" {
+		t.Fatalf("assignments %+v", recs)
+	}
+}
+
+// TestAssignFirstUndoesInterruptedApply: an apply killed half-way would later be undone over the VFs an
+// assign configures; assign therefore recovers it first.
+func TestAssignFirstUndoesInterruptedApply(t *testing.T) {
+	labDir, pol := poolLab(t, "i40e", 4)
+	lab := []string{"--lab", labDir}
+	initial := vfs(t, labDir)
+	vlans := filepath.Join(t.TempDir(), "vlans.yaml")
+	if err := os.WriteFile(vlans, []byte("pfs:\n  - name: eth0\n    vfs:\n      - ids: \"0-3\"\n        vlan: 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clitest.MustRun(t, append(lab, "lab", "fault", "--delay", "100ms")...)
+	// Kill it once the first VF has its VLAN (each write takes 100 ms, three more are to come).
+	cmd := exec.Command(clitest.Binary(t), append(lab, "apply", "-f", vlans, "--yes")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); vfs(t, labDir)[0].VLAN != 42; {
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never wrote vf 0")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	clitest.MustRun(t, append(lab, "lab", "fault", "--clear")...)
+	if v := vfs(t, labDir); v[0].VLAN != 42 || v[3].VLAN == 42 {
+		t.Fatalf("the kill did not land half-way through the apply: %+v", v)
+	}
+	r := clitest.MustRun(t, append(lab, "assign", "--pool", "vms", "--owner", "web1", "--vlan", "7", "-f", pol)...)
+	if !strings.Contains(r.Stderr, "interrupted apply") {
+		t.Fatalf("assign did not recover the apply first: %q", r.Stderr)
+	}
+	for id, v := range vfs(t, labDir) {
+		if id == 0 {
+			if v.VLAN != 7 {
+				t.Errorf("assigned vf 0 has vlan %d", v.VLAN)
+			}
+			continue
+		}
+		if v.VFConfig != initial[id].VFConfig {
+			t.Errorf("vf %d not restored: %+v", id, v.VFConfig)
+		}
+	}
+	clitest.MustRun(t, append(lab, "release", "--owner", "web1")...)
+	if v := vfs(t, labDir)[0]; v.VFConfig != initial[0].VFConfig || v.Driver != initial[0].Driver {
+		t.Errorf("released vf 0 is %+v on %s, want its state from before the interrupted apply", v.VFConfig, v.Driver)
 	}
 }

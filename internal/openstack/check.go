@@ -37,6 +37,9 @@ func Check(h *sriov.Host, f Files) []Problem {
 	c.ml2()
 	c.agent()
 	c.nova()
+	// Group by file, in the order ml2_conf.ini, sriov_agent.ini, nova.conf; within a file, as found.
+	rank := map[string]int{f.ML2.Path: 0, f.SRIOVAgent.Path: 1, f.Nova.Path: 2}
+	sort.SliceStable(c.out, func(i, j int) bool { return rank[c.out[i].File] < rank[c.out[j].File] })
 	return c.out
 }
 
@@ -159,6 +162,9 @@ func (c *checker) agent() {
 		case p.NumVFs == 0:
 			c.add(d, secSRIOV, keyMappings, fmt.Sprintf("%s maps %s to %s, which has no VFs", physnet, physnet, dev),
 				fmt.Sprintf("create VFs: sriovctl pf set %s --numvfs N (N up to %d), and persist them across reboots", dev, p.TotalVFs))
+		case p.OperState == "down":
+			c.add(d, secSRIOV, keyMappings, fmt.Sprintf("%s maps %s to %s, which is down (operstate: set down, or no carrier): instances on its VFs fail to spawn", physnet, physnet, dev),
+				fmt.Sprintf("bring the PF up: ip link set %s up (persistently), and check its cable and switch port", dev))
 		}
 	}
 
@@ -251,7 +257,7 @@ func (c *checker) nova() {
 			entry := fmt.Sprintf("entry %d", i+1)
 			specs, raws, err := parseDeviceSpecs(v)
 			if err != nil {
-				c.add(d, src.section, src.key, fmt.Sprintf("%s is %v: %s", entry, err, v),
+				c.add(d, src.section, src.key, fmt.Sprintf("%s %v: %s", entry, err, v),
 					`write one JSON object per line, e.g. {"devname": "<PF>", "physical_network": "<physnet>"}`)
 				continue
 			}

@@ -64,19 +64,39 @@ func parseDeviceSpecs(v string) ([]DeviceSpec, []map[string]json.RawMessage, err
 	}
 	specs := make([]DeviceSpec, len(raws))
 	for i, r := range raws {
-		b, _ := json.Marshal(r)
-		if err := json.Unmarshal(b, &specs[i]); err != nil {
-			return nil, nil, jsonErr(err)
+		sp := &specs[i]
+		for key, dst := range map[string]*string{"vendor_id": &sp.VendorID, "product_id": &sp.ProductID, "devname": &sp.Devname,
+			"physical_network": &sp.PhysicalNetwork, "trusted": &sp.Trusted} {
+			raw, ok := r[key]
+			if !ok {
+				continue
+			}
+			if err := json.Unmarshal(raw, dst); err != nil {
+				var b bool
+				if key != "trusted" || json.Unmarshal(raw, &b) != nil {
+					return nil, nil, fmt.Errorf("has %s %s: want a string", key, raw)
+				}
+				*dst = strconv.FormatBool(b)
+			}
 		}
-		if s, ok := specs[i].Address.(string); ok {
-			specs[i].Address = strings.TrimSpace(s)
+		if raw, ok := r["address"]; ok {
+			var a any
+			_ = json.Unmarshal(raw, &a) // valid: it came out of a parsed object
+			switch a := a.(type) {
+			case string:
+				sp.Address = strings.TrimSpace(a)
+			case map[string]any:
+				sp.Address = a
+			default:
+				return nil, nil, fmt.Errorf("has address %s: want a string like \"0000:0a:00.*\" or an object of domain/bus/slot/function patterns", raw)
+			}
 		}
 	}
 	return specs, raws, nil
 }
 
 func jsonErr(err error) error {
-	return fmt.Errorf("not valid JSON (%v)", err)
+	return fmt.Errorf("is not valid JSON (%v)", err)
 }
 
 // matchVFs returns the host's VFs the entry selects, as "PF/VF-id" keyed by PCI address, in PF then VF

@@ -174,6 +174,9 @@ func TestCheckFindsEachBrokenVariant(t *testing.T) {
 		{"device_spec invalid JSON", vlan,
 			[]edit{{NovaFile, `"physical_network": "physnet1"}`, `"physical_network": physnet1}`}},
 			"nova.conf:pci:device_spec", "not valid JSON"},
+		{"device_spec with a non-string physical_network", vlan,
+			[]edit{{NovaFile, `"physical_network": "physnet1"}`, `"physical_network": 1}`}},
+			"nova.conf:pci:device_spec", `entry 1 has physical_network 1: want a string`},
 		{"device_spec matching no VF", vlan,
 			[]edit{{NovaFile, `"product_id": "10ca", "physical_network"`, `"product_id": "10c9", "physical_network"`}},
 			"nova.conf:pci:device_spec", "matches no VF on this host"},
@@ -266,5 +269,21 @@ func TestParseDocJoinsContinuationLines(t *testing.T) {
 	if !strings.Contains(out, "# offered to physnet2\ndevice_spec = {\"devname\": \"eth3\", \"physical_network\": \"physnet2\"}\n") ||
 		!strings.Contains(out, "enabled_filters = ComputeFilter, PciPassthroughFilter\n") || strings.Contains(out, `"""`) {
 		t.Errorf("written back as:\n%s", out)
+	}
+}
+
+// The guide: "If the interfaces are down, set them to up before launching a guest, otherwise the
+// instance will fail to spawn".
+func TestCheckFindsPFDown(t *testing.T) {
+	h := labHost(t, nil, map[string]int{"ens5f0": 2})
+	r, err := Render(h, Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: Flat}, Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.FindPF("ens5f0").OperState = "down"
+	ps := Check(h, renderedFiles(t, r))
+	if len(ps) != 1 || ps[0].Location() != "sriov_agent.ini:sriov_nic:physical_device_mappings" ||
+		!strings.Contains(ps[0].Problem, "ens5f0, which is down") || !strings.Contains(ps[0].Fix, "ip link set ens5f0 up") {
+		t.Errorf("problems: %s", problemLines(ps))
 	}
 }

@@ -93,20 +93,19 @@ type Existing struct {
 
 // Rendered is the result: the three files and the CLI steps, in order.
 type Rendered struct {
-	PF         string   `json:"pf"`
-	Physnet    string   `json:"physnet"`
-	VFs        []int    `json:"vfs"`
-	Excluded   []string `json:"excludedVfs"`
-	ML2        *Doc     `json:"-"`
-	SRIOVAgent *Doc     `json:"-"`
-	Nova       *Doc     `json:"-"`
-	Steps      []Step   `json:"steps"`
+	PF      string // the PF's netdev name
+	Physnet string
+	// VFs are the VF ids offered to OpenStack; Excluded the PCI addresses of the PF's other VFs.
+	VFs                   []int
+	Excluded              []string
+	ML2, SRIOVAgent, Nova *Doc
+	Steps                 []Step
 }
 
-// Step is one openstack CLI command.
+// Step is one openstack CLI command and why it is there.
 type Step struct {
-	Args []string `json:"args"`
-	Why  string   `json:"why"`
+	Args []string
+	Why  string
 }
 
 // String renders the command for a shell.

@@ -25,7 +25,7 @@ type env struct {
 func newEnv(t *testing.T, profile string, numVFs int, ids, driver string) *env {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lab.Init(filepath.Join(t.TempDir(), "lab"), []lab.NIC{{Name: "eth0", Profile: profile, TotalVFs: numVFs}})
+	l, err := lab.Init(filepath.Join(t.TempDir(), "lab"), []lab.NIC{{Name: "eth0", Profile: profile, TotalVFs: 2 * numVFs}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package kernel
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -174,10 +173,4 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 		pf.VFInfoTruncated = true
 	}
 	return pf, nil
-}
-
-// TruncationNote explains a PF's VFInfoTruncated flag in one line, for the CLI.
-func TruncationNote(pf *sriov.PF) string {
-	return fmt.Sprintf("%s: the kernel reported %d of %d VFs (IFLA_VFINFO_LIST cut short: too many VFs for one netlink attribute); the missing VFs are not shown",
-		pf.Name, len(pf.VFs), pf.NumVFs)
 }

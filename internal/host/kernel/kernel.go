@@ -40,6 +40,42 @@ type Host struct {
 	timeout  time.Duration
 	progress func(ready, total int)
 	nl       vfLinks
+	// kmsg opens the kernel log for quoting a driver's words on failure; nil in tests.
+	kmsg func() kmsgTail
+}
+
+// kmsgTail reads the kernel log records logged after it was opened.
+type kmsgTail interface {
+	// Lines returns the records that mention match (a PCI address), without their "driver addr: " prefix.
+	Lines(match string) []string
+	Close()
+}
+
+// openLog starts a kernel-log tail, or returns nil.
+func (h *Host) openLog() kmsgTail {
+	if h.kmsg == nil {
+		return nil
+	}
+	return h.kmsg()
+}
+
+// withKernelLog adds what the kernel logged about addr to a host error that has no detail of its own,
+// and closes the tail.
+func withKernelLog(err error, log kmsgTail, addr string) error {
+	if log == nil {
+		return err
+	}
+	defer log.Close()
+	var he *host.Error
+	if err == nil || addr == "" || !errors.As(err, &he) || he.Detail != "" {
+		return err
+	}
+	if lines := log.Lines(addr); len(lines) > 0 {
+		c := *he
+		c.Detail = strings.Join(lines, "; ")
+		return &c
+	}
+	return err
 }
 
 var _ host.Host = (*Host)(nil)

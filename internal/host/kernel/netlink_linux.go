@@ -15,7 +15,12 @@ import (
 // New opens the kernel backend. It fails with an error wrapping host.ErrUnavailable (and a one-line
 // hint) when the host has no SR-IOV capable PF.
 func New(opts Options) (*Host, error) {
-	return newHost(opts, rtnl{})
+	h, err := newHost(opts, rtnl{})
+	if err != nil {
+		return nil, err
+	}
+	h.kmsg = openKmsg
+	return h, nil
 }
 
 // rtnl is vfLinks on rtnetlink, through vishvananda/netlink's package handle.

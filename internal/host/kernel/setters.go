@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,8 +28,10 @@ func (h *Host) SetNumVFs(ctx context.Context, pfRef string, n int) error {
 	op = fmt.Sprintf("set numvfs %d on %s", n, pf)
 	carrier := filepath.Join(h.netDir(pf), "carrier")
 	hadLink, _ := readString(carrier)
-	if err := writeSysfs(filepath.Join(h.netDir(pf), "device/sriov_numvfs"), strconv.Itoa(n)); err != nil {
-		return mapErr(op, err)
+	log := h.openLog()
+	err = writeSysfs(filepath.Join(h.netDir(pf), "device/sriov_numvfs"), strconv.Itoa(n))
+	if err = withKernelLog(mapErr(op, err), log, linkBase(filepath.Join(h.netDir(pf), "device"))); err != nil {
+		return err
 	}
 	if err := h.waitVFs(ctx, op, pf, n); err != nil {
 		return err
@@ -116,13 +119,20 @@ func (h *Host) vfOp(pfRef string, vf int, what string) (pf, op string, err error
 	return pf, fmt.Sprintf("set vf %d %s on %s", vf, what, pf), nil
 }
 
+// setLink runs one RTM_SETLINK on pf and maps its error, quoting the driver's log when the kernel gave
+// no extended-ack message.
+func (h *Host) setLink(op, pf string, set func() error) error {
+	log := h.openLog()
+	return withKernelLog(mapErr(op, set()), log, linkBase(filepath.Join(h.netDir(pf), "device")))
+}
+
 // SetVFMAC sets the admin MAC with RTM_SETLINK (IFLA_VF_MAC).
 func (h *Host) SetVFMAC(_ context.Context, pfRef string, vf int, mac string) error {
 	pf, op, err := h.vfOp(pfRef, vf, "mac")
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetMAC(pf, vf, mac))
+	return h.setLink(op, pf, func() error { return h.nl.SetMAC(pf, vf, mac) })
 }
 
 // SetVFVLAN sets the port VLAN, priority and protocol (IFLA_VF_VLAN or IFLA_VF_VLAN_LIST for 802.1ad).
@@ -131,7 +141,7 @@ func (h *Host) SetVFVLAN(_ context.Context, pfRef string, vf int, vlan, qos int,
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetVLAN(pf, vf, vlan, qos, proto))
+	return h.setLink(op, pf, func() error { return h.nl.SetVLAN(pf, vf, vlan, qos, proto) })
 }
 
 // SetVFSpoofCheck sets IFLA_VF_SPOOFCHK.
@@ -140,7 +150,7 @@ func (h *Host) SetVFSpoofCheck(_ context.Context, pfRef string, vf int, on bool)
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetSpoofCheck(pf, vf, on))
+	return h.setLink(op, pf, func() error { return h.nl.SetSpoofCheck(pf, vf, on) })
 }
 
 // SetVFTrust sets IFLA_VF_TRUST.
@@ -149,7 +159,7 @@ func (h *Host) SetVFTrust(_ context.Context, pfRef string, vf int, on bool) erro
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetTrust(pf, vf, on))
+	return h.setLink(op, pf, func() error { return h.nl.SetTrust(pf, vf, on) })
 }
 
 // SetVFLinkState sets IFLA_VF_LINK_STATE.
@@ -158,7 +168,7 @@ func (h *Host) SetVFLinkState(_ context.Context, pfRef string, vf int, state sri
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetLinkState(pf, vf, state))
+	return h.setLink(op, pf, func() error { return h.nl.SetLinkState(pf, vf, state) })
 }
 
 // SetVFRate sets IFLA_VF_RATE (min and max together).
@@ -167,7 +177,7 @@ func (h *Host) SetVFRate(_ context.Context, pfRef string, vf int, minMbps, maxMb
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetRate(pf, vf, minMbps, maxMbps))
+	return h.setLink(op, pf, func() error { return h.nl.SetRate(pf, vf, minMbps, maxMbps) })
 }
 
 // SetVFQueryRSS sets IFLA_VF_RSS_QUERY_EN.
@@ -176,7 +186,7 @@ func (h *Host) SetVFQueryRSS(_ context.Context, pfRef string, vf int, on bool) e
 	if err != nil {
 		return err
 	}
-	return mapErr(op, h.nl.SetQueryRSS(pf, vf, on))
+	return h.setLink(op, pf, func() error { return h.nl.SetQueryRSS(pf, vf, on) })
 }
 
 // BindVF binds a VF to driver through driver_override, unbind and drivers_probe; "" unbinds it. Binding
@@ -229,10 +239,19 @@ func (h *Host) BindVF(ctx context.Context, pfRef string, vf int, driver string) 
 	if driver == "" {
 		return nil
 	}
+	log := h.openLog()
 	perr := writeSysfs(filepath.Join(h.sys, "bus/pci/drivers_probe"), addr)
 	got := linkBase(filepath.Join(dir, "driver"))
+	var logged []string
+	if log != nil {
+		logged = log.Lines(addr)
+		log.Close()
+	}
 	if got != driver {
 		detail := fmt.Sprintf("%s did not bind %s (now bound to %q)", driver, addr, got)
+		if len(logged) > 0 {
+			detail += "; kernel: " + strings.Join(logged, "; ")
+		}
 		if driver == "vfio-pci" {
 			detail += "; vfio-pci refuses devices without a working IOMMU (dmesg shows \"vfio-pci: probe ... failed\")"
 		}

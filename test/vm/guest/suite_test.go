@@ -72,6 +72,9 @@ func TestNumVFs(t *testing.T) {
 		t.Errorf("kernel 4 -> 2: %v, want EBUSY", err)
 	}
 	t.Logf("kernel answer 4 -> 2: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "4 VFs already enabled") {
+		t.Errorf("kernel 4 -> 2 does not quote igb's log: %v", err)
+	}
 
 	_, stderr, code = run(t, "pf", "set", pf, "--numvfs", "8")
 	if code != 2 || !strings.Contains(stderr, "0-7") {
