@@ -306,7 +306,7 @@ func TestKill9DuringAssignAndRelease(t *testing.T) {
 	labDir, pol := poolLab(t, "i40e", 24)
 	lab := []string{"--lab", labDir}
 	initial := vfs(t, labDir)
-	const delay = 30 * time.Millisecond
+	const delay = 50 * time.Millisecond
 	repairedAssign, repairedRelease := 0, 0
 	// A VF with the owner's MAC has had its first assign write; a pool VF with a MAC no owner holds is
 	// being released (its first restoring write is the MAC).
