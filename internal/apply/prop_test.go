@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("rapid.checks", "40")
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, d := range benchDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
 }
 
 var profiles = []string{"igb", "ice", "mlx5", "ixgbe", "i40e"}

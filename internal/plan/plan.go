@@ -356,10 +356,10 @@ func (b *Builder) fromPolicy() {
 
 // vfPlan is the planning state of one VF.
 type vfPlan struct {
-	base  sriov.VF       // what the VF is right before its attribute writes
-	want  sriov.VFConfig // what it should become
-	drv   string         // the driver it should end with
-	ops   []change.Op
+	base sriov.VF       // what the VF is right before its attribute writes
+	want sriov.VFConfig // what it should become
+	drv  string         // the driver it should end with
+	ops  []change.Op
 }
 
 const restoreReason = "restore the VF's setting from before the resize"
@@ -610,7 +610,45 @@ func Restore(st *sriov.Host, snapshot []sriov.PF) *Plan {
 			p.Ops[i].Reason = "undo: back to the state before the interrupted apply"
 		}
 	}
+	// Offloaded mirror rules: remove those the snapshot lacks before anything else, add the missing ones
+	// last, once their VFs exist (a VF count change removes every rule with the representors).
+	var dels, adds []change.Op
+	for _, want := range snapshot {
+		cur := st.FindPF(want.Name)
+		if cur == nil {
+			continue
+		}
+		kept := map[string]bool{}
+		for _, r := range cur.MirrorRules {
+			if w := findRule(want.MirrorRules, r.Name); w != nil && reflect.DeepEqual(*w, r) {
+				kept[r.Name] = true
+				continue
+			}
+			r := r
+			dels = append(dels, change.Op{Kind: change.KindMirrorRule, PF: cur.Name, VF: -1, From: change.Value{Rule: &r},
+				Reason: "undo: remove a mirror rule the interrupted apply added"})
+		}
+		resized := cur.NumVFs != want.NumVFs
+		for _, r := range want.MirrorRules {
+			if kept[r.Name] && !resized {
+				continue
+			}
+			r := r
+			adds = append(adds, change.Op{Kind: change.KindMirrorRule, PF: cur.Name, VF: -1, To: change.Value{Rule: &r},
+				Reason: "undo: put back a mirror rule the interrupted apply removed"})
+		}
+	}
+	p.Ops = append(append(dels, p.Ops...), adds...)
 	return p
+}
+
+func findRule(rules []sriov.MirrorRule, name string) *sriov.MirrorRule {
+	for i := range rules {
+		if rules[i].Name == name {
+			return &rules[i]
+		}
+	}
+	return nil
 }
 
 // SnapshotPolicy is the policy that names every setting of every VF of snapshot's PFs.

@@ -94,10 +94,10 @@ func TestBuild(t *testing.T) {
 			summary: "2 changes (0 disruptive)",
 		},
 		{
-			name:   "resize keeps survivors' settings unless the policy says otherwise",
-			setup:  fourConfigured,
-			policy: "pfs:\n  - name: igb0\n    numVfs: 3\n    vfs:\n      - ids: \"1\"\n        vlan: 200\n",
-			want: []string{"igb0: numvfs 4 -> 0", "igb0: numvfs 0 -> 3", "igb0 vf 1: vlan 0 (flat) -> 200", "igb0 vf 2: driver igbvf -> vfio-pci"},
+			name:    "resize keeps survivors' settings unless the policy says otherwise",
+			setup:   fourConfigured,
+			policy:  "pfs:\n  - name: igb0\n    numVfs: 3\n    vfs:\n      - ids: \"1\"\n        vlan: 200\n",
+			want:    []string{"igb0: numvfs 4 -> 0", "igb0: numvfs 0 -> 3", "igb0 vf 1: vlan 0 (flat) -> 200", "igb0 vf 2: driver igbvf -> vfio-pci"},
 			summary: "4 changes (1 disruptive)",
 			check: func(t *testing.T, p *plan.Plan) {
 				o := p.Ops[0]
@@ -285,3 +285,34 @@ func TestRestoreSnapshot(t *testing.T) {
 	}
 }
 
+func TestRestoreSnapshotMirrorRules(t *testing.T) {
+	ctx := context.Background()
+	r1 := sriov.MirrorRule{Name: "r1", MAC: "02:00:00:00:00:aa", VFs: []int{0, 1}}
+	l, before := newHost(t, func(l *lab.Lab) {
+		must(t, l.SetEswitchMode(ctx, "mlx0", "switchdev"))
+		must(t, l.SetNumVFs(ctx, "mlx0", 2))
+		must(t, l.AddMirrorRule(ctx, "mlx0", r1))
+	})
+	snap := []sriov.PF{*before.FindPF("mlx0")}
+	for _, crash := range []func(){
+		func() { // the interrupted apply replaced r1 by r2
+			must(t, l.DeleteMirrorRule(ctx, "mlx0", "r1"))
+			must(t, l.AddMirrorRule(ctx, "mlx0", sriov.MirrorRule{Name: "r2", MAC: "02:00:00:00:00:bb", VFs: []int{1, 0}}))
+		},
+		func() { // it resized the PF, which dropped every rule
+			must(t, l.SetNumVFs(ctx, "mlx0", 0))
+			must(t, l.SetNumVFs(ctx, "mlx0", 3))
+		},
+	} {
+		crash()
+		now, _ := l.Observe(ctx)
+		p := plan.Restore(now, snap)
+		if _, err := change.Run(ctx, l, p.Ops, change.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := l.Observe(ctx)
+		if got, want := applytest.Normalize(after), applytest.Normalize(before); got != want {
+			t.Fatalf("not restored:\n%s", applytest.Diff(got, want))
+		}
+	}
+}

@@ -189,7 +189,7 @@ func MACs(steps []Step) []string {
 
 // Normalize reduces `show --json` output to what two backends must agree on: PCI addresses, the PF's
 // MAC, netdev names and MACs and the operational state are the kernel's (or the lab's) choice and are
-// dropped; whether a VF has a netdev is kept. A VF MAC that is none of keepMACs (the scenario's own) is
+// dropped; whether a VF has a netdev, and whether that netdev carries the admin MAC, are kept. A VF MAC that is none of keepMACs (the scenario's own) is
 // unset or chosen by the kernel (real igb reports igbvf's random MAC as the VF MAC after igbvf is
 // rebound to a VF without an admin MAC) and becomes "(not set by the scenario)".
 func Normalize(showJSON string, keepMACs []string) (string, error) {
@@ -206,7 +206,12 @@ func Normalize(showJSON string, keepMACs []string) (string, error) {
 		p.Name, p.PCIAddress, p.MAC, p.OperState = "", "", "", ""
 		for j := range p.VFs {
 			v := &p.VFs[j]
-			v.PCIAddress, v.NetdevMAC = "", ""
+			v.PCIAddress = ""
+			if v.NetdevMAC != "" && v.NetdevMAC == v.MAC && keep[v.MAC] {
+				v.NetdevMAC = "(the admin MAC)" // the netdev took it: set before bind, or reloaded
+			} else {
+				v.NetdevMAC = ""
+			}
 			if !keep[v.MAC] {
 				v.MAC = "(not set by the scenario)"
 			}

@@ -52,6 +52,7 @@ func TestDifferential(t *testing.T) {
 			if err1 != nil || err2 != nil {
 				t.Fatal(err1, err2)
 			}
+			t.Logf("final show --json, normalized (real igb):\n%s", nReal)
 			if nReal != nLab {
 				t.Errorf("LAB DIFFERS: final show --json\nreal igb:\n%s\nlab:\n%s", nReal, nLab)
 				os.WriteFile("/tmp/diff-real.json", []byte(nReal), 0o644)
