@@ -18,6 +18,10 @@ func init() {
 		opts := kernel.Options{WaitTimeout: waitTimeout}
 		if f, ok := a.Stderr.(*os.File); ok && isTerminal(f) {
 			opts.Progress = func(ready, total int) {
+				if ready < 0 { // the wait failed: end the line before the error
+					fmt.Fprintln(f)
+					return
+				}
 				fmt.Fprintf(f, "\rwaiting for VFs: %d/%d", ready, total)
 				if ready == total {
 					fmt.Fprintln(f)

@@ -215,7 +215,7 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 				return err
 			}
 			return a.withPools(cmd, "assign", func(m *pool.Manager) error {
-				rec, existing, err := m.Assign(cmd.Context(), pool.Request{Pool: pl, Owner: owner, Settings: s})
+				as, err := m.Assign(cmd.Context(), pool.Request{Pool: pl, Owner: owner, Settings: s})
 				var ex *pool.ExhaustedError
 				var fe *sriov.FieldError
 				if errors.As(err, &ex) || errors.As(err, &fe) {
@@ -224,7 +224,10 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 				if err != nil {
 					return &OpError{What: "assign", Err: err}
 				}
-				return a.printAssignment(rec, existing, format)
+				if len(as.Reapplied) > 0 {
+					fmt.Fprintf(a.Stderr, "note: %s vf %d had drifted from %s's settings; set again: %s\n", as.PF, as.VF, as.Owner, strings.Join(as.Reapplied, ", "))
+				}
+				return a.printAssignment(as.Record, as.Existing, format)
 			})
 		},
 	}
@@ -344,19 +347,15 @@ was assigned again since, matches nothing: release then changes nothing and says
 func newAssignmentsCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "assignments",
-		Short: "List the VFs handed out: owner, pool, VF, lease and since when",
+		Short: "List the VFs handed out: owner, pool, VF, lease, since when, and whether the host still matches",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withPools(cmd, "assignments", func(m *pool.Manager) error {
-				all, err := m.Ledger.All()
+				all, err := m.Assignments(cmd.Context())
 				if err != nil {
 					return &OpError{What: "assignments", Err: err}
 				}
-				ledger.SortByOwner(all)
 				if a.JSON {
-					if all == nil {
-						all = []ledger.Record{}
-					}
 					return a.PrintJSON(map[string]any{"assignments": all})
 				}
 				if len(all) == 0 {
@@ -364,10 +363,10 @@ func newAssignmentsCmd(a *App) *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE")
+				fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE\tHOST")
 				for _, r := range all {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
-						driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
+						driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"), r.Host)
 				}
 				return tw.Flush()
 			})

@@ -104,7 +104,7 @@ func BenchmarkDurableAssign(b *testing.B) {
 			b.StartTimer()
 		}
 		mac := fmt.Sprintf("02:00:00:00:%02x:%02x", n/256, n%256)
-		if _, _, err := m.Assign(ctx, Request{Pool: pl, Owner: fmt.Sprintf("vm%d", n), Settings: sriov.VFSettings{MAC: &mac}}); err != nil {
+		if _, err := m.Assign(ctx, Request{Pool: pl, Owner: fmt.Sprintf("vm%d", n), Settings: sriov.VFSettings{MAC: &mac}}); err != nil {
 			b.Fatal(err)
 		}
 		n++

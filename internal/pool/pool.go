@@ -24,6 +24,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/change"
@@ -128,20 +129,31 @@ func (m *Manager) Repair(ctx context.Context) ([]ledger.Record, error) {
 	return done, errors.Join(errs...)
 }
 
-// Assign hands a free VF of the pool to the owner, or returns the VF the owner already holds (existing
-// true) when it asks again with the same settings.
-func (m *Manager) Assign(ctx context.Context, req Request) (rec ledger.Record, existing bool, err error) {
+// Assignment is what Assign handed out.
+type Assignment struct {
+	ledger.Record
+	// Existing says the owner already held the VF and asked again with the same settings.
+	Existing bool `json:"-"`
+	// Reapplied names what had drifted on the host since (an existing assignment) and was set again.
+	Reapplied []string `json:"-"`
+}
+
+// Assign hands a free VF of the pool to the owner. An owner asking again with the same settings gets the
+// VF it holds; if the VF's settings or driver drifted on the host since, they are set again.
+func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 	st, err := m.Host.Observe(ctx)
 	if err != nil {
-		return rec, false, err
+		return Assignment{}, err
 	}
 	pl := req.Pool
 	pf := st.FindPF(pl.PF)
 	if pf == nil {
-		return rec, false, &PFError{Pool: pl.Name, PF: pl.PF, Have: st.PFNames()}
+		return Assignment{}, &PFError{Pool: pl.Name, PF: pl.PF, Have: st.PFNames()}
 	}
 	prof := nicprofile.ForDriver(pf.Driver)
 	var ops []change.Op
+	var rec ledger.Record
+	existing := false
 	err = m.Ledger.Update(func(t *ledger.Tx) error {
 		all, err := t.All()
 		if err != nil {
@@ -199,25 +211,99 @@ func (m *Manager) Assign(ctx context.Context, req Request) (rec ledger.Record, e
 		ops = ConvergeOps(pf.Name, prof, *pick, want, driver, "assign to "+req.Owner)
 		return t.Put(rec)
 	})
-	if err != nil || existing {
-		return rec, existing, err
+	switch {
+	case err != nil:
+		return Assignment{}, err
+	case existing:
+		return m.reassert(ctx, st, rec)
 	}
 	if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
 		if !change.IsRollbackFailure(err) {
 			// The host is as it was: the VF is free again.
 			if derr := m.Ledger.Delete(rec); derr != nil {
-				return rec, false, errors.Join(err, derr)
+				return Assignment{}, errors.Join(err, derr)
 			}
 		}
 		// Otherwise the record stays "assigning": the VF stays out of use and the next command's repair
 		// restores what the rollback could not.
-		return rec, false, err
+		return Assignment{}, err
 	}
 	rec.State = ledger.StateAssigned
 	if err := m.Ledger.Put(rec); err != nil {
-		return rec, false, err
+		return Assignment{}, err
 	}
-	return rec, false, nil
+	return Assignment{Record: rec}, nil
+}
+
+// reassert gives an existing assignment's VF its owner's settings and driver again if they drifted (a
+// PF reset, someone's `vf set`). Each write is idempotent, so a crash half-way is cured by asking again.
+func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Record) (Assignment, error) {
+	pf, cur, err := find(st, rec)
+	if err != nil {
+		return Assignment{}, err
+	}
+	drift := Drift(*cur, rec)
+	if len(drift) > 0 {
+		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, rec.Config, rec.Driver, "re-apply for "+rec.Owner)
+		if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
+			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
+		}
+	}
+	return Assignment{Record: rec, Existing: true, Reapplied: drift}, nil
+}
+
+// MissingError says an assigned VF is not on the host now.
+type MissingError struct{ Held ledger.Record }
+
+func (e *MissingError) Error() string {
+	r := e.Held
+	return fmt.Sprintf("owner %s holds %s vf %d (pool %s), but the host has no such VF now (reboot or PF reset?): run `sriovctl restore`, or release it", r.Owner, r.PF, r.VF, r.Pool)
+}
+
+func find(st *sriov.Host, r ledger.Record) (*sriov.PF, *sriov.VF, error) {
+	if pf := st.FindPF(r.PFAddress); pf != nil {
+		if v := pf.VF(r.VF); v != nil {
+			return pf, v, nil
+		}
+	}
+	return nil, nil, &MissingError{Held: r}
+}
+
+// Drift names what of an assigned VF differs on the host from what its owner was given ("vlan (0 qos 0
+// -> 100 qos 0)": host value -> owner's value). Empty when the VF is as assigned.
+func Drift(cur sriov.VF, r ledger.Record) []string {
+	return changed(cur.VFConfig, r.Config, cur.Driver, r.Driver)
+}
+
+// Held is one ledger record with what the host shows for its VF now.
+type Held struct {
+	ledger.Record
+	// Host is "ok", "missing" (no such VF now) or "drift: ..." (what differs from the owner's settings).
+	Host string `json:"host"`
+}
+
+// Assignments lists every record, sorted by owner, with the state of its VF on the host.
+func (m *Manager) Assignments(ctx context.Context) ([]Held, error) {
+	all, err := m.Ledger.All()
+	if err != nil || len(all) == 0 {
+		return []Held{}, err
+	}
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ledger.SortByOwner(all)
+	out := make([]Held, 0, len(all))
+	for _, r := range all {
+		h := Held{Record: r, Host: "ok"}
+		if _, cur, err := find(st, r); err != nil {
+			h.Host = "missing"
+		} else if d := Drift(*cur, r); len(d) > 0 {
+			h.Host = "drift: " + strings.Join(d, ", ")
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // Selector names what to release: every VF of Owner (in Pool, if set), or the VF holding Lease.
@@ -280,16 +366,12 @@ func (m *Manager) Release(ctx context.Context, sel Selector) ([]ledger.Record, e
 // restore writes r's prior configuration and driver back to its VF. A VF that no longer exists (the PF
 // was reset or resized) has nothing to restore.
 func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) error {
-	pf := st.FindPF(r.PFAddress)
-	if pf == nil {
-		return nil
-	}
-	cur := pf.VF(r.VF)
-	if cur == nil {
-		return nil
+	pf, cur, err := find(st, r)
+	if err != nil {
+		return nil // no such VF: nothing to restore
 	}
 	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
-	_, err := change.Run(ctx, m.Host, ops, change.Hooks{})
+	_, err = change.Run(ctx, m.Host, ops, change.Hooks{})
 	return err
 }
 

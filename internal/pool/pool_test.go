@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
@@ -55,7 +56,8 @@ func (e *env) vf(id int) sriov.VF {
 }
 
 func (e *env) assign(owner string, s sriov.VFSettings) (ledger.Record, bool, error) {
-	return e.m.Assign(context.Background(), Request{Pool: e.pool, Owner: owner, Settings: s})
+	a, err := e.m.Assign(context.Background(), Request{Pool: e.pool, Owner: owner, Settings: s})
+	return a.Record, a.Existing, err
 }
 
 func (e *env) mustAssign(owner string, s sriov.VFSettings) ledger.Record {
@@ -286,5 +288,48 @@ func TestAssignRefusesWhatTheDriverRefuses(t *testing.T) {
 	ops, _ := e.lab.MutatingOps()
 	if ops != 1 { // the numvfs write of the setup only
 		t.Fatalf("%d host writes", ops)
+	}
+}
+
+func TestDriftIsShownAndReassertedAndMissingVFsReported(t *testing.T) {
+	e := newEnv(t, "i40e", 2, "0-1", "vfio-pci")
+	ctx := context.Background()
+	s := sriov.VFSettings{MAC: ptr("02:00:00:00:01:01"), VLAN: ptr(100)}
+	r := e.mustAssign("web1", s)
+	want := e.vf(r.VF)
+	// Someone else's `vf set` and `vf bind` behind the ledger's back.
+	if err := e.lab.SetVFVLAN(ctx, "eth0", r.VF, 5, 0, sriov.VLANProto8021Q); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lab.BindVF(ctx, "eth0", r.VF, "iavf"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := e.m.Assignments(ctx)
+	if err != nil || len(held) != 1 || !strings.Contains(held[0].Host, "drift: vlan (5 qos 0 -> 100 qos 0), driver (iavf -> vfio-pci)") {
+		t.Fatalf("assignments: %v %+v", err, held)
+	}
+	again, err := e.m.Assign(ctx, Request{Pool: e.pool, Owner: "web1", Settings: s})
+	if err != nil || !again.Existing || len(again.Reapplied) != 2 || again.Lease != r.Lease {
+		t.Fatalf("assign again: %v %+v", err, again)
+	}
+	if got := e.vf(r.VF); !sameAdminState(got, want) {
+		t.Fatalf("not re-applied: %+v, want %+v", got, want)
+	}
+	if held, _ := e.m.Assignments(ctx); held[0].Host != "ok" {
+		t.Fatalf("after re-apply: %s", held[0].Host)
+	}
+
+	if err := e.lab.Reboot(); err != nil { // every VF gone
+		t.Fatal(err)
+	}
+	if held, _ := e.m.Assignments(ctx); held[0].Host != "missing" {
+		t.Fatalf("after reboot: %s", held[0].Host)
+	}
+	var me *MissingError
+	if _, err := e.m.Assign(ctx, Request{Pool: e.pool, Owner: "web1", Settings: s}); !errors.As(err, &me) {
+		t.Fatalf("assign of a vanished VF: %v", err)
+	}
+	if done, err := e.m.Release(ctx, Selector{Owner: "web1"}); err != nil || len(done) != 1 {
+		t.Fatalf("release of a vanished VF: %v %+v", err, done)
 	}
 }

@@ -27,7 +27,7 @@ type Options struct {
 	// for a VF's netdev after a driver bind; 0 means DefaultWaitTimeout.
 	WaitTimeout time.Duration
 	// Progress, when set, is called while waiting for VFs with how many are ready out of how many
-	// ("waiting for VFs: 23/64").
+	// ("waiting for VFs: 23/64"); the last call has ready == total, or ready == -1 when the wait failed.
 	Progress func(ready, total int)
 }
 

@@ -253,10 +253,14 @@ func TestSetNumVFsWaitsForVFs(t *testing.T) {
 func TestSetNumVFsTimeout(t *testing.T) {
 	f := newFakeSysfs(t)
 	f.addPF("eth0", "0000:01:00.0", 7, 0)
-	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 200 * time.Millisecond}, &fakeLinks{})
+	var last int
+	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 200 * time.Millisecond, Progress: func(r, _ int) { last = r }}, &fakeLinks{})
 	err := h.SetNumVFs(context.Background(), "eth0", 1)
 	if !errors.Is(err, syscall.ETIMEDOUT) || !strings.Contains(err.Error(), "0 of 1") {
 		t.Fatalf("got %v", err)
+	}
+	if last != -1 {
+		t.Errorf("last progress call %d, want -1 after a failed wait", last)
 	}
 }
 

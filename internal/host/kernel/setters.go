@@ -71,10 +71,16 @@ func (h *Host) waitVFs(ctx context.Context, op, pf string, n int) error {
 		}
 		last = ready
 		if time.Now().After(deadline) {
+			if h.progress != nil && last >= 0 {
+				h.progress(-1, n) // ends the progress line
+			}
 			return host.Errorf(op, syscall.ETIMEDOUT, "only %d of %d VFs ready after %s", ready, n, h.timeout)
 		}
 		select {
 		case <-ctx.Done():
+			if h.progress != nil && last >= 0 {
+				h.progress(-1, n)
+			}
 			return ctx.Err()
 		case <-time.After(pollInterval):
 		}
