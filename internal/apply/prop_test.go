@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
 	if !set {
-		flag.Set("rapid.checks", "40")
+		flag.Set("rapid.checks", "25")
 	}
 	code := m.Run()
 	for _, d := range benchDirs {

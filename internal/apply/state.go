@@ -17,6 +17,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/sriov"
+	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
 // Files in the state directory.
@@ -266,24 +267,9 @@ func LoadDesired(dir string) (*Desired, error) {
 	return d, nil
 }
 
-// writeFileSync replaces DIR/name atomically and durably.
+// writeFileSync replaces DIR/name atomically and durably: the rename itself is fsynced too (directory).
 func writeFileSync(dir, name string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, name+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := statefile.WriteAtomic(filepath.Join(dir, name), data); err != nil {
 		return err
 	}
 	return syncDir(dir)

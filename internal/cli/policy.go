@@ -261,6 +261,9 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		if a.JSON {
 			return a.PrintJSON(out)
 		}
+		if pending, _ := apply.LoadJournal(dir); pending != nil {
+			a.Printf("note: an interrupted %s (pid %d) is pending; apply first undoes it (or run `sriovctl recover`)\n", pending.What, pending.PID)
+		}
 		a.Printf("dry run: 0 writes\n")
 		return nil
 	}
