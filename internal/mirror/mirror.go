@@ -371,7 +371,7 @@ func planSwitchdevTC(plan *Plan, pf *sriov.PF, after *sriov.PF) {
 	after.MirrorRules = append(after.MirrorRules, rule)
 	plan.Notes = append(plan.Notes,
 		"switchdev-tc leaves the members' MACs as they are: members whose netdev does not carry "+g.MAC+" see the copies only in promiscuous mode (a probe usually is)",
-		"the offloaded rule has the group's name as its tc chain/handle cookie; `mirror delete` removes it")
+		fmt.Sprintf("the rule's tc filters carry handle %#x (from the group's name); `mirror delete` removes them", sriov.MirrorRuleHandle(g.Name)))
 }
 
 // TCCommands renders a mirror rule as the tc commands that install it: on every ingress representor (the
@@ -396,7 +396,7 @@ func TCCommands(pf *sriov.PF, r sriov.MirrorRule) []string {
 			continue
 		}
 		cmds = append(cmds, fmt.Sprintf("tc qdisc add dev %s ingress 2>/dev/null || true", dev),
-			fmt.Sprintf("tc filter add dev %s ingress protocol all prio 1 handle %d flower skip_sw dst_mac %s %s", dev, ruleHandle(r.Name), r.MAC, strings.Join(acts, " ")))
+			fmt.Sprintf("tc filter add dev %s ingress protocol all prio 1 handle %#x flower dst_mac %s %s", dev, sriov.MirrorRuleHandle(r.Name), r.MAC, strings.Join(acts, " ")))
 	}
 	return cmds
 }
@@ -405,7 +405,7 @@ func TCCommands(pf *sriov.PF, r sriov.MirrorRule) []string {
 func TCDelCommands(pf *sriov.PF, r sriov.MirrorRule) []string {
 	var cmds []string
 	for _, port := range append([]string{eswitch.PortPF}, vfPorts(pf)...) {
-		cmds = append(cmds, fmt.Sprintf("tc filter del dev %s ingress protocol all prio 1 handle %d flower", eswitch.Representor(pf.Name, port), ruleHandle(r.Name)))
+		cmds = append(cmds, fmt.Sprintf("tc filter del dev %s ingress protocol all prio 1 handle %#x flower", eswitch.Representor(pf.Name, port), sriov.MirrorRuleHandle(r.Name)))
 	}
 	return cmds
 }
@@ -416,12 +416,6 @@ func vfPorts(pf *sriov.PF) []string {
 		ports = append(ports, eswitch.VFPort(v.ID))
 	}
 	return ports
-}
-
-// ruleHandle is a stable tc filter handle for a rule name.
-func ruleHandle(name string) uint32 {
-	sum := sha256.Sum256([]byte(name))
-	return (uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])) + 1
 }
 
 // Check asks the switch model whether frames to the group's MAC reach every member: from the wire (in
@@ -458,7 +452,7 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 	reason := "mirror delete " + g.Name
 	if g.Strategy == StrategySwitchdevTC {
 		for _, r := range pf.MirrorRules {
-			if r.Name == g.Name {
+			if r.Named(g.Name) {
 				rule := r
 				plan.Ops = append(plan.Ops, change.Op{Kind: change.KindMirrorRule, PF: pf.Name, VF: -1, From: change.Value{Rule: &rule}, Reason: reason})
 			}

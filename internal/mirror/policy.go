@@ -134,7 +134,7 @@ func check(b *plan.Builder, groups []policyGroup) {
 			rule := sriov.MirrorRule{Name: g.Name, MAC: g.MAC, VFs: g.VFs}
 			ops := ruleOps(pf, rule, "policy "+pg.source)
 			b.AddOps(ops...)
-			after.MirrorRules = append(slices.DeleteFunc(after.MirrorRules, func(r sriov.MirrorRule) bool { return r.Name == g.Name }), rule)
+			after.MirrorRules = append(slices.DeleteFunc(after.MirrorRules, func(r sriov.MirrorRule) bool { return r.Named(g.Name) }), rule)
 			if len(ops) > 0 {
 				b.Note("%s: mirror %s offloads a tc rule on %s's representors: %s", pf.Name, g.Name, pf.Name, strings.Join(TCCommands(pf, rule), "; "))
 			}
@@ -162,7 +162,7 @@ func check(b *plan.Builder, groups []policyGroup) {
 func ruleOps(pf *sriov.PF, rule sriov.MirrorRule, reason string) []change.Op {
 	var ops []change.Op
 	for _, r := range pf.MirrorRules {
-		if r.Name != rule.Name {
+		if !r.Named(rule.Name) {
 			continue
 		}
 		if strings.EqualFold(r.MAC, rule.MAC) && slices.Equal(r.VFs, rule.VFs) {

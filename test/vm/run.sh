@@ -122,11 +122,12 @@ for lib in $(ldd "$IPBIN" | grep -o '/[^ ]*'); do
 	cp -L "$lib" "$INITRD_ROOT$lib"
 done
 # Modules in load order (their modinfo depends= order): igb and igbvf; vfio for the bind tests; e1000 for
-# the wire tap (the other end of the igb's wire, see the qemu command below).
+# the wire tap (the other end of the igb's wire, see the qemu command below); tc ingress, flower and
+# mirred for the mirror rules' netlink test.
 MODS="drivers/dca/dca drivers/i2c/algos/i2c-algo-bit drivers/net/ethernet/intel/igb/igb
 drivers/net/ethernet/intel/igbvf/igbvf virt/lib/irqbypass drivers/vfio/vfio
 drivers/vfio/vfio_virqfd drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci
-drivers/net/ethernet/intel/e1000/e1000"
+drivers/net/ethernet/intel/e1000/e1000 net/sched/sch_ingress net/sched/cls_flower net/sched/act_mirred"
 : >"$INITRD_ROOT/lib/modules/order"
 for m in $MODS; do
 	src=$(ls "$MODDIR/$m.ko"* 2>/dev/null | head -1 || true)

@@ -148,6 +148,9 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 		return pf, mapErr(op, err)
 	}
 	pf.EswitchMode = h.nl.EswitchMode(pf.PCIAddress)
+	if pf.EswitchMode == "switchdev" {
+		pf.MirrorRules = h.observeMirrorRules(name)
+	}
 	if pf.NumVFs == 0 {
 		return pf, nil
 	}

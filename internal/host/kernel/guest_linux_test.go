@@ -3,9 +3,7 @@
 package kernel
 
 import (
-	"os"
 	"testing"
-	"time"
 
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -14,23 +12,8 @@ import (
 // lenient raw RTM_GETLINK reader used for PFs with very many VFs must read what vishvananda/netlink
 // reads.
 func TestGuestRawReaderMatchesNetlink(t *testing.T) {
-	if os.Getenv("SRIOVCTL_VM_GUEST") != "1" {
-		t.Skip("guest only")
-	}
-	h, err := New(Options{WaitTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, _ := h.pfNames()
-	pf := names[0]
+	h, pf := guestPF(t, 3)
 	ctx := t.Context()
-	if err := h.SetNumVFs(ctx, pf, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SetNumVFs(ctx, pf, 3); err != nil {
-		t.Fatal(err)
-	}
-	defer h.SetNumVFs(ctx, pf, 0)
 	for _, err := range []error{
 		h.SetVFMAC(ctx, pf, 1, "02:00:00:00:01:01"),
 		h.SetVFVLAN(ctx, pf, 1, 42, 5, sriov.VLANProto8021Q),

@@ -4,21 +4,17 @@ package guest
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"sort"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sriovctl/sriovctl/internal/rawframe"
 )
 
 // The wire tap: run.sh puts the igb PF's port and an e1000 NIC on one QEMU hub, so the e1000 netdev in
@@ -146,113 +142,36 @@ func sendAndCapture(t *testing.T, ports map[string]string, from, dst string, vla
 	nonce := make([]byte, 8)
 	rand.Read(nonce)
 	marker := []byte("sriovctl-mirror-" + hex.EncodeToString(nonce))
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	var wg sync.WaitGroup
-	var socks []int
+	caps := map[string]*rawframe.Capture{}
 	for port, dev := range ports {
 		if port == from {
 			continue
 		}
-		fd := packetSocket(t, dev)
-		socks = append(socks, fd)
-		wg.Add(1)
-		go func(port string, fd int) {
-			defer wg.Done()
-			buf := make([]byte, 2048)
-			for {
-				n, sa, err := unix.Recvfrom(fd, buf, 0)
-				if err != nil {
-					if err == unix.EAGAIN || err == unix.EINTR {
-						continue
-					}
-					return // closed
-				}
-				if ll, ok := sa.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-					continue
-				}
-				if strings.Contains(string(buf[:n]), string(marker)) {
-					mu.Lock()
-					seen[port] = true
-					mu.Unlock()
-				}
-			}
-		}(port, fd)
+		c, err := rawframe.Listen(dev, marker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps[port] = c
 	}
-	src := readSys("class/net/" + ports[from] + "/address")
-	frame := buildFrame(t, dst, src, vlan, marker)
-	out := packetSocket(t, ports[from])
-	ifindex := ifIndex(t, ports[from])
-	hw, _ := net.ParseMAC(dst)
-	var addr [8]byte
-	copy(addr[:], hw)
+	frame, err := rawframe.Build(dst, readSys("class/net/"+ports[from]+"/address"), vlan, marker)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
-		if err := unix.Sendto(out, frame, 0, &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6, Addr: addr}); err != nil {
+		if err := rawframe.Send(ports[from], frame); err != nil {
 			t.Fatalf("send on %s: %v", ports[from], err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(1500 * time.Millisecond) // TCG is slow; frames arrive within milliseconds on KVM
-	unix.Close(out)
-	for _, fd := range socks {
-		unix.Shutdown(fd, unix.SHUT_RDWR)
-		unix.Close(fd)
-	}
-	wg.Wait()
 	var got []string
-	for p := range seen {
-		got = append(got, p)
+	for port, c := range caps {
+		if in, _ := c.Stop(); in > 0 {
+			got = append(got, port)
+		}
 	}
 	sort.Strings(got)
 	return got
-}
-
-const etherTypeLocal = 0x88b5 // IEEE 802 local experimental
-
-func buildFrame(t *testing.T, dst, src string, vlan int, payload []byte) []byte {
-	d, err1 := net.ParseMAC(dst)
-	s, err2 := net.ParseMAC(src)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("frame MACs %q %q", dst, src)
-	}
-	f := append(append([]byte{}, d...), s...)
-	if vlan != 0 {
-		f = binary.BigEndian.AppendUint16(f, 0x8100)
-		f = binary.BigEndian.AppendUint16(f, uint16(vlan))
-	}
-	f = binary.BigEndian.AppendUint16(f, etherTypeLocal)
-	f = append(f, payload...)
-	for len(f) < 60 {
-		f = append(f, 0)
-	}
-	return f
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-// packetSocket opens an AF_PACKET socket bound to dev that sees every frame (with a receive timeout so
-// that readers notice the close).
-func packetSocket(t *testing.T, dev string) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
-	if err != nil {
-		t.Fatalf("AF_PACKET socket: %v", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifIndex(t, dev)}); err != nil {
-		t.Fatalf("bind %s: %v", dev, err)
-	}
-	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	return fd
-}
-
-func ifIndex(t *testing.T, dev string) int {
-	t.Helper()
-	i, err := net.InterfaceByName(dev)
-	if err != nil {
-		t.Fatalf("interface %s: %v", dev, err)
-	}
-	return i.Index
 }
 
 // netdevByDriver finds the netdev whose device is bound to driver.

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package kernel
+
+import "github.com/sriovctl/sriovctl/internal/sriov"
+
+// observeMirrorRules: tc mirror rules exist on Linux only.
+func (h *Host) observeMirrorRules(string) []sriov.MirrorRule { return nil }
