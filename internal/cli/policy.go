@@ -280,6 +280,12 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		out["unrestored"] = res.Unrestored
 		if a.JSON {
 			a.PrintJSON(out)
+		} else if res.RolledBack {
+			undone := "all undone"
+			if len(res.Unrestored) > 0 {
+				undone = fmt.Sprintf("%d undo writes failed", len(res.Unrestored))
+			}
+			a.Printf("%s: failed after %d writes (%s)\n", what, res.Writes, undone)
 		}
 		return &OpError{What: what, Err: err}
 	}
