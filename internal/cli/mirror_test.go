@@ -249,7 +249,7 @@ func TestTraceText(t *testing.T) {
 	dir := clitest.NewLab(t, "eth0=igb")
 	clitest.MustRun(t, "--lab", dir, "pf", "set", "eth0", "--numvfs", "2")
 	clitest.MustRun(t, "--lab", dir, "vf", "set", "eth0", "0", "--mac", "02:00:00:00:00:10", "--vlan", "100", "--reload-vf-driver")
-	r := clitest.MustRun(t, "--lab", dir, "trace", "--pf", "eth0", "--from", "wire", "--dst", "02:00:00:00:00:10")
+	r := clitest.MustRun(t, "--lab", dir, "trace", "--pf", "eth0", "--from", "vf:1", "--dst", "02:00:00:00:00:10")
 	for _, want := range []string{"prediction", "verdict: dropped", "port VLAN 100", "receivers: none"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Fatalf("trace output lacks %q:\n%s", want, r.Stdout)

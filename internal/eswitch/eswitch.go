@@ -12,7 +12,10 @@
 //   - several VFs with the same MAC: every one receives (all-receive), or the NIC is unpredictable
 //     (unknown: the model names only the lowest VF and says so);
 //   - broadcast and multicast go to every port of the VLAN, the wire included for frames from a VF or PF;
-//   - unknown unicast from a VF or the PF leaves on the wire; from the wire it is dropped;
+//   - unknown unicast from a VF or the PF leaves on the wire; from the wire it is dropped, or, on NICs
+//     with unmatchedToPf (igb), goes to the PF (the default pool) if its VLAN passes the NIC's VLAN
+//     filter; a frame to a VF's MAC that the VF's VLAN filter refuses counts as unknown, except from
+//     inside a NIC with localVlanMissDrops (igb), which drops it;
 //   - a VF with a port VLAN has its untagged frames tagged on the way in, may not send tagged frames, and
 //     receives only that VLAN, untagged; a flat VF receives untagged frames only (the VLANs its guest may
 //     have joined are not visible to the host);
@@ -355,7 +358,7 @@ func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan i
 	var recv []Receiver
 	firstCause, firstWhy := "", ""
 	excluded := func(cause, why string) {
-		t.step("not to %s", why)
+		t.step("left out: %s", why)
 		if firstCause == "" {
 			firstCause, firstWhy = cause, why
 		}
@@ -365,6 +368,7 @@ func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan i
 		recv = append(recv, Receiver{Port: PortPF, VLAN: vlan})
 	}
 	var owners []*sriov.VF
+	poolTook := false // a VF's MAC and VLAN filters took the frame (even if its netdev then drops it)
 	for i := range s.pf.VFs {
 		v := &s.pf.VFs[i]
 		m := VFMAC(*v, s.prof)
@@ -378,10 +382,14 @@ func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan i
 			continue
 		}
 		seen, cause, why := accepts(v, vlan)
+		if cause == CauseLinkDisabled {
+			poolTook = true // its filters still claim the frame
+		}
 		if cause != "" {
 			excluded(cause, why)
 			continue
 		}
+		poolTook = true
 		if m.NetdevDrops {
 			excluded(CauseReloadPending, fmt.Sprintf("VF %d: the frame reaches its queue but its netdev %s carries %s and drops it", v.ID, v.Netdev, m.Netdev))
 			continue
@@ -412,6 +420,21 @@ func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan i
 	if len(recv) > 0 {
 		return t.deliver(recv, fmt.Sprintf("unicast to %s (%s)", dst, vlanText(vlan)))
 	}
+	if port == PortWire && s.prof.UnmatchedToPF && !poolTook {
+		if vlan != 0 && !s.vlanInUse(vlan) {
+			t.step("%s: VLAN %d is no VF's VLAN, so the NIC's VLAN filter drops the frame", s.prof.Name, vlan)
+		} else {
+			if firstWhy != "" {
+				t.step("no VF takes it (%s)", firstWhy)
+			}
+			t.step("%s: unicast from the wire that no VF takes goes to the NIC's default pool, the PF", s.prof.Name)
+			return t.deliver([]Receiver{{Port: PortPF, VLAN: vlan}}, fmt.Sprintf("no VF takes %s (%s): the PF, the default pool, gets it", dst, vlanText(vlan)))
+		}
+	}
+	if port != PortWire && s.prof.LocalVLANMissDrops && firstCause == CauseVLANMismatch {
+		t.step("%s: the MAC belongs to a VF of this NIC, so the frame is switched inside the NIC (not sent on the wire), where that VF's VLAN filter drops it", s.prof.Name)
+		return t.drop(firstCause, "%s", firstWhy)
+	}
 	if port == PortWire {
 		if firstCause != "" {
 			return t.drop(firstCause, "%s", firstWhy)
@@ -423,6 +446,16 @@ func (s *Switch) unicast(t *trace, port string, in *sriov.VF, dst string, vlan i
 	}
 	t.step("no local port takes %s (%s): unknown unicast leaves on the wire", dst, vlanText(vlan))
 	return t.deliver([]Receiver{{Port: PortWire, VLAN: vlan}}, fmt.Sprintf("unknown unicast %s leaves on the wire", dst))
+}
+
+// vlanInUse reports whether some VF has port VLAN v (the NIC's global VLAN filter then passes it).
+func (s *Switch) vlanInUse(v int) bool {
+	for _, vf := range s.pf.VFs {
+		if vf.VLAN == v {
+			return true
+		}
+	}
+	return false
 }
 
 func keepFirstVF(recv []Receiver) []Receiver {

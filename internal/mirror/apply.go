@@ -23,8 +23,21 @@ type CheckError struct {
 }
 
 func (e *CheckError) Error() string {
+	why := e.Prediction.Reason
+	var about []string
+	for _, st := range e.Prediction.Steps {
+		for _, id := range e.Missing {
+			if strings.Contains(st, fmt.Sprintf("VF %d ", id)) || strings.Contains(st, fmt.Sprintf("VF %d:", id)) {
+				about = append(about, st)
+				break
+			}
+		}
+	}
+	if len(about) > 0 {
+		why = strings.Join(about, "; ")
+	}
 	msg := fmt.Sprintf("mirror %s: after applying, the switch model predicts that frames to %s do not reach VF %s (%s)",
-		e.Group, e.MAC, joinIDs(e.Missing), e.Prediction.Reason)
+		e.Group, e.MAC, joinIDs(e.Missing), why)
 	if len(e.Unrestored) > 0 {
 		return msg + "; could NOT restore: " + strings.Join(e.Unrestored, "; ")
 	}
@@ -84,26 +97,59 @@ func Create(ctx context.Context, h host.Host, st *Store, req Request) (*Plan, er
 		}
 		return plan, err
 	}
-	after, _, err := observePF(ctx, h, pf.Name)
-	if err == nil {
-		plan.Prediction = Check(after, prof, g)
-		if miss := Missing(plan.Prediction, g); len(miss) > 0 {
-			unrestored := change.Undo(context.WithoutCancel(ctx), h, plan.Ops)
-			if len(unrestored) == 0 {
-				_ = st.Remove(g.Name)
-			}
-			return plan, &CheckError{Group: g.Name, MAC: g.MAC, Missing: miss, Prediction: plan.Prediction, Unrestored: unrestored}
-		}
-	} else {
+	miss, err := verify(ctx, h, plan, prof)
+	if err != nil || len(miss) > 0 {
 		unrestored := change.Undo(context.WithoutCancel(ctx), h, plan.Ops)
 		if len(unrestored) == 0 {
 			_ = st.Remove(g.Name)
 		}
-		return plan, fmt.Errorf("observe after applying mirror %s: %w (rolled back)", g.Name, err)
+		if err != nil {
+			return plan, fmt.Errorf("observe after applying mirror %s: %w (rolled back)", g.Name, err)
+		}
+		return plan, &CheckError{Group: g.Name, MAC: g.MAC, Missing: miss, Prediction: plan.Prediction, Unrestored: unrestored}
 	}
 	g.State = StateActive
 	plan.Group = g
 	return plan, st.Put(g)
+}
+
+// ReloadRetries is how often Create reloads the VF driver again for a member whose netdev did not take
+// the MAC (igbvf sometimes probes while the PF is "still resetting" and picks a random MAC).
+var ReloadRetries = 2
+
+// verify observes the host after a create and checks the group with the model. Members that miss the
+// MAC only because their netdev does not carry it yet get their VF driver reloaded again, up to
+// ReloadRetries times; those reloads are appended to plan.Ops so that an undo reverts them too.
+func verify(ctx context.Context, h host.Host, plan *Plan, prof *nicprofile.Profile) ([]int, error) {
+	g := plan.Group
+	for attempt := 0; ; attempt++ {
+		after, _, err := observePF(ctx, h, g.PF)
+		if err != nil {
+			return nil, err
+		}
+		plan.Prediction = Check(after, prof, g)
+		miss := Missing(plan.Prediction, g)
+		if len(miss) == 0 || attempt >= ReloadRetries || !prof.MACNeedsVFReload {
+			return miss, nil
+		}
+		var again []change.Op
+		for _, id := range miss {
+			if v := after.VF(id); v != nil && eswitch.VFMAC(*v, prof).NetdevDrops {
+				again = append(again, change.ReloadOps(after.Name, *v, prof.VFDriver, fmt.Sprintf("mirror %s: VF %d's netdev carries %s, not %s: reload the VF driver again", g.Name, id, v.NetdevMAC, g.MAC))...)
+			}
+		}
+		if len(again) == 0 {
+			return miss, nil
+		}
+		plan.Notes = append(plan.Notes, fmt.Sprintf("after the first reload VFs %s did not carry %s: reloaded the VF driver again", joinIDs(miss), g.MAC))
+		if _, err := change.Run(ctx, h, again, change.Hooks{}); err != nil {
+			return nil, err
+		}
+		plan.Ops = append(plan.Ops, again...)
+		for _, o := range again {
+			plan.Commands = append(plan.Commands, ipCommand(o, after))
+		}
+	}
 }
 
 // Delete restores the members of the group named name and drops its record. A group whose PF is gone

@@ -98,6 +98,12 @@ type Profile struct {
 	MACNeedsVFReload bool   `json:"macNeedsVfReload"`
 	MACNotice        string `json:"macNotice"`
 	AcceptsVLAN4095  bool   `json:"acceptsVlan4095"`
+	// UnmatchedToPF: unicast from the wire that no VF takes goes to the PF (the NIC's default pool) when
+	// its VLAN passes the NIC's VLAN filter (untagged, or a VLAN some VF has); otherwise it is dropped.
+	UnmatchedToPF bool `json:"unmatchedToPf,omitempty"`
+	// LocalVLANMissDrops: a frame from a VF or the PF to a VF's MAC that this VF's VLAN filter refuses is
+	// dropped inside the NIC instead of leaving on the wire as unknown unicast.
+	LocalVLANMissDrops bool `json:"localVlanMissDrops,omitempty"`
 	// SameMACNeedsTrust: VFs sharing a MAC (same-mac mirroring) must be trusted for the NIC to program
 	// the duplicate filter. SameMACReset: the NIC moves a shared MAC's filter to the VF set last, so every
 	// member's MAC must be set once more after all are set (the field recipe's extra step).

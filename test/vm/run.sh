@@ -2,8 +2,9 @@
 # test/vm/run.sh: runs sriovctl's guest suite against the real Linux igb/igbvf drivers on QEMU's emulated
 # Intel 82576 (see ../shared/notes/qemu-igb.md). It installs what it needs on a fresh Debian 12 machine
 # (qemu from bookworm-backports, cpio), caches the guest kernel and busybox .debs under $CACHE, builds a
-# static sriovctl and the guest test binary, packs an initramfs, boots it without a network wire and turns
-# the result lines the guest prints on its serial console into an exit code. Every step is bounded.
+# static sriovctl and the guest test binary, packs an initramfs, boots it and turns the result lines the
+# guest prints on its serial console into an exit code. Every step is bounded. The igb's wire goes to a
+# QEMU hub whose only other port is an e1000 in the same guest (the wire tap): nothing leaves the guest.
 #
 # Usage: test/vm/run.sh [-run REGEXP]   (REGEXP is passed to the guest's go test binary)
 # Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 420 s),
@@ -120,10 +121,12 @@ for lib in $(ldd "$IPBIN" | grep -o '/[^ ]*'); do
 	mkdir -p "$INITRD_ROOT$(dirname "$lib")"
 	cp -L "$lib" "$INITRD_ROOT$lib"
 done
-# Modules in load order (their modinfo depends= order): igb and igbvf; vfio for the bind tests.
+# Modules in load order (their modinfo depends= order): igb and igbvf; vfio for the bind tests; e1000 for
+# the wire tap (the other end of the igb's wire, see the qemu command below).
 MODS="drivers/dca/dca drivers/i2c/algos/i2c-algo-bit drivers/net/ethernet/intel/igb/igb
 drivers/net/ethernet/intel/igbvf/igbvf virt/lib/irqbypass drivers/vfio/vfio
-drivers/vfio/vfio_virqfd drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci"
+drivers/vfio/vfio_virqfd drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci
+drivers/net/ethernet/intel/e1000/e1000"
 : >"$INITRD_ROOT/lib/modules/order"
 for m in $MODS; do
 	src=$(ls "$MODDIR/$m.ko"* 2>/dev/null | head -1 || true)
@@ -156,7 +159,9 @@ boot() {
 		-M q35 $ACCEL -smp 2 -m 1024 -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
 		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 intel_iommu=on iommu=pt no_timer_check" \
 		-device intel-iommu -device pcie-root-port,id=rp0,slot=0,chassis=1 \
-		-device igb,bus=rp0,mac=52:54:00:12:34:56 </dev/null | tee "$SERIAL" | sed -u 's/^/guest| /' >&2
+		-netdev hubport,id=wire0,hubid=0 -netdev hubport,id=wire1,hubid=0 \
+		-device igb,bus=rp0,netdev=wire0,mac=52:54:00:12:34:56 -device e1000,netdev=wire1,mac=52:54:00:00:00:99 \
+		</dev/null | tee "$SERIAL" | sed -u 's/^/guest| /' >&2
 	return "${PIPESTATUS[0]}"
 }
 set +e
