@@ -99,12 +99,20 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 }
 
 func planJSON(p *plan.Plan, pending *apply.Pending) map[string]any {
-	m := map[string]any{"ops": p.Ops, "problems": p.Problems, "notes": p.Notes, "resizes": p.Resizes,
+	m := map[string]any{"ops": nonNil(p.Ops), "problems": nonNil(p.Problems), "notes": nonNil(p.Notes), "resizes": nonNil(p.Resizes),
 		"changes": len(p.Ops), "disruptive": p.Disruptive(), "summary": p.Summary()}
 	if pending != nil {
 		m["pendingRecovery"] = map[string]any{"what": pending.What, "pid": pending.PID, "started": pending.Started}
 	}
 	return m
+}
+
+// nonNil makes an empty list print as [] rather than null.
+func nonNil[E any](s []E) []E {
+	if s == nil {
+		return []E{}
+	}
+	return s
 }
 
 // planErr turns a plan's problems into the command's error: exit 2 when the policy does not fit the host,
