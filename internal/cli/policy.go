@@ -99,7 +99,7 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 }
 
 func planJSON(p *plan.Plan, pending *apply.Pending) map[string]any {
-	m := map[string]any{"ops": nonNil(p.Ops), "problems": nonNil(p.Problems), "notes": nonNil(p.Notes), "resizes": nonNil(p.Resizes),
+	m := map[string]any{"ops": jsonList(p.Ops), "problems": jsonList(p.Problems), "notes": jsonList(p.Notes), "resizes": jsonList(p.Resizes),
 		"changes": len(p.Ops), "disruptive": p.Disruptive(), "summary": p.Summary()}
 	if pending != nil {
 		m["pendingRecovery"] = map[string]any{"what": pending.What, "pid": pending.PID, "started": pending.Started}
@@ -107,8 +107,8 @@ func planJSON(p *plan.Plan, pending *apply.Pending) map[string]any {
 	return m
 }
 
-// nonNil makes an empty list print as [] rather than null.
-func nonNil[E any](s []E) []E {
+// jsonList makes an empty list print as [] rather than null.
+func jsonList[E any](s []E) []E {
 	if s == nil {
 		return []E{}
 	}
