@@ -71,11 +71,7 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 			if err != nil {
 				return err
 			}
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -405,11 +401,7 @@ func newStatusCmd(a *App) *cobra.Command {
 			if err != nil {
 				return &OpError{What: "status: stored desired state", Err: err}
 			}
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}
