@@ -96,6 +96,32 @@ func (a *App) Observe(ctx context.Context, h host.Host) (*sriov.Host, error) {
 	return st, nil
 }
 
+// HostState picks the backend and observes the whole host: what almost every command starts with.
+func (a *App) HostState(ctx context.Context) (host.Host, *sriov.Host, error) {
+	h, err := a.Host()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.Observe(ctx, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, st, nil
+}
+
+// HostPF is HostState plus the PF named by ref (netdev or PCI address), an input error when absent.
+func (a *App) HostPF(ctx context.Context, ref string) (host.Host, *sriov.Host, *sriov.PF, error) {
+	h, st, err := a.HostState(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := FindPF(st, "PF", ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, st, p, nil
+}
+
 // FindPF resolves a PF reference or returns an input error naming the PFs that exist.
 func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
 	p := st.FindPF(ref)

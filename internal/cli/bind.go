@@ -35,15 +35,7 @@ and an IOMMU.`,
 
 func (a *App) bindVF(cmd *cobra.Command, pfRef string, id int, driver string) error {
 	ctx := cmd.Context()
-	h, err := a.Host()
-	if err != nil {
-		return err
-	}
-	st, err := a.Observe(ctx, h)
-	if err != nil {
-		return err
-	}
-	p, err := FindPF(st, "PF", pfRef)
+	h, _, p, err := a.HostPF(ctx, pfRef)
 	if err != nil {
 		return err
 	}

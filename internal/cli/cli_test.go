@@ -321,3 +321,20 @@ func TestDemoRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadFailureLeavesOldMAC: with --reload-vf-driver the MAC is written while the VF is unbound, so
+// a failed rebind is rolled back to the old MAC on a bound VF, never a netdev carrying the new MAC.
+func TestReloadFailureLeavesOldMAC(t *testing.T) {
+	dir := clitest.NewLab(t)
+	clitest.MustRun(t, "--lab", dir, "pf", "set", "ens5f0", "--numvfs", "2")
+	before := show(t, dir, "ens5f0").PFs[0]["vfs"].([]any)[0].(map[string]any)
+	clitest.MustRun(t, "--lab", dir, "lab", "fault", "--fail-at", "3")
+	r := clitest.Run(t, "--lab", dir, "vf", "set", "ens5f0", "0", "--mac", "02:00:00:00:00:41", "--reload-vf-driver")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "driver (none) -> igbvf failed") || !strings.Contains(r.Stderr, "host restored") {
+		t.Fatalf("exit %d %q", r.Code, r.Stderr)
+	}
+	after := show(t, dir, "ens5f0").PFs[0]["vfs"].([]any)[0].(map[string]any)
+	if after["mac"] != before["mac"] || after["driver"] != "igbvf" || after["netdevMac"] == "02:00:00:00:00:41" {
+		t.Fatalf("before %v\nafter %v", before, after)
+	}
+}

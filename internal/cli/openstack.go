@@ -62,11 +62,7 @@ updated, keeping its other sections and the other entries of the lists it extend
 			if err != nil {
 				return err
 			}
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -296,11 +292,7 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 				}
 				*in.doc = d
 			}
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -39,15 +39,7 @@ the VFs that would lose their configuration are named; with --force it goes thro
 
 func (a *App) setNumVFs(cmd *cobra.Command, ref string, n int, force bool) error {
 	ctx := cmd.Context()
-	h, err := a.Host()
-	if err != nil {
-		return err
-	}
-	st, err := a.Observe(ctx, h)
-	if err != nil {
-		return err
-	}
-	p, err := FindPF(st, "PF", ref)
+	h, _, p, err := a.HostPF(ctx, ref)
 	if err != nil {
 		return err
 	}

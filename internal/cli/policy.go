@@ -71,11 +71,7 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 			if err != nil {
 				return err
 			}
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -99,12 +95,20 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 }
 
 func planJSON(p *plan.Plan, pending *apply.Pending) map[string]any {
-	m := map[string]any{"ops": p.Ops, "problems": p.Problems, "notes": p.Notes, "resizes": p.Resizes,
+	m := map[string]any{"ops": jsonList(p.Ops), "problems": jsonList(p.Problems), "notes": jsonList(p.Notes), "resizes": jsonList(p.Resizes),
 		"changes": len(p.Ops), "disruptive": p.Disruptive(), "summary": p.Summary()}
 	if pending != nil {
 		m["pendingRecovery"] = map[string]any{"what": pending.What, "pid": pending.PID, "started": pending.Started}
 	}
 	return m
+}
+
+// jsonList makes an empty list print as [] rather than null.
+func jsonList[E any](s []E) []E {
+	if s == nil {
+		return []E{}
+	}
+	return s
 }
 
 // planErr turns a plan's problems into the command's error: exit 2 when the policy does not fit the host,
@@ -280,6 +284,12 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		out["unrestored"] = res.Unrestored
 		if a.JSON {
 			a.PrintJSON(out)
+		} else if res.RolledBack {
+			undone := "all undone"
+			if len(res.Unrestored) > 0 {
+				undone = fmt.Sprintf("%d undo writes failed", len(res.Unrestored))
+			}
+			a.Printf("%s: failed after %d writes (%s)\n", what, res.Writes, undone)
 		}
 		return &OpError{What: what, Err: err}
 	}
@@ -391,11 +401,7 @@ func newStatusCmd(a *App) *cobra.Command {
 			if err != nil {
 				return &OpError{What: "status: stored desired state", Err: err}
 			}
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}

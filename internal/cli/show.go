@@ -19,11 +19,7 @@ func newShowCmd(a *App) *cobra.Command {
 		Example: `  sriovctl --lab /tmp/lab show
   sriovctl --lab /tmp/lab show ens5f0 --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := a.Host()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), h)
+			_, st, err := a.HostState(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -196,15 +196,7 @@ func CheckVFChange(p *sriov.PF, id int, cur, want sriov.VFConfig) error {
 
 func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings, reload bool) error {
 	ctx := cmd.Context()
-	h, err := a.Host()
-	if err != nil {
-		return err
-	}
-	st, err := a.Observe(ctx, h)
-	if err != nil {
-		return err
-	}
-	p, err := FindPF(st, "PF", pfRef)
+	h, _, p, err := a.HostPF(ctx, pfRef)
 	if err != nil {
 		return err
 	}
@@ -223,7 +215,11 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 	prof := nicprofile.ForDriver(p.Driver)
 	macChanged := s.MAC != nil && *s.MAC != vf.MAC
 	if reload {
-		ops = append(ops, ReloadOps(p, *vf, prof)...)
+		// Unbind first and rebind last: the admin MAC is written while the VF has no driver, so a
+		// failure anywhere leaves the netdev with its old MAC and rollback rebinds the driver.
+		if r := ReloadOps(p, *vf, prof); len(r) == 2 {
+			ops = append(append([]change.Op{r[0]}, ops...), r[1])
+		}
 	}
 	res, err := change.Run(ctx, h, ops, change.Hooks{})
 	if err != nil {

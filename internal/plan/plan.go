@@ -356,10 +356,11 @@ func (b *Builder) fromPolicy() {
 
 // vfPlan is the planning state of one VF.
 type vfPlan struct {
-	base sriov.VF       // what the VF is right before its attribute writes
-	want sriov.VFConfig // what it should become
-	drv  string         // the driver it should end with
-	ops  []change.Op
+	base  sriov.VF       // what the VF is right before its attribute writes
+	fresh bool           // created by this plan's numvfs write
+	want  sriov.VFConfig // what it should become
+	drv   string         // the driver it should end with
+	ops   []change.Op
 }
 
 const restoreReason = "restore the VF's setting from before the resize"
@@ -379,6 +380,7 @@ func (b *Builder) planPF(t *Target) {
 	var ops []change.Op
 	vfs := make([]vfPlan, n)
 	for id := range vfs {
+		vfs[id].fresh = n != p.NumVFs
 		if n == p.NumVFs {
 			if v := p.VF(id); v != nil {
 				vfs[id].base = *v
@@ -479,10 +481,23 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 		// in the reverse order of an undo.
 		bind := change.Op{Kind: change.KindDriver, PF: p.Name, VF: id, From: change.Value{Driver: cur.Driver},
 			To: change.Value{Driver: vp.drv}, Reason: src("driver")}
+		// igb (observed): binding igbvf to a VF without an admin MAC makes the PF report igbvf's own MAC as
+		// the VF's admin MAC. A write of 00:00:00:00:00:00 after the bind clears it again; one before
+		// leaving igbvf does the same for an undo, which runs it after binding igbvf back.
+		pin := change.Op{Kind: change.KindMAC, PF: p.Name, VF: id, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
+			Reason: fmt.Sprintf("keep the admin MAC clear: %s reports %s's own MAC after it binds", p.Driver, prof.VFDriver)}
+		pinned := prof.MACNeedsVFReload && prof.VFDriver != ""
 		if cur.Driver == prof.VFDriver {
-			vp.ops = append([]change.Op{bind}, vp.ops...)
+			lead := []change.Op{bind}
+			if pinned && cur.MAC == sriov.ZeroMAC && !vp.fresh { // an undo removes a fresh VF anyway
+				lead = []change.Op{pin, bind}
+			}
+			vp.ops = append(lead, vp.ops...)
 		} else {
 			vp.ops = append(vp.ops, bind)
+			if pinned && vp.drv == prof.VFDriver && want.MAC == sriov.ZeroMAC {
+				vp.ops = append(vp.ops, pin)
+			}
 		}
 	}
 	// igb: an admin MAC set while igbvf is bound reaches the netdev only after a driver reload.

@@ -25,7 +25,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 # --- 1. host packages: qemu >= 8 with -device igb (bookworm-backports), cpio, xz ---------------------------
 need_root() { [ "$(id -u)" = 0 ] || die "installing $1 needs root (apt-get); install it or rerun as root"; }
-have_igb() { command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"'; }
+have_igb() { # (no `| grep -q`: with pipefail its early exit can fail the pipeline)
+	command -v qemu-system-x86_64 >/dev/null && [[ "$(qemu-system-x86_64 -device help 2>/dev/null)" == *'"igb"'* ]]
+}
 if ! have_igb; then
 	log "installing qemu-system-x86 from bookworm-backports"
 	need_root qemu-system-x86
@@ -168,7 +170,7 @@ boot() {
 set +e
 boot
 QRC=$?
-if ! tr -d '\r' <"$SERIAL" | grep -q 'SRIOVCTL-VM: BOOTED'; then
+if [ "$QRC" != 124 ] && ! grep -aq 'SRIOVCTL-VM: BOOTED' "$SERIAL"; then
 	log "the guest kernel did not reach /init (qemu exit $QRC); booting once more"
 	boot
 	QRC=$?

@@ -82,6 +82,22 @@ func TestPolicyApply(t *testing.T) {
 	if out := mustRun(t, sd, "apply", "-f", six); !strings.Contains(out, "0 writes") {
 		t.Fatalf("apply after the resize:\n%s", out)
 	}
+	// A VF to vfio-pci and back to igbvf: its admin MAC stays clear (igb would report igbvf's own MAC).
+	for _, drv := range []string{"vfio-pci", "igbvf"} {
+		p := filepath.Join(dir, "bind-"+drv+".yaml")
+		y := fmt.Sprintf("pfs:\n  - name: %s\n    vfs:\n      - ids: \"5\"\n        driver: %s\n", pf, drv)
+		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, sd, "apply", "-f", p)
+		if v := showJSON(t).VF(5); v.Driver != drv || v.MAC != "00:00:00:00:00:00" {
+			t.Errorf("VF 5 after binding %s: driver %s, admin MAC %s", drv, v.Driver, v.MAC)
+		}
+		if out := mustRun(t, sd, "apply", "-f", p); !strings.Contains(out, "0 writes") {
+			t.Errorf("second apply of driver %s:\n%s", drv, out)
+		}
+	}
+	mustRun(t, sd, "apply", "-f", six)
 	// A PF reset behind sriovctl's back: drift, then restore.
 	setNumVFs(t, 0)
 	if out := mustRun(t, sd, "status"); !strings.Contains(out, "DRIFT") {
