@@ -310,7 +310,7 @@ func nonNil(s []string) []string {
 func newMirrorListCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List the recorded mirror groups",
+		Short: "List the mirror groups, with whether the switch model says each still works",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			groups, err := a.mirrorStore().List()
@@ -321,6 +321,13 @@ func newMirrorListCmd(a *App) *cobra.Command {
 			if groups == nil {
 				groups = []mirror.Group{}
 			}
+			if h, err := a.Host(); err == nil && len(groups) > 0 {
+				if st, err := h.Observe(cmd.Context()); err == nil {
+					for i := range groups {
+						groups[i].Health = mirror.Health(st, groups[i])
+					}
+				}
+			}
 			if a.JSON {
 				return a.PrintJSON(groups)
 			}
@@ -329,9 +336,9 @@ func newMirrorListCmd(a *App) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPF\tVFS\tMAC\tSTRATEGY\tSTATE\tSOURCE")
+			fmt.Fprintln(tw, "NAME\tPF\tVFS\tMAC\tSTRATEGY\tSTATE\tSOURCE\tHEALTH")
 			for _, g := range groups {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Name, g.PF, policy.FormatIDs(g.VFs), dash(g.MAC), g.Strategy, g.State, g.Source)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Name, g.PF, policy.FormatIDs(g.VFs), dash(g.MAC), g.Strategy, g.State, g.Source, dash(g.Health))
 			}
 			return tw.Flush()
 		},

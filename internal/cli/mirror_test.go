@@ -120,6 +120,9 @@ func TestMirrorRoundTripEveryProfile(t *testing.T) {
 					t.Fatalf("trace from %s: %+v", from, tj)
 				}
 			}
+			if l := clitest.MustRun(t, "--lab", dir, "mirror", "list"); !strings.Contains(l.Stdout, " ok") {
+				t.Fatalf("list: %s", l.Stdout)
+			}
 			l := clitest.MustRun(t, "--lab", dir, "mirror", "list", "--json")
 			var groups []map[string]any
 			if err := json.Unmarshal([]byte(l.Stdout), &groups); err != nil || len(groups) == 0 {
@@ -233,12 +236,19 @@ func TestMirrorRollbackOnFault(t *testing.T) {
 	}
 }
 
-// TestMirrorDeleteAfterVFsGone: deleting a group whose VFs were destroyed just forgets it.
+// TestMirrorDeleteAfterVFsGone: after a reboot list says the group is broken; deleting it just forgets it.
 func TestMirrorDeleteAfterVFsGone(t *testing.T) {
 	dir := clitest.NewLab(t, "eth0=ice")
 	clitest.MustRun(t, "--lab", dir, "pf", "set", "eth0", "--numvfs", "2")
 	clitest.MustRun(t, "--lab", dir, "mirror", "create", "m", "--pf", "eth0", "--vfs", "0,1")
-	clitest.MustRun(t, "--lab", dir, "pf", "set", "eth0", "--numvfs", "0")
+	clitest.MustRun(t, "--lab", dir, "vf", "set", "eth0", "1", "--spoofchk", "on", "--mac", "02:00:00:00:00:99")
+	if l := clitest.MustRun(t, "--lab", dir, "mirror", "list"); !strings.Contains(l.Stdout, "broken: the model says frames to") {
+		t.Fatalf("list after a member changed: %s", l.Stdout)
+	}
+	clitest.MustRun(t, "--lab", dir, "lab", "reboot")
+	if l := clitest.MustRun(t, "--lab", dir, "mirror", "list"); !strings.Contains(l.Stdout, "broken: VF 0 is gone") {
+		t.Fatalf("list after reboot: %s", l.Stdout)
+	}
 	r := clitest.MustRun(t, "--lab", dir, "mirror", "delete", "m")
 	if !strings.Contains(r.Stdout, "no longer exists") {
 		t.Fatalf("delete output: %s", r.Stdout)
@@ -303,5 +313,29 @@ func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPolicyProtectsMirrorGroups: a policy that would change a member of a group made with mirror create
+// is refused (exit 1, nothing changed) unless --force.
+func TestPolicyProtectsMirrorGroups(t *testing.T) {
+	dir := clitest.NewLab(t, "eth0=igb")
+	clitest.MustRun(t, "--lab", dir, "pf", "set", "eth0", "--numvfs", "4")
+	clitest.MustRun(t, "--lab", dir, "mirror", "create", "m", "--pf", "eth0", "--vfs", "0,1", "--mac", "02:00:00:00:00:aa")
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, pol, `{pfs: [{name: eth0, vfs: [{ids: "1-2", spoofchk: true}]}]}`)
+	ops := labOps(t, dir)
+	r := clitest.Run(t, "--lab", dir, "apply", "-f", pol, "--yes")
+	if r.Code != 1 || !strings.Contains(r.Stdout+r.Stderr, "break mirror group m") {
+		t.Fatalf("exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if labOps(t, dir) != ops {
+		t.Fatal("a refused plan wrote to the host")
+	}
+	writeFile(t, pol, `{pfs: [{name: eth0, vfs: [{ids: "2-3", spoofchk: false}]}]}`)
+	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes") // other VFs: fine
+	writeFile(t, pol, `{pfs: [{name: eth0, vfs: [{ids: "1-2", spoofchk: true}]}]}`)
+	if r := clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes", "--force"); !strings.Contains(r.Stdout, "breaks mirror group m") {
+		t.Fatalf("--force: %s", r.Stdout)
 	}
 }

@@ -83,9 +83,11 @@ type Group struct {
 	Strategy string `json:"strategy"`
 	State    string `json:"state"`
 	// Source is "mirror create", or "policy" for a group of the stored desired state (not recorded here).
-	Source  string   `json:"source"`
-	Created string   `json:"created,omitempty"`
-	Prior   []Member `json:"prior"`
+	Source  string `json:"source"`
+	Created string `json:"created,omitempty"`
+	// Health, filled by Health (mirror list), says whether the group still works on the host now.
+	Health string   `json:"health,omitempty"`
+	Prior  []Member `json:"prior"`
 }
 
 // Plan is what creating (or deleting) a group does.
@@ -429,6 +431,28 @@ func Check(pf *sriov.PF, prof *nicprofile.Profile, g Group) eswitch.Result {
 	sw := eswitch.New(pf, prof)
 	r := sw.Trace(eswitch.Frame{From: eswitch.PortWire, Dst: g.MAC, VLAN: vlan})
 	return r
+}
+
+// Health asks the model whether g still works on the observed host st: "ok", or what broke (a reboot or
+// a PF reset destroys VFs and their MACs; someone may have changed a member).
+func Health(st *sriov.Host, g Group) string {
+	pf := st.FindPF(g.PF)
+	switch {
+	case pf == nil:
+		return "broken: PF " + g.PF + " is gone"
+	case g.MAC == "":
+		return "" // a policy group whose MAC the planner picks: plan/status say
+	}
+	for _, id := range g.VFs {
+		if pf.VF(id) == nil {
+			return fmt.Sprintf("broken: VF %d is gone (reboot or VF count change?)", id)
+		}
+	}
+	r := Check(pf, nicprofile.ForDriver(pf.Driver), g)
+	if miss := Missing(r, g); len(miss) > 0 {
+		return fmt.Sprintf("broken: the model says frames to %s miss VF %s (%s)", g.MAC, joinIDs(miss), r.Reason)
+	}
+	return "ok"
 }
 
 // Missing lists the members a prediction does not reach.

@@ -37,6 +37,7 @@ func Contributor() plan.Contributor {
 			delete(pending, b)
 			mu.Unlock()
 			check(b, groups)
+			protect(b)
 		},
 	}
 }
@@ -155,6 +156,47 @@ func check(b *plan.Builder, groups []policyGroup) {
 			continue
 		}
 		b.Note("%s: mirror %s (%s): the switch model predicts frames from the wire to %s reach VFs %s", pf.Name, g.Name, g.Strategy, g.MAC, joinIDs(g.VFs))
+	}
+}
+
+// protect refuses plans that would break a group made with `mirror create`: writes to a member's MAC,
+// spoof check, trust or driver, or a VF count change of its PF (which destroys every VF). With --force
+// the plan goes ahead and says which groups break.
+func protect(b *plan.Builder) {
+	if b.Opts.StateDir == "" {
+		return
+	}
+	recorded, err := OpenStore(b.Opts.StateDir).List()
+	if err != nil {
+		b.Problemf(plan.ProblemRefused, "", -1, "", 0, "cannot read the mirror records: %v", err)
+		return
+	}
+	for _, g := range recorded {
+		pf := b.Host.FindPF(g.PF)
+		if pf == nil {
+			continue
+		}
+		var hits []string
+		for _, o := range b.Plan.Ops {
+			if o.PF != pf.Name {
+				continue
+			}
+			switch {
+			case o.Kind == change.KindNumVFs && o.From.NumVFs > 0:
+				hits = append(hits, o.Describe())
+			case slices.Contains(g.VFs, o.VF) && slices.Contains([]change.Kind{change.KindMAC, change.KindSpoofCheck, change.KindTrust, change.KindDriver}, o.Kind):
+				hits = append(hits, o.Describe())
+			}
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		if b.Opts.Force {
+			b.Note("%s: --force: the plan breaks mirror group %s (%s); `mirror delete %s` restores its members' earlier settings", pf.Name, g.Name, strings.Join(hits, "; "), g.Name)
+			continue
+		}
+		b.Problemf(plan.ProblemRefused, pf.Name, -1, "", 0, "the plan would break mirror group %s (made with `mirror create`, VFs %s): %s; delete the group first, or use --force",
+			g.Name, joinIDs(g.VFs), strings.Join(hits, "; "))
 	}
 }
 
