@@ -168,6 +168,9 @@ func TestMirrorSwitchdev(t *testing.T) {
 			if p := pfState(t, dir, c.pf); len(p.MirrorRules) != 1 || p.VF(1).MAC != sriov.ZeroMAC {
 				t.Fatalf("after create: rules %+v, VF 1 MAC %s (switchdev-tc must not touch MACs)", p.MirrorRules, p.VF(1).MAC)
 			}
+			if sh := clitest.MustRun(t, "--lab", dir, "show", c.pf); !strings.Contains(sh.Stdout, "mirror rule tap: dst 02:00:00:00:02:00 -> vf 0,1") {
+				t.Fatalf("show: %s", sh.Stdout)
+			}
 			tj := trace(t, dir, "--pf", c.pf, "--from", "vf:3", "--dst", "02:00:00:00:02:00")
 			if !reflect.DeepEqual(ports(tj), []string{"vf:0", "vf:1"}) {
 				t.Fatalf("trace: %+v", tj)

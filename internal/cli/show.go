@@ -77,6 +77,9 @@ func WriteTable(a *App, st *sriov.Host) {
 				v.LinkState, rate(v.MinTxRateMbps), rate(v.MaxTxRateMbps), onOff(v.QueryRSS))
 		}
 		tw.Flush()
+		for _, r := range p.MirrorRules {
+			a.Printf("  mirror rule %s\n", r)
+		}
 	}
 }
 
