@@ -17,7 +17,7 @@ func newLabCmd(a *App) *cobra.Command {
 		Use:   "lab",
 		Short: "Create and control an emulated lab host (NICs that behave like real ones)",
 	}
-	cmd.AddCommand(newLabInitCmd(a), newLabFaultCmd(a), newLabRebootCmd(a))
+	cmd.AddCommand(newLabInitCmd(a), newLabFaultCmd(a), newLabRebootCmd(a), newLabEswitchCmd(a))
 	return cmd
 }
 

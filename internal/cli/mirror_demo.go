@@ -1,5 +1,11 @@
 package cli
 
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
 func init() {
 	addDemoSection(demoSection{Order: 50, Title: "Mirror one flow to two VMs", Run: demoMirror})
 }
@@ -39,4 +45,31 @@ func demoMirror(d *Demo) error {
 	d.Say("mirror list shows the group; mirror delete would restore both VFs' MAC, spoof check and trust.")
 	_, err := d.OK("mirror", "list")
 	return err
+}
+
+// newLabEswitchCmd switches a lab PF's eswitch mode, as `devlink dev eswitch set ... mode` does on a host.
+func newLabEswitchCmd(a *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "eswitch PF legacy|switchdev",
+		Short: "Set a lab PF's eswitch mode (like devlink; needs 0 VFs and a switchdev-capable NIC: ice, mlx5)",
+		Example: `  sriovctl --lab /tmp/lab lab eswitch ens4f0 switchdev
+  sriovctl --lab /tmp/lab mirror create tap --pf ens4f0 --vfs 0,1   # then: switchdev-tc`,
+		Args: exactArgs(2, "PF MODE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] != "legacy" && args[1] != "switchdev" {
+				return &sriov.FieldError{Field: "MODE", Value: args[1], Allowed: "allowed legacy or switchdev"}
+			}
+			l, err := a.Lab()
+			if err != nil {
+				return err
+			}
+			if err := l.SetEswitchMode(cmd.Context(), args[0], args[1]); err != nil {
+				return &OpError{What: "lab eswitch", Err: err}
+			}
+			if !a.JSON {
+				a.Printf("%s: eswitch %s\n", args[0], args[1])
+			}
+			return nil
+		},
+	}
 }

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/sriovctl/sriovctl/internal/clitest"
-	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -148,13 +146,7 @@ func TestMirrorSwitchdev(t *testing.T) {
 	for _, c := range []struct{ pf, profile string }{{"ens4f0", "mlx5"}, {"ens3f0", "ice"}} {
 		t.Run(c.profile, func(t *testing.T) {
 			dir := clitest.NewLab(t)
-			l, err := lab.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := l.SetEswitchMode(context.Background(), c.pf, "switchdev"); err != nil {
-				t.Fatal(err)
-			}
+			clitest.MustRun(t, "--lab", dir, "lab", "eswitch", c.pf, "switchdev")
 			clitest.MustRun(t, "--lab", dir, "pf", "set", c.pf, "--numvfs", "4")
 			clitest.MustRun(t, "--lab", dir, "vf", "set", c.pf, "0", "--mac", "02:00:00:00:02:00")
 			if r := clitest.Run(t, "--lab", dir, "mirror", "create", "x", "--pf", c.pf, "--vfs", "0,1", "--strategy", "same-mac"); r.Code != 1 || !strings.Contains(r.Stderr, "switchdev-tc") {
