@@ -417,8 +417,9 @@ func TestAssignFirstUndoesInterruptedApply(t *testing.T) {
 	if err := os.WriteFile(vlans, []byte("pfs:\n  - name: eth0\n    vfs:\n      - ids: \"0-3\"\n        vlan: 42\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	clitest.MustRun(t, append(lab, "lab", "fault", "--delay", "100ms")...)
-	// Kill it once the first VF has its VLAN (each write takes 100 ms, three more are to come).
+	// Kill it once the first VF has its VLAN (each write takes 400 ms, three more are to come: wide
+	// enough for the poller on a loaded 2-core CI machine).
+	clitest.MustRun(t, append(lab, "lab", "fault", "--delay", "400ms")...)
 	cmd := exec.Command(clitest.Binary(t), append(lab, "apply", "-f", vlans, "--yes")...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
