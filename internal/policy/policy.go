@@ -302,25 +302,37 @@ type failFunc func(line int, field, format string, args ...any) error
 
 var name = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 
+// checkNamedVFSet validates what mirror groups and pools share: a unique name, a PF and a VF id list
+// (under key idsKey), and returns the parsed ids.
+func checkNamedVFSet(li *lineIndex, fail failFunc, seen map[string]bool, section, what string, i int, nm, pf, idsKey, idsVal string) ([]int, error) {
+	at := fmt.Sprintf("%s[%d].", section, i)
+	line := li.line(section, i)
+	if !name.MatchString(nm) {
+		return nil, fail(li.line(section, i, "name"), at+"name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", nm)
+	}
+	if seen[nm] {
+		return nil, fail(line, at+"name", "%s %q is defined twice", what, nm)
+	}
+	seen[nm] = true
+	if pf == "" {
+		return nil, fail(line, at+"pf", "missing: name the PF (netdev or PCI address)")
+	}
+	ids, err := ParseIDs(idsVal)
+	if err != nil {
+		return nil, fail(li.line(section, i, idsKey), at+idsKey, "%v", err)
+	}
+	return ids, nil
+}
+
 func (p *Policy) validateMirrors(file string, li *lineIndex, fail failFunc) error {
 	seen := map[string]bool{}
 	for i := range p.Mirrors {
 		m := &p.Mirrors[i]
 		m.Line = li.line("mirrors", i)
 		at := fmt.Sprintf("mirrors[%d].", i)
-		if !name.MatchString(m.Name) {
-			return fail(li.line("mirrors", i, "name"), at+"name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", m.Name)
-		}
-		if seen[m.Name] {
-			return fail(m.Line, at+"name", "mirror group %q is defined twice", m.Name)
-		}
-		seen[m.Name] = true
-		if m.PF == "" {
-			return fail(m.Line, at+"pf", "missing: name the PF (netdev or PCI address)")
-		}
-		ids, err := ParseIDs(m.VFs)
+		ids, err := checkNamedVFSet(li, fail, seen, "mirrors", "mirror group", i, m.Name, m.PF, "vfs", m.VFs)
 		if err != nil {
-			return fail(li.line("mirrors", i, "vfs"), at+"vfs", "%v", err)
+			return err
 		}
 		if len(ids) < 2 {
 			return fail(li.line("mirrors", i, "vfs"), at+"vfs", "a mirror group needs at least 2 VFs, got %q", m.VFs)
@@ -355,19 +367,9 @@ func (p *Policy) validatePools(file string, li *lineIndex, fail failFunc) error 
 		pl := &p.Pools[i]
 		pl.Line = li.line("pools", i)
 		at := fmt.Sprintf("pools[%d].", i)
-		if !name.MatchString(pl.Name) {
-			return fail(li.line("pools", i, "name"), at+"name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", pl.Name)
-		}
-		if seen[pl.Name] {
-			return fail(pl.Line, at+"name", "pool %q is defined twice", pl.Name)
-		}
-		seen[pl.Name] = true
-		if pl.PF == "" {
-			return fail(pl.Line, at+"pf", "missing: name the PF (netdev or PCI address)")
-		}
-		ids, err := ParseIDs(pl.IDs)
+		ids, err := checkNamedVFSet(li, fail, seen, "pools", "pool", i, pl.Name, pl.PF, "ids", pl.IDs)
 		if err != nil {
-			return fail(li.line("pools", i, "ids"), at+"ids", "%v", err)
+			return err
 		}
 		for _, id := range ids {
 			k := owner{pool: strconv.Itoa(id), pf: pl.PF}
