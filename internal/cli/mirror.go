@@ -45,7 +45,7 @@ capture: it works the same on the lab and on a real host. --json prints
 					return Usagef("trace", "--%s is required", f)
 				}
 			}
-			port, _, err := eswitch.ParsePort(from)
+			port, inVF, err := eswitch.ParsePort(from)
 			if err != nil {
 				return err
 			}
@@ -73,6 +73,13 @@ capture: it works the same on the lab and on a real host. --json prints
 			p, err := FindPF(st, "--pf", pfRef)
 			if err != nil {
 				return err
+			}
+			if inVF >= 0 {
+				// A VF that does not exist is a mistake in the question, not a prediction.
+				if err := sriov.ValidateVFID("--from", inVF, p.NumVFs); err != nil {
+					fe := err.(*sriov.FieldError)
+					return &sriov.FieldError{Field: fe.Field, Value: from, Allowed: fmt.Sprintf("%s: VF ids of %s", fe.Allowed, p.Name)}
+				}
 			}
 			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(eswitch.Frame{From: port, Src: s, Dst: d, VLAN: vlan})
 			if a.JSON {

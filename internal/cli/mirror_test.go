@@ -202,6 +202,7 @@ func TestMirrorInputErrors(t *testing.T) {
 		{[]string{"trace", "--pf", "eth0", "--from", "wire", "--dst", "zz"}, "--dst"},
 		{[]string{"trace", "--pf", "eth0", "--from", "wire", "--dst", "02:00:00:00:00:aa", "--vlan", "4095"}, "--vlan"},
 		{[]string{"trace", "--pf", "eth0", "--from", "wire"}, "--dst"},
+		{[]string{"trace", "--pf", "eth0", "--from", "vf:7", "--dst", "02:00:00:00:00:aa"}, `--from: invalid value "vf:7": allowed 0-4`},
 	} {
 		r := clitest.Run(t, append([]string{"--lab", dir}, c.args...)...)
 		if r.Code != 2 || !strings.Contains(r.Stderr, c.want) {

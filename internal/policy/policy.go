@@ -166,7 +166,7 @@ func yamlError(file string, err error) error {
 
 // humanize rewrites yaml.v3's Go-flavoured messages for users.
 func humanize(msg string) string {
-	r := strings.NewReplacer("in type policy.", "in ", "into *int", "into a whole number", "into int", "into a whole number",
+	r := strings.NewReplacer("into policy.Policy", "into a policy (a mapping with pfs:, mirrors:, pools:)", "in type policy.", "in ", "into *int", "into a whole number", "into int", "into a whole number",
 		"into *bool", "into true/false", "into bool", "into true/false", "!!str", "string", "!!int", "number",
 		"!!bool", "boolean", "!!map", "mapping", "!!seq", "list", "!!float", "decimal")
 	return r.Replace(msg)
