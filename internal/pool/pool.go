@@ -341,14 +341,16 @@ func (m *Manager) Release(ctx context.Context, sel Selector) ([]ledger.Record, e
 	}
 	var done []ledger.Record
 	for _, r := range targets {
+		was := r.State
 		r.State = ledger.StateReleasing
 		if err := m.Ledger.Put(r); err != nil {
 			return done, err
 		}
 		if err := m.restore(ctx, st, r); err != nil {
 			if !change.IsRollbackFailure(err) {
-				// The owner's settings are back in place: the VF is still assigned.
-				r.State = ledger.StateAssigned
+				// The VF is back as it was before this release: still assigned or, for an assignment that
+				// never completed (stuck "assigning"), still for the next repair to finish.
+				r.State = was
 				if perr := m.Ledger.Put(r); perr != nil {
 					return done, errors.Join(err, perr)
 				}

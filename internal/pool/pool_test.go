@@ -333,3 +333,26 @@ func TestDriftIsShownAndReassertedAndMissingVFsReported(t *testing.T) {
 		t.Fatalf("release of a vanished VF: %v %+v", err, done)
 	}
 }
+
+// TestReleaseFaultKeepsStuckAssigningForRepair: a release of an assignment that never completed (its
+// record stuck "assigning" after a failed repair) that fails and rolls back must leave the record
+// "assigning", not promote it to "assigned": the VF is half-configured and the owner was never told.
+func TestReleaseFaultKeepsStuckAssigningForRepair(t *testing.T) {
+	e := newEnv(t, "i40e", 2, "0-1", "vfio-pci")
+	ctx := context.Background()
+	r := e.mustAssign("web1", fullSettings("02:00:00:00:01:01"))
+	r.State = ledger.StateAssigning
+	if err := e.m.Ledger.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lab.SetFault(lab.FaultConfig{FailAt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Release(ctx, Selector{Owner: "web1"}); err == nil {
+		t.Fatal("release with a fault at write 2 succeeded")
+	}
+	all, _ := e.m.Ledger.All()
+	if len(all) != 1 || all[0].State != ledger.StateAssigning {
+		t.Fatalf("ledger after a failed release of a stuck assignment: %+v, want it still %s", all, ledger.StateAssigning)
+	}
+}
