@@ -378,6 +378,9 @@ func (p *Policy) validatePools(file string, li *lineIndex, fail failFunc) error 
 			}
 			taken[k] = pl.Name
 		}
+		if pl.Driver != "" && strings.ContainsAny(pl.Driver, "/ \t\n") {
+			return fail(li.line("pools", i, "driver"), at+"driver", "invalid value %q: want a driver name such as vfio-pci or the VF's netdev driver", pl.Driver)
+		}
 		pl.VFIDs = ids
 	}
 	return nil

@@ -22,6 +22,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"bad ids", "pfs:\n  - name: a\n    vfs:\n      - ids: \"3-1\"\n", "p.yaml:4: pfs[0].vfs[0].ids: invalid value \"3-1\""},
 		{"mirror one vf", "pfs: []\nmirrors:\n  - name: m\n    pf: a\n    vfs: \"2\"\n", "p.yaml:5: mirrors[0].vfs: a mirror group needs at least 2 VFs"},
 		{"pool overlap", "pfs: []\npools:\n  - {name: a, pf: x, ids: \"0-3\"}\n  - {name: b, pf: x, ids: \"3\"}\n", "p.yaml:4: pools[1].ids: VF 3 of x is already in pool \"a\""},
+		{"pool driver", "pfs: []\npools:\n  - name: a\n    pf: x\n    ids: \"0\"\n    driver: ../../../x\n", "p.yaml:6: pools[0].driver: invalid value \"../../../x\": want a driver name"},
 		{"empty", "", "p.yaml: empty policy"},
 	}
 	for _, c := range cases {
