@@ -55,10 +55,16 @@ type Request struct {
 type ExhaustedError struct {
 	Pool        string
 	Used, Total int
+	// Missing lists the pool's VFs that the PF does not have now (numVfs too low): neither used nor free.
+	Missing []int
 }
 
 func (e *ExhaustedError) Error() string {
-	return fmt.Sprintf("pool %s exhausted (%d/%d in use)", e.Pool, e.Used, e.Total)
+	msg := fmt.Sprintf("pool %s exhausted (%d/%d in use)", e.Pool, e.Used, e.Total)
+	if len(e.Missing) > 0 {
+		msg += fmt.Sprintf("; VFs %s of the pool do not exist on the PF now (numVfs too low)", policy.FormatIDs(e.Missing))
+	}
+	return msg
 }
 
 // ConflictError says the owner already holds a VF of the pool, assigned with other settings.
@@ -177,16 +183,19 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 		}
 		inUse := 0
 		var pick *sriov.VF
+		var missing []int
 		for _, id := range pl.VFIDs {
 			switch vf := pf.VF(id); {
 			case used[id]:
 				inUse++
-			case pick == nil && vf != nil:
+			case vf == nil:
+				missing = append(missing, id)
+			case pick == nil:
 				pick = vf
 			}
 		}
 		if pick == nil {
-			return &ExhaustedError{Pool: pl.Name, Used: inUse, Total: len(pl.VFIDs)}
+			return &ExhaustedError{Pool: pl.Name, Used: inUse, Total: len(pl.VFIDs), Missing: missing}
 		}
 		want := req.Settings.ApplyTo(pick.VFConfig)
 		if q := req.Settings.QoS; q != nil && *q != 0 && want.VLAN == 0 {

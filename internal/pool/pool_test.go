@@ -152,6 +152,19 @@ func TestExhausted(t *testing.T) {
 	}
 }
 
+// TestExhaustedNamesMissingVFs: a pool whose PF has fewer VFs than the pool names is exhausted with
+// fewer than all in use; the message says why instead of a bare "(2/4 in use)".
+func TestExhaustedNamesMissingVFs(t *testing.T) {
+	e := newEnv(t, "ice", 2, "0-3", "")
+	e.mustAssign("vm0", sriov.VFSettings{})
+	e.mustAssign("vm1", sriov.VFSettings{})
+	_, _, err := e.assign("vm9", sriov.VFSettings{})
+	want := "pool vms exhausted (2/4 in use); VFs 2-3 of the pool do not exist on the PF now (numVfs too low)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v, want %q", err, want)
+	}
+}
+
 func TestStaleLeaseNeverTouchesReassignedVF(t *testing.T) {
 	e := newEnv(t, "ice", 1, "0", "vfio-pci")
 	ctx := context.Background()
