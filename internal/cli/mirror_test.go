@@ -335,3 +335,21 @@ func TestPolicyProtectsMirrorGroups(t *testing.T) {
 		t.Fatalf("--force: %s", r.Stdout)
 	}
 }
+
+// TestRestoreAfterRebootNotBlockedByMirrorGroup: after a reboot the members of a group made with mirror
+// create are gone; restore recreates the VFs with the desired settings instead of refusing the whole
+// plan (which left the host with no VFs at boot).
+func TestRestoreAfterRebootNotBlockedByMirrorGroup(t *testing.T) {
+	dir := clitest.NewLab(t, "eth0=igb")
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, pol, `{pfs: [{name: eth0, numVfs: 4, vfs: [{ids: "1", mac: "02:00:00:00:00:01"}]}]}`)
+	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes")
+	clitest.MustRun(t, "--lab", dir, "mirror", "create", "m", "--pf", "eth0", "--vfs", "1,2", "--mac", "02:00:00:00:00:aa")
+	clitest.MustRun(t, "--lab", dir, "lab", "reboot")
+	if r := clitest.Run(t, "--lab", dir, "restore", "--yes"); r.Code != 0 {
+		t.Fatalf("restore after reboot: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := clitest.MustRun(t, "--lab", dir, "--json", "status"); !strings.Contains(r.Stdout, `"inSync": true`) {
+		t.Fatalf("status after restore: %s", r.Stdout)
+	}
+}

@@ -185,6 +185,12 @@ func protect(b *plan.Builder) {
 			case o.Kind == change.KindNumVFs && o.From.NumVFs > 0:
 				hits = append(hits, o.Describe())
 			case slices.Contains(g.VFs, o.VF) && slices.Contains([]change.Kind{change.KindMAC, change.KindSpoofCheck, change.KindTrust, change.KindDriver}, o.Kind):
+				if pf.VF(o.VF) == nil {
+					// The member is gone already (reboot, PF reset) and this plan creates it afresh: the
+					// group is broken before the plan, which takes nothing from it. Refusing would keep
+					// `sriovctl restore` from bringing the host back at boot.
+					continue
+				}
 				hits = append(hits, o.Describe())
 			}
 		}
