@@ -219,6 +219,7 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 				return err
 			}
 			defer lock.Release()
+			req.PolicyGroups = a.policyMirrors()
 			plan, err := mirror.Create(cmd.Context(), h, a.mirrorStore(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)

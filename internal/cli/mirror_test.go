@@ -353,3 +353,26 @@ func TestRestoreAfterRebootNotBlockedByMirrorGroup(t *testing.T) {
 		t.Fatalf("status after restore: %s", r.Stdout)
 	}
 }
+
+// TestMirrorCreateRespectsPolicyMirrors: mirror create may not take VFs (or the name) of a group of the
+// stored desired policy: it broke that group, and every later apply or restore of the policy was refused.
+func TestMirrorCreateRespectsPolicyMirrors(t *testing.T) {
+	dir := clitest.NewLab(t, "eth0=igb")
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, pol, `{pfs: [{name: eth0, numVfs: 4}], mirrors: [{name: tap, pf: eth0, vfs: "0-1", mac: "02:00:00:00:aa:01"}]}`)
+	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes")
+	ops := labOps(t, dir)
+	for _, args := range [][]string{
+		{"mirror", "create", "tap2", "--pf", "eth0", "--vfs", "1,2", "--mac", "02:00:00:00:bb:01"},
+		{"mirror", "create", "tap", "--pf", "eth0", "--vfs", "2,3", "--mac", "02:00:00:00:bb:02"},
+	} {
+		r := clitest.Run(t, append([]string{"--lab", dir}, args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, "tap") {
+			t.Fatalf("%v: exit %d\n%s%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if labOps(t, dir) != ops {
+		t.Fatal("a refused mirror create wrote to the host")
+	}
+	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes")
+}

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func Create(ctx context.Context, h host.Host, st *Store, req Request) (*Plan, er
 	if err != nil {
 		return nil, err
 	}
-	plan, err := PlanCreate(pf, prof, req, existing)
+	plan, err := PlanCreate(pf, prof, req, append(slices.Clone(existing), req.PolicyGroups...))
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,9 @@ type Request struct {
 	VFs      []int
 	MAC      string // "" = keep the first member's MAC, else a MAC derived from the group's name
 	Strategy string // auto, same-mac or switchdev-tc
+	// PolicyGroups are the groups of the stored desired policy (mirrors: applied with apply -f): their
+	// names and VFs are taken as much as recorded groups' are.
+	PolicyGroups []Group
 }
 
 // Member is one member VF with the settings it had before the group was made.
