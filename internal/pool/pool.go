@@ -393,12 +393,22 @@ func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) 
 func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, driver, reason string) []change.Op {
 	ops := change.Diff(pf, cur, want, reason)
 	macChanged := slices.ContainsFunc(ops, func(o change.Op) bool { return o.Kind == change.KindMAC })
+	rebinds := false // the ops end by binding the VF driver
 	switch {
 	case driver != cur.Driver:
 		ops = append(ops, change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
 			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason})
+		rebinds = driver == prof.VFDriver
 	case macChanged && prof.MACNeedsVFReload:
-		ops = append(ops, change.ReloadOps(pf, cur, prof.VFDriver, reason)...)
+		reload := change.ReloadOps(pf, cur, prof.VFDriver, reason)
+		ops = append(ops, reload...)
+		rebinds = len(reload) > 0
+	}
+	// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF report
+	// igbvf's own MAC as the VF's admin MAC; a write of 00:00:00:00:00:00 after the bind clears it again.
+	if rebinds && prof.MACNeedsVFReload && prof.VFDriver != "" && want.MAC == sriov.ZeroMAC {
+		ops = append(ops, change.Op{Kind: change.KindMAC, PF: pf, VF: cur.ID, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
+			Reason: fmt.Sprintf("%s: keep the admin MAC clear (%s reports %s's own MAC after it binds)", reason, prof.Name, prof.VFDriver)})
 	}
 	return ops
 }

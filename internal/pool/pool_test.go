@@ -289,6 +289,48 @@ func TestReleaseOnIgbRebindsSoNetdevLosesOwnerMAC(t *testing.T) {
 	}
 }
 
+// igbQuirkHost emulates what igb does on real hardware (see the planner): binding igbvf to a VF without
+// an admin MAC makes the PF report igbvf's own MAC as the VF's admin MAC.
+type igbQuirkHost struct{ *lab.Lab }
+
+func (h igbQuirkHost) BindVF(ctx context.Context, pf string, id int, driver string) error {
+	if err := h.Lab.BindVF(ctx, pf, id, driver); err != nil || driver != "igbvf" {
+		return err
+	}
+	st, err := h.Lab.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	if v := st.FindPF(pf).VF(id); v.MAC == sriov.ZeroMAC {
+		return h.Lab.SetVFMAC(ctx, pf, id, "02:99:00:00:00:01")
+	}
+	return nil
+}
+
+// TestReleaseOnIgbKeepsClearAdminMACClear: a VF that had no admin MAC before its assignment has none after
+// its release, although igb reports igbvf's own MAC once igbvf binds again.
+func TestReleaseOnIgbKeepsClearAdminMACClear(t *testing.T) {
+	for _, c := range []struct {
+		driver string
+		s      sriov.VFSettings
+	}{
+		{"vfio-pci", sriov.VFSettings{}},
+		{"vfio-pci", sriov.VFSettings{MAC: ptr("02:00:00:00:02:01")}},
+		{"", sriov.VFSettings{MAC: ptr("02:00:00:00:02:01")}}, // stays on igbvf: reloaded for the MAC
+	} {
+		e := newEnv(t, "igb", 2, "0-1", c.driver)
+		e.m.Host = igbQuirkHost{e.lab}
+		before := e.vf(0)
+		e.mustAssign("c1", c.s)
+		if _, err := e.m.Release(context.Background(), Selector{Owner: "c1"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.vf(0); !sameAdminState(got, before) {
+			t.Fatalf("pool driver %q, settings %+v: after release VF %+v, want %+v", c.driver, c.s, got, before)
+		}
+	}
+}
+
 func TestAssignRefusesWhatTheDriverRefuses(t *testing.T) {
 	e := newEnv(t, "igb", 2, "0-1", "")
 	_, _, err := e.assign("x", sriov.VFSettings{MaxTxRateMbps: ptr(5000)}) // above igb's 1 Gb/s link
