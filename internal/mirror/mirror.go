@@ -488,7 +488,7 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 			plan.Notes = append(plan.Notes, fmt.Sprintf("the offloaded rule %s is already gone from %s", g.Name, pf.Name))
 		}
 	}
-	var flags, macs, reloads []change.Op
+	var flags, macs, reloads, pins []change.Op
 	for _, m := range g.Prior {
 		v := pf.VF(m.VF)
 		if v == nil {
@@ -505,11 +505,18 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 			}
 		}
 		if prof.MACNeedsVFReload && !strings.EqualFold(v.MAC, m.MAC) {
-			reloads = append(reloads, change.ReloadOps(pf.Name, *v, prof.VFDriver, reason+": reload the VF driver so its netdev takes the restored MAC")...)
+			reload := change.ReloadOps(pf.Name, *v, prof.VFDriver, reason+": reload the VF driver so its netdev takes the restored MAC")
+			reloads = append(reloads, reload...)
+			if len(reload) > 0 && m.MAC == sriov.ZeroMAC {
+				// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF
+				// report igbvf's own MAC as the admin MAC; clearing it again after the bind restores it.
+				pins = append(pins, change.Op{Kind: change.KindMAC, PF: pf.Name, VF: m.VF, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
+					Reason: reason + ": keep the restored admin MAC clear (" + pf.Driver + " reports " + prof.VFDriver + "'s own MAC after it binds)"})
+			}
 		}
 	}
 	// MACs first (spoof check comes back on only once each VF has its own MAC again).
-	plan.Ops = slices.Concat(plan.Ops, macs, reloads, flags)
+	plan.Ops = slices.Concat(plan.Ops, macs, reloads, pins, flags)
 	for _, o := range plan.Ops {
 		plan.Commands = append(plan.Commands, ipCommand(o, pf))
 	}

@@ -159,3 +159,42 @@ func TestStoreConcurrentPuts(t *testing.T) {
 		t.Fatal("c still there")
 	}
 }
+
+// igbQuirkHost emulates what igb does on real hardware (see the planner): binding igbvf to a VF without
+// an admin MAC makes the PF report igbvf's own MAC as the VF's admin MAC.
+type igbQuirkHost struct{ *lab.Lab }
+
+func (h igbQuirkHost) BindVF(ctx context.Context, pf string, id int, driver string) error {
+	if err := h.Lab.BindVF(ctx, pf, id, driver); err != nil || driver != "igbvf" {
+		return err
+	}
+	st, err := h.Lab.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	if v := st.FindPF(pf).VF(id); v.MAC == sriov.ZeroMAC {
+		return h.Lab.SetVFMAC(ctx, pf, id, "02:99:00:00:00:01")
+	}
+	return nil
+}
+
+// TestDeleteOnIgbRestoresClearAdminMAC: members that had no admin MAC before the group have none after
+// mirror delete, although igb reports igbvf's own MAC once the VF driver is reloaded.
+func TestDeleteOnIgbRestoresClearAdminMAC(t *testing.T) {
+	l := newLab(t, "igb", 3)
+	before := observe(t, l)
+	st := OpenStore(t.TempDir())
+	h := igbQuirkHost{l}
+	if _, err := Create(context.Background(), h, st, Request{Name: "m", PF: "eth0", VFs: []int{0, 1}, MAC: "02:00:00:00:00:aa"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Delete(context.Background(), h, st, "m"); err != nil {
+		t.Fatal(err)
+	}
+	after := observe(t, l)
+	for i := range before.VFs {
+		if before.VFs[i].VFConfig != after.VFs[i].VFConfig {
+			t.Fatalf("VF %d not restored by mirror delete: %+v -> %+v", i, before.VFs[i].VFConfig, after.VFs[i].VFConfig)
+		}
+	}
+}
