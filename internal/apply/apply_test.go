@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/applytest"
@@ -252,4 +253,47 @@ func TestLockNoWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	l2.Release()
+}
+
+// TestLockWaitEndsWithContext: a command waiting for the lock stops when its context ends (Ctrl-C)
+// instead of blocking until the holder is done, and leaves the lock usable.
+func TestLockWaitEndsWithContext(t *testing.T) {
+	dir := t.TempDir()
+	l, err := apply.Acquire(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		l2, err := apply.AcquireContext(ctx, dir, false)
+		if err == nil {
+			l2.Release()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("wait ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the wait for the lock ignored the cancelled context")
+	}
+	l.Release()
+	// The abandoned wait takes the lock once it is free and drops it at once.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		l3, err := apply.Acquire(dir, true)
+		if err == nil {
+			l3.Release()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock after a cancelled wait: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

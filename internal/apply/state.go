@@ -3,6 +3,7 @@ package apply
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,12 @@ type Lock struct{ f *os.File }
 // Acquire takes the lock, waiting for it unless noWait. With noWait and a holder, the error wraps
 // ErrLocked and names the holder's pid.
 func Acquire(dir string, noWait bool) (*Lock, error) {
+	return AcquireContext(context.Background(), dir, noWait)
+}
+
+// AcquireContext is Acquire whose wait ends when ctx does (Ctrl-C): the kernel restarts a blocking flock
+// after a signal, so without this a waiting command could not be interrupted.
+func AcquireContext(ctx context.Context, dir string, noWait bool) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -49,11 +56,22 @@ func Acquire(dir string, noWait bool) (*Lock, error) {
 	if noWait {
 		how |= unix.LOCK_NB
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
+	done := make(chan error, 1)
+	go func() {
+		for {
+			err := unix.Flock(int(f.Fd()), how)
+			if !errors.Is(err, unix.EINTR) {
+				done <- err
+				return
+			}
 		}
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// Closing the file releases the lock should the flock still succeed.
+		go func() { <-done; f.Close() }()
+		return nil, fmt.Errorf("waiting for %s: %w", filepath.Join(dir, LockFile), ctx.Err())
 	}
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		holder, _ := os.ReadFile(f.Name())

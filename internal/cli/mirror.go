@@ -145,7 +145,7 @@ func (a *App) mirrorStore() *mirror.Store { return mirror.OpenStore(a.StateDir()
 // mirrorWriter takes the state directory's one-writer lock (shared with apply, restore and recover) and
 // finishes or undoes an interrupted apply first, as they do.
 func (a *App) mirrorWriter(ctx contextT, what string, h host.Host) (*apply.Lock, error) {
-	lock, err := apply.Acquire(a.StateDir(), false)
+	lock, err := apply.AcquireContext(ctx, a.StateDir(), false)
 	if err != nil {
 		return nil, &OpError{What: what, Err: err}
 	}

@@ -228,7 +228,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	dir := a.StateDir()
 	var rec *apply.Recovery
 	if !f.dryRun {
-		lock, err := apply.Acquire(dir, f.noWait)
+		lock, err := apply.AcquireContext(ctx, dir, f.noWait)
 		if err != nil {
 			return &OpError{What: what, Err: err}
 		}
@@ -344,7 +344,7 @@ it by storing its desired state). apply and restore do this themselves first.`,
 			if err != nil {
 				return err
 			}
-			lock, err := apply.Acquire(a.StateDir(), noWait)
+			lock, err := apply.AcquireContext(cmd.Context(), a.StateDir(), noWait)
 			if err != nil {
 				return &OpError{What: "recover", Err: err}
 			}

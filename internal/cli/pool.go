@@ -83,7 +83,7 @@ func (a *App) withPools(cmd *cobra.Command, what string, fn func(m *pool.Manager
 	}
 	// apply's one-writer lock first, then the ledger's (apply takes them in the same order when its plan
 	// checks the ledger): pool commands and apply never write the host at the same time.
-	lock, err := apply.Acquire(a.StateDir(), false)
+	lock, err := apply.AcquireContext(ctx, a.StateDir(), false)
 	if err != nil {
 		return &OpError{What: what, Err: err}
 	}
