@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -220,6 +224,9 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			}
 			defer lock.Release()
 			req.PolicyGroups = a.policyMirrors()
+			if err := a.refuseAssignedMembers(cmd.Context(), h, req); err != nil {
+				return err
+			}
 			plan, err := mirror.Create(cmd.Context(), h, a.mirrorStore(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)
@@ -392,4 +399,37 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// refuseAssignedMembers refuses a group over VFs handed to owners (sriovctl assign): the group would
+// rewrite the MAC and spoof check of a VM's VF. The caller holds the apply lock (taken before the ledger's,
+// as everywhere).
+func (a *App) refuseAssignedMembers(ctx contextT, h host.Host, req mirror.Request) error {
+	if _, err := os.Stat(filepath.Join(a.StateDir(), ledger.DBFile)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	st, err := a.Observe(ctx, h)
+	if err != nil {
+		return err
+	}
+	pf := st.FindPF(req.PF)
+	if pf == nil {
+		return nil // Create names the PFs
+	}
+	l, err := ledger.Open(ctx, a.StateDir())
+	if err != nil {
+		return &OpError{What: "mirror create", Err: err}
+	}
+	defer l.Close()
+	recs, err := l.All()
+	if err != nil {
+		return &OpError{What: "mirror create", Err: err}
+	}
+	for _, r := range recs {
+		if r.PFAddress == pf.PCIAddress && slices.Contains(req.VFs, r.VF) {
+			return &sriov.FieldError{Field: "--vfs", Value: policy.FormatIDs(req.VFs),
+				Allowed: fmt.Sprintf("VF %d is assigned to %s (pool %s): release it first (sriovctl release --owner %s)", r.VF, r.Owner, r.Pool, r.Owner)}
+		}
+	}
+	return nil
 }

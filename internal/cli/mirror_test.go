@@ -376,3 +376,22 @@ func TestMirrorCreateRespectsPolicyMirrors(t *testing.T) {
 	}
 	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes")
 }
+
+// TestMirrorCreateRefusesAssignedVFs: a group over a VF handed to an owner would rewrite the VM's MAC and
+// spoof check: refused, nothing written.
+func TestMirrorCreateRefusesAssignedVFs(t *testing.T) {
+	dir := clitest.NewLab(t, "eth0=igb")
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, pol, `{pfs: [{name: eth0, numVfs: 4}], pools: [{name: vms, pf: eth0, ids: "0-1"}]}`)
+	clitest.MustRun(t, "--lab", dir, "apply", "-f", pol, "--yes")
+	clitest.MustRun(t, "--lab", dir, "assign", "--pool", "vms", "--owner", "web1", "--mac", "02:00:00:00:01:01")
+	ops := labOps(t, dir)
+	r := clitest.Run(t, "--lab", dir, "mirror", "create", "m", "--pf", "eth0", "--vfs", "0,2", "--mac", "02:00:00:00:00:aa")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "assigned to web1") {
+		t.Fatalf("exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if labOps(t, dir) != ops {
+		t.Fatal("a refused mirror create wrote to the host")
+	}
+	clitest.MustRun(t, "--lab", dir, "mirror", "create", "m", "--pf", "eth0", "--vfs", "2,3", "--mac", "02:00:00:00:00:aa")
+}
