@@ -269,7 +269,11 @@ func (b *Builder) Targets() []*Target { return b.targets }
 // its line, or a feature's name). A field already asked for with another value is a problem; false then.
 func (t *Target) Set(id int, s sriov.VFSettings, driver *string, source string, line int) bool {
 	if id < 0 || id >= t.NumVFs {
-		t.b.Problemf(ProblemInvalid, t.PF.Name, id, "", line, "%s: VF %d does not exist with %d VFs (allowed 0-%d)", source, id, t.NumVFs, t.NumVFs-1)
+		allowed := fmt.Sprintf("allowed 0-%d", t.NumVFs-1)
+		if t.NumVFs == 0 {
+			allowed = "the PF has none: give it numVfs under pfs"
+		}
+		t.b.Problemf(ProblemInvalid, t.PF.Name, id, "", line, "%s: VF %d does not exist with %d VFs (%s)", source, id, t.NumVFs, allowed)
 		return false
 	}
 	vt := t.VFs[id]

@@ -323,3 +323,17 @@ func TestRestoreSnapshotMirrorRules(t *testing.T) {
 		}
 	}
 }
+
+// TestSetOnPFWithoutVFsNamesTheFix: a contributor asking for a VF of a PF with no VFs gets a problem that
+// says what to do, not "allowed 0--1".
+func TestSetOnPFWithoutVFsNamesTheFix(t *testing.T) {
+	_, st := newHost(t, nil)
+	c := plan.Contributor{Name: "test", Desire: func(b *plan.Builder) {
+		mac := "02:00:00:00:00:aa"
+		b.Target("ice0", "mirrors[0]", 3).Set(0, sriov.VFSettings{MAC: &mac}, nil, "mirror m", 3)
+	}}
+	p := plan.Build(st, parse(t, "pfs: []\n"), plan.Options{NoContributors: true, Contributors: []plan.Contributor{c}})
+	if len(p.Problems) != 1 || strings.Contains(p.Problems[0].Msg, "0--1") || !strings.Contains(p.Problems[0].Msg, "numVfs") {
+		t.Fatalf("problems = %+v", p.Problems)
+	}
+}
