@@ -30,7 +30,7 @@ const (
 )
 
 // ErrLocked says another process holds the apply lock and the caller did not want to wait.
-var ErrLocked = errors.New("another sriovctl apply, restore or recover is running")
+var ErrLocked = errors.New("another sriovctl command that writes the host (apply, restore, recover, assign, release or mirror) is running")
 
 // Lock is the one-writer lock of a state directory (flock on DIR/apply.lock). The kernel releases it when
 // its holder dies, so a kill -9 never leaves it stale.

@@ -165,7 +165,7 @@ func TestApplyNoWait(t *testing.T) {
 	}
 	r := clitest.Run(t, "--lab", labDir, "apply", "-f", pol, "--no-wait")
 	l.Release()
-	if r.Code != 1 || !strings.Contains(r.Stderr, "another sriovctl apply, restore or recover is running") || !strings.Contains(r.Stderr, "--no-wait") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "another sriovctl command that writes the host (apply, restore, recover, assign, release or mirror) is running") || !strings.Contains(r.Stderr, "--no-wait") {
 		t.Fatalf("apply --no-wait: exit %d\n%s", r.Code, r.Stderr)
 	}
 	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol, "--no-wait")
