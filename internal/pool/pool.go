@@ -253,7 +253,7 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 	}
 	drift := Drift(*cur, rec)
 	if len(drift) > 0 {
-		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, rec.Config, rec.Driver, "re-apply for "+rec.Owner)
+		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, ownerConfig(*cur, rec), rec.Driver, "re-apply for "+rec.Owner)
 		if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
 			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
 		}
@@ -281,7 +281,19 @@ func find(st *sriov.Host, r ledger.Record) (*sriov.PF, *sriov.VF, error) {
 // Drift names what of an assigned VF differs on the host from what its owner was given ("vlan (0 qos 0
 // -> 100 qos 0)": host value -> owner's value). Empty when the VF is as assigned.
 func Drift(cur sriov.VF, r ledger.Record) []string {
-	return changed(cur.VFConfig, r.Config, cur.Driver, r.Driver)
+	return changed(cur.VFConfig, ownerConfig(cur, r), cur.Driver, r.Driver)
+}
+
+// ownerConfig is the configuration an assigned VF should have now: what its owner was given, except an
+// admin MAC when the owner asked for none and the VF was handed out without one. Whoever uses such a VF
+// picks its MAC (libvirt sets one when the VM starts, as LibvirtInterface says); that is no drift, and
+// setting 00:00:00:00:00:00 again would take the MAC from under the running VM.
+func ownerConfig(cur sriov.VF, r ledger.Record) sriov.VFConfig {
+	c := r.Config
+	if r.Settings.MAC == nil && c.MAC == sriov.ZeroMAC {
+		c.MAC = cur.MAC
+	}
+	return c
 }
 
 // Held is one ledger record with what the host shows for its VF now.

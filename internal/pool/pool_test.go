@@ -411,3 +411,29 @@ func TestReleaseFaultKeepsStuckAssigningForRepair(t *testing.T) {
 		t.Fatalf("ledger after a failed release of a stuck assignment: %+v, want it still %s", all, ledger.StateAssigning)
 	}
 }
+
+// TestMACPickedByTheVMIsNoDrift: a VF handed out without an admin MAC gets one when the VM starts
+// (libvirt picks it, having no <mac> in the element assign printed). That is no drift, and the owner
+// asking again must not write 00:00:00:00:00:00 under the running VM.
+func TestMACPickedByTheVMIsNoDrift(t *testing.T) {
+	e := newEnv(t, "i40e", 2, "0-1", "vfio-pci")
+	ctx := context.Background()
+	s := sriov.VFSettings{VLAN: ptr(100)}
+	r := e.mustAssign("web1", s)
+	if r.Config.MAC != sriov.ZeroMAC {
+		t.Fatalf("assigned MAC %s, want none", r.Config.MAC)
+	}
+	if err := e.lab.SetVFMAC(ctx, "eth0", r.VF, "52:54:00:12:34:56"); err != nil { // libvirt at VM start
+		t.Fatal(err)
+	}
+	if held, err := e.m.Assignments(ctx); err != nil || held[0].Host != "ok" {
+		t.Fatalf("assignments: %v %+v", err, held)
+	}
+	again, err := e.m.Assign(ctx, Request{Pool: e.pool, Owner: "web1", Settings: s})
+	if err != nil || len(again.Reapplied) != 0 {
+		t.Fatalf("assign again: %v %+v", err, again)
+	}
+	if got := e.vf(r.VF); got.MAC != "52:54:00:12:34:56" {
+		t.Fatalf("assign again rewrote the VM's MAC: %s", got.MAC)
+	}
+}
