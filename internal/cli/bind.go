@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sriovctl/sriovctl/internal/change"
@@ -11,6 +13,7 @@ import (
 func init() { vfSubcommands = append(vfSubcommands, newVFBindCmd) }
 
 func newVFBindCmd(a *App) *cobra.Command {
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "bind PF VF DRIVER",
 		Short: "Bind a VF to a driver (vfio-pci for a VM, its default driver such as igbvf, or none)",
@@ -26,20 +29,25 @@ and an IOMMU.`,
 			if err != nil {
 				return err
 			}
-			return a.bindVF(cmd, args[0], id, args[2])
+			return a.bindVF(cmd, args[0], id, args[2], force)
 		},
 	}
 	addWaitTimeoutFlag(cmd.Flags())
+	cmd.Flags().BoolVar(&force, "force", false, "rebind a VF that `sriovctl assign` handed to an owner")
 	return cmd
 }
 
-func (a *App) bindVF(cmd *cobra.Command, pfRef string, id int, driver string) error {
+func (a *App) bindVF(cmd *cobra.Command, pfRef string, id int, driver string, force bool) error {
 	ctx := cmd.Context()
-	h, _, p, err := a.HostPF(ctx, pfRef)
+	h, p, release, err := a.lockedHostPF(ctx, "vf bind", pfRef)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := sriov.ValidateVFID("VF", id, p.NumVFs); err != nil {
+		return err
+	}
+	if err := a.refuseAssigned(ctx, "vf bind", "VF", fmt.Sprint(id), p, []int{id}, force); err != nil {
 		return err
 	}
 	switch driver {

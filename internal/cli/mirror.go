@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +13,6 @@ import (
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
 	"github.com/sriovctl/sriovctl/internal/host"
-	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -146,24 +143,6 @@ works and refuses, before touching anything, where none does. See docs/mirroring
 
 func (a *App) mirrorStore() *mirror.Store { return mirror.OpenStore(a.StateDir()) }
 
-// mirrorWriter takes the state directory's one-writer lock (shared with apply, restore and recover) and
-// finishes or undoes an interrupted apply first, as they do.
-func (a *App) mirrorWriter(ctx contextT, what string, h host.Host) (*apply.Lock, error) {
-	lock, err := apply.AcquireContext(ctx, a.StateDir(), false)
-	if err != nil {
-		return nil, &OpError{What: what, Err: err}
-	}
-	rec, err := apply.Recover(ctx, h, a.StateDir())
-	if err != nil {
-		lock.Release()
-		return nil, &OpError{What: what + ": recover", Err: err}
-	}
-	if rec != nil && !a.JSON {
-		a.printRecovery(rec)
-	}
-	return lock, nil
-}
-
 // policyMirrors lists the mirror groups of the stored desired state (made by apply -f).
 func (a *App) policyMirrors() []mirror.Group {
 	d, err := apply.LoadDesired(a.StateDir())
@@ -218,7 +197,7 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			if err != nil {
 				return err
 			}
-			lock, err := a.mirrorWriter(cmd.Context(), "mirror create", h)
+			lock, err := a.hostWriter(cmd.Context(), "mirror create", h)
 			if err != nil {
 				return err
 			}
@@ -377,7 +356,7 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 					}
 				}
 			}
-			lock, err := a.mirrorWriter(cmd.Context(), "mirror delete", h)
+			lock, err := a.hostWriter(cmd.Context(), "mirror delete", h)
 			if err != nil {
 				return err
 			}
@@ -402,12 +381,8 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 }
 
 // refuseAssignedMembers refuses a group over VFs handed to owners (sriovctl assign): the group would
-// rewrite the MAC and spoof check of a VM's VF. The caller holds the apply lock (taken before the ledger's,
-// as everywhere).
+// rewrite the MAC and spoof check of a VM's VF. The caller holds the apply lock.
 func (a *App) refuseAssignedMembers(ctx contextT, h host.Host, req mirror.Request) error {
-	if _, err := os.Stat(filepath.Join(a.StateDir(), ledger.DBFile)); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	st, err := a.Observe(ctx, h)
 	if err != nil {
 		return err
@@ -416,17 +391,12 @@ func (a *App) refuseAssignedMembers(ctx contextT, h host.Host, req mirror.Reques
 	if pf == nil {
 		return nil // Create names the PFs
 	}
-	l, err := ledger.Open(ctx, a.StateDir())
+	recs, err := a.assignedVFs(ctx, "mirror create", pf)
 	if err != nil {
-		return &OpError{What: "mirror create", Err: err}
-	}
-	defer l.Close()
-	recs, err := l.All()
-	if err != nil {
-		return &OpError{What: "mirror create", Err: err}
+		return err
 	}
 	for _, r := range recs {
-		if r.PFAddress == pf.PCIAddress && slices.Contains(req.VFs, r.VF) {
+		if slices.Contains(req.VFs, r.VF) {
 			return &sriov.FieldError{Field: "--vfs", Value: policy.FormatIDs(req.VFs),
 				Allowed: fmt.Sprintf("VF %d is assigned to %s (pool %s): release it first (sriovctl release --owner %s)", r.VF, r.Owner, r.Pool, r.Owner)}
 		}

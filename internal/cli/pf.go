@@ -31,7 +31,7 @@ the VFs that would lose their configuration are named; with --force it goes thro
 		},
 	}
 	set.Flags().IntVar(&numVFs, "numvfs", 0, "number of VFs (0 to the PF's sriov_totalvfs)")
-	set.Flags().BoolVar(&force, "force", false, "resize an enabled PF by going through 0 (destroys every VF's configuration)")
+	set.Flags().BoolVar(&force, "force", false, "resize an enabled PF by going through 0 (destroys every VF's configuration), even with VFs handed to owners")
 	addWaitTimeoutFlag(set.Flags())
 	cmd.AddCommand(set)
 	return cmd
@@ -39,12 +39,19 @@ the VFs that would lose their configuration are named; with --force it goes thro
 
 func (a *App) setNumVFs(cmd *cobra.Command, ref string, n int, force bool) error {
 	ctx := cmd.Context()
-	h, _, p, err := a.HostPF(ctx, ref)
+	h, p, release, err := a.lockedHostPF(ctx, "pf set", ref)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := sriov.ValidateNumVFs("--numvfs", n, p.TotalVFs); err != nil {
 		return err
+	}
+	if n != p.NumVFs {
+		// Any change of an enabled PF's count destroys its VFs (through 0, or to 0).
+		if err := a.refuseAssigned(ctx, "pf set", "--numvfs", fmt.Sprint(n), p, nil, force); err != nil {
+			return err
+		}
 	}
 	var ops []change.Op
 	switch {

@@ -30,7 +30,7 @@ var vfSubcommands []func(a *App) *cobra.Command
 type vfSetFlags struct {
 	mac, vlanProto, spoofchk, trust, state, queryRSS string
 	vlan, qos, minRate, maxRate                      int
-	reloadVFDriver                                   bool
+	reloadVFDriver, force                            bool
 }
 
 func newVFSetCmd(a *App) *cobra.Command {
@@ -55,12 +55,13 @@ touched; if the host refuses one write, the ones already made are undone.`,
 			if s.IsEmpty() && !f.reloadVFDriver {
 				return Usagef("vf set", "nothing to set: give at least one of --mac, --vlan, --qos, --vlan-proto, --spoofchk, --trust, --state, --min-tx-rate, --max-tx-rate, --query-rss")
 			}
-			return a.setVF(cmd, args[0], id, s, f.reloadVFDriver)
+			return a.setVF(cmd, args[0], id, s, f.reloadVFDriver, f.force)
 		},
 	}
 	fl := cmd.Flags()
 	f.addFlags(fl, "mac", "vlan", "qos", "vlan-proto", "spoofchk", "trust", "state", "min-tx-rate", "max-tx-rate", "query-rss")
 	fl.BoolVar(&f.reloadVFDriver, "reload-vf-driver", false, "rebind the VF driver so its netdev takes a new admin MAC (needed on igb)")
+	fl.BoolVar(&f.force, "force", false, "change a VF that `sriovctl assign` handed to an owner")
 	return cmd
 }
 
@@ -194,13 +195,17 @@ func CheckVFChange(p *sriov.PF, id int, cur, want sriov.VFConfig) error {
 	return nil
 }
 
-func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings, reload bool) error {
+func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings, reload, force bool) error {
 	ctx := cmd.Context()
-	h, _, p, err := a.HostPF(ctx, pfRef)
+	h, p, release, err := a.lockedHostPF(ctx, "vf set", pfRef)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := sriov.ValidateVFID("VF", id, p.NumVFs); err != nil {
+		return err
+	}
+	if err := a.refuseAssigned(ctx, "vf set", "VF", fmt.Sprint(id), p, []int{id}, force); err != nil {
 		return err
 	}
 	vf := p.VF(id)
