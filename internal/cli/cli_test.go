@@ -328,7 +328,8 @@ func TestReloadFailureLeavesOldMAC(t *testing.T) {
 	dir := clitest.NewLab(t)
 	clitest.MustRun(t, "--lab", dir, "pf", "set", "ens5f0", "--numvfs", "2")
 	before := show(t, dir, "ens5f0").PFs[0]["vfs"].([]any)[0].(map[string]any)
-	clitest.MustRun(t, "--lab", dir, "lab", "fault", "--fail-at", "3")
+	// Writes: clear MAC (igb rebind quirk), unbind, MAC, bind: fail the bind.
+	clitest.MustRun(t, "--lab", dir, "lab", "fault", "--fail-at", "4")
 	r := clitest.Run(t, "--lab", dir, "vf", "set", "ens5f0", "0", "--mac", "02:00:00:00:00:41", "--reload-vf-driver")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "driver (none) -> igbvf failed") || !strings.Contains(r.Stderr, "host restored") {
 		t.Fatalf("exit %d %q", r.Code, r.Stderr)

@@ -224,6 +224,18 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 		// failure anywhere leaves the netdev with its old MAC and rollback rebinds the driver.
 		if r := ReloadOps(p, *vf, prof); len(r) == 2 {
 			ops = append(append([]change.Op{r[0]}, ops...), r[1])
+			if prof.RebindReportsVFMAC {
+				// igb reports igbvf's own MAC as the admin MAC after a bind to a VF without one: a clear
+				// MAC is written again after the bind, and before the unbind for an undo (which binds last).
+				pin := change.Op{Kind: change.KindMAC, PF: p.Name, VF: id, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
+					Reason: "keep the admin MAC clear: " + p.Driver + " reports " + prof.VFDriver + "'s own MAC after it binds"}
+				if vf.MAC == sriov.ZeroMAC {
+					ops = append([]change.Op{pin}, ops...)
+				}
+				if want.MAC == sriov.ZeroMAC {
+					ops = append(ops, pin)
+				}
+			}
 		}
 	}
 	res, err := change.Run(ctx, h, ops, change.Hooks{})

@@ -37,9 +37,16 @@ func observe(t *testing.T, l *lab.Lab) *sriov.PF {
 }
 
 // lyingHost accepts MAC writes without doing them: the post-apply check must catch it and roll back.
+// lyingHost is a NIC that silently ignores a shared MAC: it accepts every MAC write but keeps only
+// clears (00:00:00:00:00:00), so undo can still clear what the driver's rebind reported.
 type lyingHost struct{ *lab.Lab }
 
-func (lyingHost) SetVFMAC(context.Context, string, int, string) error { return nil }
+func (h lyingHost) SetVFMAC(ctx context.Context, pf string, vf int, mac string) error {
+	if mac == sriov.ZeroMAC {
+		return h.Lab.SetVFMAC(ctx, pf, vf, mac)
+	}
+	return nil
+}
 
 func TestCreateFailsAndRollsBackWhenCheckFails(t *testing.T) {
 	l := newLab(t, "igb", 3)
@@ -160,31 +167,13 @@ func TestStoreConcurrentPuts(t *testing.T) {
 	}
 }
 
-// igbQuirkHost emulates what igb does on real hardware (see the planner): binding igbvf to a VF without
-// an admin MAC makes the PF report igbvf's own MAC as the VF's admin MAC.
-type igbQuirkHost struct{ *lab.Lab }
-
-func (h igbQuirkHost) BindVF(ctx context.Context, pf string, id int, driver string) error {
-	if err := h.Lab.BindVF(ctx, pf, id, driver); err != nil || driver != "igbvf" {
-		return err
-	}
-	st, err := h.Lab.Observe(ctx)
-	if err != nil {
-		return err
-	}
-	if v := st.FindPF(pf).VF(id); v.MAC == sriov.ZeroMAC {
-		return h.Lab.SetVFMAC(ctx, pf, id, "02:99:00:00:00:01")
-	}
-	return nil
-}
-
 // TestDeleteOnIgbRestoresClearAdminMAC: members that had no admin MAC before the group have none after
 // mirror delete, although igb reports igbvf's own MAC once the VF driver is reloaded.
 func TestDeleteOnIgbRestoresClearAdminMAC(t *testing.T) {
 	l := newLab(t, "igb", 3)
 	before := observe(t, l)
 	st := OpenStore(t.TempDir())
-	h := igbQuirkHost{l}
+	h := l // the lab emulates igb reporting igbvf's MAC after a rebind (rebindReportsVfMac)
 	if _, err := Create(context.Background(), h, st, Request{Name: "m", PF: "eth0", VFs: []int{0, 1}, MAC: "02:00:00:00:00:aa"}); err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,9 @@ type Profile struct {
 	MACNeedsVFReload bool   `json:"macNeedsVfReload"`
 	MACNotice        string `json:"macNotice"`
 	AcceptsVLAN4095  bool   `json:"acceptsVlan4095"`
+	// RebindReportsVFMAC: when the VF driver binds again to a VF without an admin MAC, the PF reports the
+	// MAC the VF driver picked as the VF's admin MAC (igb). A freshly created VF still reports none.
+	RebindReportsVFMAC bool `json:"rebindReportsVfMac,omitempty"`
 	// UnmatchedToPF: unicast from the wire that no VF takes goes to the PF (the NIC's default pool) when
 	// its VLAN passes the NIC's VLAN filter (untagged, or a VLAN some VF has); otherwise it is dropped.
 	UnmatchedToPF bool `json:"unmatchedToPf,omitempty"`

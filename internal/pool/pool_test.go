@@ -289,24 +289,6 @@ func TestReleaseOnIgbRebindsSoNetdevLosesOwnerMAC(t *testing.T) {
 	}
 }
 
-// igbQuirkHost emulates what igb does on real hardware (see the planner): binding igbvf to a VF without
-// an admin MAC makes the PF report igbvf's own MAC as the VF's admin MAC.
-type igbQuirkHost struct{ *lab.Lab }
-
-func (h igbQuirkHost) BindVF(ctx context.Context, pf string, id int, driver string) error {
-	if err := h.Lab.BindVF(ctx, pf, id, driver); err != nil || driver != "igbvf" {
-		return err
-	}
-	st, err := h.Lab.Observe(ctx)
-	if err != nil {
-		return err
-	}
-	if v := st.FindPF(pf).VF(id); v.MAC == sriov.ZeroMAC {
-		return h.Lab.SetVFMAC(ctx, pf, id, "02:99:00:00:00:01")
-	}
-	return nil
-}
-
 // TestReleaseOnIgbKeepsClearAdminMACClear: a VF that had no admin MAC before its assignment has none after
 // its release, although igb reports igbvf's own MAC once igbvf binds again.
 func TestReleaseOnIgbKeepsClearAdminMACClear(t *testing.T) {
@@ -319,7 +301,7 @@ func TestReleaseOnIgbKeepsClearAdminMACClear(t *testing.T) {
 		{"", sriov.VFSettings{MAC: ptr("02:00:00:00:02:01")}}, // stays on igbvf: reloaded for the MAC
 	} {
 		e := newEnv(t, "igb", 2, "0-1", c.driver)
-		e.m.Host = igbQuirkHost{e.lab}
+		e.m.Host = e.lab // the lab emulates igb reporting igbvf's MAC after a rebind (rebindReportsVfMac)
 		before := e.vf(0)
 		e.mustAssign("c1", c.s)
 		if _, err := e.m.Release(context.Background(), Selector{Owner: "c1"}); err != nil {

@@ -477,6 +477,9 @@ func (l *Lab) BindVF(ctx context.Context, ref string, id int, driver string) err
 			} else {
 				s.Serial++
 				v.NetdevMAC = derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, id, s.Serial))
+				if prof.RebindReportsVFMAC {
+					v.MAC = v.NetdevMAC
+				}
 			}
 		}
 		return nil

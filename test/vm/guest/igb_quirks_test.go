@@ -13,7 +13,8 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-// TestIGBQuirks records igb behaviours that the lab's igb profile does not (yet) model, so that a
+// TestIGBQuirks records igb behaviours that the lab's igb profile does not (yet) model (and one, 1., that
+// it now does: rebindReportsVfMac), so that a
 // change of the driver or of the lab shows up here. See the notes in the closing report of issue 3.
 func TestIGBQuirks(t *testing.T) {
 	setNumVFs(t, 0)
