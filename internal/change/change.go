@@ -272,6 +272,15 @@ func ReloadOps(pf string, vf sriov.VF, vfDriver string, reason string) []Op {
 	}
 }
 
+// KeepMACClear writes 00:00:00:00:00:00 over a clear admin MAC. NICs that report the VF driver's own MAC
+// as the admin MAC once it binds again (igb: nicprofile rebindReportsVfMac) need one after each such bind
+// to a VF meant to have no admin MAC; placed before an unbind it does the same for an undo, which binds
+// last. why says what the write belongs to.
+func KeepMACClear(pf string, vf int, pfDriver, vfDriver, why string) Op {
+	return Op{Kind: KindMAC, PF: pf, VF: vf, From: Value{MAC: sriov.ZeroMAC}, To: Value{MAC: sriov.ZeroMAC},
+		Reason: fmt.Sprintf("%skeep the admin MAC clear: %s reports %s's own MAC after it binds", why, pfDriver, vfDriver)}
+}
+
 // Restore returns the operations that bring a freshly created VF (default configuration, default
 // driver) back to the observed configuration vf. Attributes already at their defaults produce none.
 func Restore(pf string, vf sriov.VF, reason string) []Op {

@@ -227,8 +227,7 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 			if prof.RebindReportsVFMAC {
 				// igb reports igbvf's own MAC as the admin MAC after a bind to a VF without one: a clear
 				// MAC is written again after the bind, and before the unbind for an undo (which binds last).
-				pin := change.Op{Kind: change.KindMAC, PF: p.Name, VF: id, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
-					Reason: "keep the admin MAC clear: " + p.Driver + " reports " + prof.VFDriver + "'s own MAC after it binds"}
+				pin := change.KeepMACClear(p.Name, id, p.Driver, prof.VFDriver, "")
 				if vf.MAC == sriov.ZeroMAC {
 					ops = append([]change.Op{pin}, ops...)
 				}

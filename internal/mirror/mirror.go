@@ -507,11 +507,10 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 		if prof.MACNeedsVFReload && !strings.EqualFold(v.MAC, m.MAC) {
 			reload := change.ReloadOps(pf.Name, *v, prof.VFDriver, reason+": reload the VF driver so its netdev takes the restored MAC")
 			reloads = append(reloads, reload...)
-			if len(reload) > 0 && m.MAC == sriov.ZeroMAC {
+			if len(reload) > 0 && m.MAC == sriov.ZeroMAC && prof.RebindReportsVFMAC {
 				// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF
 				// report igbvf's own MAC as the admin MAC; clearing it again after the bind restores it.
-				pins = append(pins, change.Op{Kind: change.KindMAC, PF: pf.Name, VF: m.VF, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
-					Reason: reason + ": keep the restored admin MAC clear (" + pf.Driver + " reports " + prof.VFDriver + "'s own MAC after it binds)"})
+				pins = append(pins, change.KeepMACClear(pf.Name, m.VF, pf.Driver, prof.VFDriver, reason+": "))
 			}
 		}
 	}

@@ -418,9 +418,8 @@ func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.V
 	}
 	// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF report
 	// igbvf's own MAC as the VF's admin MAC; a write of 00:00:00:00:00:00 after the bind clears it again.
-	if rebinds && prof.MACNeedsVFReload && prof.VFDriver != "" && want.MAC == sriov.ZeroMAC {
-		ops = append(ops, change.Op{Kind: change.KindMAC, PF: pf, VF: cur.ID, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
-			Reason: fmt.Sprintf("%s: keep the admin MAC clear (%s reports %s's own MAC after it binds)", reason, prof.Name, prof.VFDriver)})
+	if rebinds && prof.RebindReportsVFMAC && prof.VFDriver != "" && want.MAC == sriov.ZeroMAC {
+		ops = append(ops, change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": "))
 	}
 	return ops
 }
