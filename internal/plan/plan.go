@@ -488,9 +488,8 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 		// igb (observed): binding igbvf to a VF without an admin MAC makes the PF report igbvf's own MAC as
 		// the VF's admin MAC. A write of 00:00:00:00:00:00 after the bind clears it again; one before
 		// leaving igbvf does the same for an undo, which runs it after binding igbvf back.
-		pin := change.Op{Kind: change.KindMAC, PF: p.Name, VF: id, From: change.Value{MAC: sriov.ZeroMAC}, To: change.Value{MAC: sriov.ZeroMAC},
-			Reason: fmt.Sprintf("keep the admin MAC clear: %s reports %s's own MAC after it binds", p.Driver, prof.VFDriver)}
-		pinned := prof.MACNeedsVFReload && prof.VFDriver != ""
+		pin := change.KeepMACClear(p.Name, id, p.Driver, prof.VFDriver, "")
+		pinned := prof.RebindReportsVFMAC && prof.VFDriver != ""
 		if cur.Driver == prof.VFDriver {
 			lead := []change.Op{bind}
 			if pinned && cur.MAC == sriov.ZeroMAC && !vp.fresh { // an undo removes a fresh VF anyway
@@ -501,6 +500,11 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 			vp.ops = append(vp.ops, bind)
 			if pinned && vp.drv == prof.VFDriver && want.MAC == sriov.ZeroMAC {
 				vp.ops = append(vp.ops, pin)
+				if cur.MAC == sriov.ZeroMAC && !vp.fresh {
+					// If a write after the bind fails, the undo leaves igbvf with igbvf's MAC reported: this
+					// write, run last by the undo, clears it again.
+					vp.ops = append([]change.Op{pin}, vp.ops...)
+				}
 			}
 		}
 	}

@@ -136,7 +136,8 @@ func TestBuild(t *testing.T) {
 			setup:  fourConfigured,
 			policy: "pfs:\n  - name: igb0\n    vfs:\n      - ids: \"0\"\n        driver: vfio-pci\n      - ids: \"2\"\n        driver: igbvf\n",
 			want: []string{"igb0 vf 0: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00", "igb0 vf 0: driver igbvf -> vfio-pci",
-				"igb0 vf 2: driver vfio-pci -> igbvf", "igb0 vf 2: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00"},
+				// vf 2: a clear before the bind too, which an undo runs last after unbinding igbvf again.
+				"igb0 vf 2: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00", "igb0 vf 2: driver vfio-pci -> igbvf", "igb0 vf 2: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00"},
 		},
 		{
 			name: "mlx5 MAC swap clears first",
