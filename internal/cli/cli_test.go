@@ -145,7 +145,7 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 		{[]string{"lab", "fault", "--fail-at", "0"}, `sriovctl: --fail-at: invalid value "0": allowed 1 or more`},
 		{[]string{"lab", "fault", "--fail-at", "1", "--errno", "EWHAT"}, `sriovctl: --errno: invalid value "EWHAT": one of`},
 	}
-	stateFile := filepath.Join(dir, "lab.json")
+	stateFile := filepath.Join(dir, "lab.db")
 	before, err := os.ReadFile(stateFile)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,15 @@
 // Package lab is the emulated lab host: a directory holding the state of SR-IOV NICs that behave like
 // real ones (the kernel's numvfs rules, each driver's refusals with its errno and wording, admin MAC and
-// VF driver reload rules) following the profiles in package nicprofile. It implements host.Host, persists
-// every change atomically under a file lock so that concurrent processes see one host, and can inject
-// faults (fail the Nth write, slow every write) and emulate a reboot for tests of rollback and recovery.
+// VF driver reload rules) following the profiles in package nicprofile. It implements host.Host and
+// host.StatsReader, persists every change atomically under a file lock so that concurrent processes see
+// one host (a bbolt database with one record per VF, so a write costs the same on any size of lab), can
+// inject faults (fail the Nth write before or after it takes effect, slow every write), emulate a reboot
+// or a PF reset, and send frames through the switch model of package eswitch, counting them per port.
 package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
@@ -86,10 +91,7 @@ func Init(dir string, nics []NIC) (*Lab, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
-		return nil, fmt.Errorf("%s already holds a lab; remove it first or pick another directory", dir)
-	}
-	s := &state{Version: stateVersion, Created: time.Now().UTC().Format(time.RFC3339)}
+	var pfs []*pf
 	usedBus := map[int]bool{}
 	for _, n := range nics {
 		p, _ := nicprofile.ByName(n.Profile)
@@ -102,14 +104,25 @@ func Init(dir string, nics []NIC) (*Lab, error) {
 		if p.Switchdev {
 			eswitch = "legacy"
 		}
-		s.PFs = append(s.PFs, &pf{
+		pfs = append(pfs, &pf{
 			Name: n.Name, Profile: p.Name, PCIAddress: addr, TotalVFs: total,
 			MAC: derivedMAC(dir + "/" + n.Name), MTU: 1500, OperState: "up", EswitchMode: eswitch,
 		})
 	}
-	l := &Lab{dir: dir}
-	err := withLock(dir, true, func() error { return save(dir, s) })
-	return l, err
+	unlock, err := lockLab(context.Background(), dir, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	for _, f := range []string{dbFile, legacyFile} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			return nil, fmt.Errorf("%s already holds a lab; remove it first or pick another directory", dir)
+		}
+	}
+	if err := writeNew(dir, time.Now().UTC().Format(time.RFC3339), pfs, nil, fault{}, 0, 0); err != nil {
+		return nil, fmt.Errorf("lab %s: %w", dir, err)
+	}
+	return &Lab{dir: dir}, nil
 }
 
 // pfAddress gives a PF its profile's preferred bus (like a server's slots; igb on 01 as on QEMU's q35),
@@ -136,13 +149,28 @@ func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
 	return fmt.Sprintf("%04x:%02x:%02x.%x", dom, (rid>>8)&0xff, (rid>>3)&0x1f, rid&7)
 }
 
-// Open opens an existing lab.
+// Open opens an existing lab. It reads only the database's header; a lab made by an older sriovctl (one
+// lab.json file) is migrated to the current format first.
 func Open(dir string) (*Lab, error) {
-	l := &Lab{dir: dir}
-	if _, err := os.Stat(filepath.Join(dir, stateFile)); err != nil {
-		return nil, fmt.Errorf("%s is not a lab (no %s): create one with `sriovctl lab init %s`", dir, stateFile, dir)
+	if _, err := os.Lstat(filepath.Join(dir, dbFile)); errors.Is(err, os.ErrNotExist) {
+		if _, lerr := os.Lstat(filepath.Join(dir, legacyFile)); lerr != nil {
+			return nil, errNotLab(dir)
+		}
+		if _, err := migrate(dir); err != nil {
+			return nil, err
+		}
 	}
-	err := withLock(dir, false, func() error { _, err := load(dir); return err })
+	l := &Lab{dir: dir}
+	err := view(context.Background(), dir, func(t *tx) error {
+		b, err := t.bucket(bktLab)
+		if err != nil {
+			return err
+		}
+		if v := string(b.Get(keyVersion)); v != storeVersion {
+			return fmt.Errorf("lab %s: state version %q, this sriovctl reads %q", dir, v, storeVersion)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -152,125 +180,108 @@ func Open(dir string) (*Lab, error) {
 // Dir returns the lab directory.
 func (l *Lab) Dir() string { return l.dir }
 
-// Observe returns every PF and VF.
+// Observe returns every PF and VF, read in one transaction.
 func (l *Lab) Observe(ctx context.Context) (*sriov.Host, error) {
-	var out *sriov.Host
-	err := withLock(l.dir, false, func() error {
-		s, err := load(l.dir)
-		if err != nil {
-			return err
-		}
-		out = s.observe()
-		return nil
-	})
-	return out, err
-}
-
-func (s *state) observe() *sriov.Host {
 	h := &sriov.Host{PFs: []sriov.PF{}}
-	for _, p := range s.PFs {
-		prof := profileOf(p)
-		o := sriov.PF{
-			Name: p.Name, PCIAddress: p.PCIAddress, Driver: prof.Driver, VendorID: prof.VendorID,
-			DeviceID: prof.DeviceID, VFDeviceID: prof.VFDeviceID, TotalVFs: p.TotalVFs, NumVFs: len(p.VFs), MAC: p.MAC, MTU: p.MTU,
-			OperState: p.OperState, EswitchMode: p.EswitchMode, VFs: []sriov.VF{},
-			MirrorRules: append([]sriov.MirrorRule(nil), p.MirrorRules...),
-		}
-		for _, v := range p.VFs {
-			netdev, netdevMAC := "", ""
-			if v.Driver == prof.VFDriver {
-				netdev, netdevMAC = fmt.Sprintf("%sv%d", p.Name, v.ID), v.NetdevMAC
-			}
-			o.VFs = append(o.VFs, sriov.VF{
-				ID: v.ID, PCIAddress: vfAddress(p.PCIAddress, prof, v.ID), Netdev: netdev,
-				Driver: v.Driver, VFConfig: v.VFConfig, NetdevMAC: netdevMAC,
-			})
-		}
-		h.PFs = append(h.PFs, o)
-	}
-	return h
-}
-
-func profileOf(p *pf) *nicprofile.Profile {
-	prof, ok := nicprofile.ByName(p.Profile)
-	if !ok {
-		return nicprofile.ForDriver(p.Profile)
-	}
-	return prof
-}
-
-// mutate runs one mutating host operation under the exclusive lock: it applies injected faults, runs fn
-// on the loaded state and saves the result. A failing fn leaves the state file as it was, apart from the
-// fault countdown, which must persist so that "fail the Nth operation" counts across processes.
-func (l *Lab) mutate(ctx context.Context, op string, fn func(s *state) error) error {
-	return withLock(l.dir, true, func() error {
-		s, err := load(l.dir)
+	err := view(ctx, l.dir, func(t *tx) error {
+		names, err := t.order()
 		if err != nil {
 			return err
 		}
-		if s.Fault.Delay > 0 {
-			select {
-			case <-time.After(s.Fault.Delay):
-			case <-ctx.Done():
-				return host.Wrap(op, ctx.Err())
-			}
-		}
-		if s.Fault.FailAt > 0 {
-			s.Fault.FailAt--
-			if s.Fault.FailAt == 0 {
-				errno, ok := nicprofile.ParseErrno(s.Fault.Errno)
-				if !ok {
-					errno = syscall.EIO
-				}
-				s.Fault.Errno = ""
-				if err := save(l.dir, s); err != nil {
-					return err
-				}
-				return host.Errorf(op, errno, "injected fault")
-			}
-			// The countdown must persist even if fn refuses.
-			if err := fn(s); err != nil {
-				fresh, lerr := load(l.dir)
-				if lerr != nil {
-					return lerr
-				}
-				fresh.Fault = s.Fault
-				if serr := save(l.dir, fresh); serr != nil {
-					return serr
-				}
+		for _, name := range names {
+			p, err := t.pf("observe", name)
+			if err != nil {
 				return err
 			}
-			s.Ops++
-			return save(l.dir, s)
+			vfs, err := t.vfs(p)
+			if err != nil {
+				return err
+			}
+			h.PFs = append(h.PFs, observePF(p, vfs))
 		}
-		// Refusals are decided before fn changes anything, so a refused operation writes nothing.
-		if err := fn(s); err != nil {
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// mutate runs one mutating host operation in one write transaction under the exclusive lock: it applies
+// injected faults, then fn. A refusal by fn rolls back everything fn did; the fault countdown persists
+// anyway, so that "fail the Nth operation" counts across processes.
+func (l *Lab) mutate(ctx context.Context, op string, fn func(t *tx) error) error {
+	return withDB(ctx, l.dir, true, func(db *bolt.DB) error {
+		var fc fault
+		var counting bool
+		var injected, refused error
+		err := db.Update(func(b *bolt.Tx) error {
+			t := &tx{b: b, dir: l.dir}
+			var err error
+			if fc, err = t.fault(); err != nil {
+				return err
+			}
+			if fc.Delay > 0 {
+				timer := time.NewTimer(fc.Delay)
+				defer timer.Stop()
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return host.Wrap(op, ctx.Err())
+				}
+			}
+			if fc.FailAt > 0 {
+				counting = true
+				fc.FailAt--
+				if fc.FailAt == 0 {
+					if fc.AfterWrite {
+						injected = host.WrittenUnconfirmed(host.Errorf(op, fc.errno(), "injected fault: written, then confirming it failed"))
+					} else {
+						injected = host.Errorf(op, fc.errno(), "injected fault")
+					}
+					fc = fault{Delay: fc.Delay}
+				}
+				if err := t.putFault(fc); err != nil {
+					return err
+				}
+				if injected != nil && host.OutcomeOf(injected) == host.NotWritten {
+					return nil // commit the countdown only
+				}
+			}
+			// Refusals are decided before fn changes anything.
+			if err := fn(t); err != nil {
+				refused = err
+				return err
+			}
+			_, err = t.bump(keyOps)
+			return err
+		})
+		if refused != nil {
+			if counting {
+				if err := db.Update(func(b *bolt.Tx) error { return (&tx{b: b, dir: l.dir}).putFault(fc) }); err != nil {
+					return err
+				}
+			}
+			return refused
+		}
+		if err != nil {
 			return err
 		}
-		s.Ops++
-		return save(l.dir, s)
+		return injected
 	})
 }
 
-func (s *state) findPF(op, ref string) (*pf, error) {
-	for _, p := range s.PFs {
-		if p.Name == ref || p.PCIAddress == ref {
-			return p, nil
-		}
-	}
-	return nil, host.Errorf(op, syscall.ENODEV, "no PF %q in this lab", ref)
-}
-
-// findVF applies the kernel's rule: a VF index beyond numvfs is EINVAL.
-func (s *state) findVF(op, ref string, id int) (*pf, *vf, *nicprofile.Profile, error) {
-	p, err := s.findPF(op, ref)
+// findVF loads a PF and one of its VFs.
+func (t *tx) findVF(op, ref string, id int) (*pf, *vf, *nicprofile.Profile, error) {
+	p, err := t.pf(op, ref)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if id < 0 || id >= len(p.VFs) {
-		return nil, nil, nil, host.Errorf(op, syscall.EINVAL, "Invalid argument")
+	v, err := t.vf(op, p, id)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return p, p.VFs[id], profileOf(p), nil
+	return p, v, profileOf(p), nil
 }
 
 func refuse(op string, prof *nicprofile.Profile, a nicprofile.Attr) error {
@@ -284,12 +295,12 @@ func refuse(op string, prof *nicprofile.Profile, a nicprofile.Attr) error {
 // 0 destroys every VF with its configuration.
 func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 	op := fmt.Sprintf("set numvfs %d on %s", n, ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		p, err := s.findPF(op, ref)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, err := t.pf(op, ref)
 		if err != nil {
 			return err
 		}
-		cur := len(p.VFs)
+		cur := p.NumVFs
 		switch {
 		case n < 0 || n > p.TotalVFs:
 			return host.Errorf(op, syscall.ERANGE, "Numerical result out of range")
@@ -298,18 +309,24 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 		case cur > 0 && n > 0:
 			return host.Errorf(op, syscall.EBUSY, "%d VFs already enabled. Disable before enabling %d VFs", cur, n)
 		case n == 0:
-			p.VFs, p.MirrorRules = nil, nil // representors go with their VFs
-			return nil
+			return t.destroyVFs(p) // representors and their mirror rules go with their VFs
 		}
 		prof := profileOf(p)
+		p.NumVFs = n
 		for i := 0; i < n; i++ {
-			s.Serial++
-			p.VFs = append(p.VFs, &vf{
+			serial, err := t.bump(keySerial)
+			if err != nil {
+				return err
+			}
+			v := &vf{
 				ID: i, Driver: prof.VFDriver, VFConfig: sriov.DefaultVFConfig(),
-				NetdevMAC: derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, i, s.Serial)),
-			})
+				NetdevMAC: derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, i, serial)),
+			}
+			if err := t.putVF(p, v); err != nil {
+				return err
+			}
 		}
-		return nil
+		return t.putPF(p)
 	})
 }
 
@@ -317,8 +334,8 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 // and a driver that needs a VF driver reload keeps the netdev's MAC until the rebind.
 func (l *Lab) SetVFMAC(ctx context.Context, ref string, id int, mac string) error {
 	op := fmt.Sprintf("set vf %d mac %s on %s", id, mac, ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		p, v, prof, err := s.findVF(op, ref, id)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
 		}
@@ -327,7 +344,11 @@ func (l *Lab) SetVFMAC(ctx context.Context, ref string, id int, mac string) erro
 			return host.Errorf(op, syscall.EINVAL, "Invalid argument")
 		}
 		if norm != sriov.ZeroMAC && prof.DuplicateMAC == nicprofile.DuplicateMACRefused {
-			for _, o := range p.VFs {
+			all, err := t.vfs(p)
+			if err != nil {
+				return err
+			}
+			for _, o := range all {
 				if o.ID != id && o.MAC == norm {
 					r := prof.DuplicateMACRefusal
 					return host.Errorf(op, r.ErrnoValue(), "%s: %s", prof.Driver, r.Message)
@@ -338,15 +359,15 @@ func (l *Lab) SetVFMAC(ctx context.Context, ref string, id int, mac string) erro
 		if norm != sriov.ZeroMAC && !(prof.MACNeedsVFReload && v.Driver == prof.VFDriver) {
 			v.NetdevMAC = norm
 		}
-		return nil
+		return t.putVF(p, v)
 	})
 }
 
 // SetVFVLAN sets vlan, qos and proto.
 func (l *Lab) SetVFVLAN(ctx context.Context, ref string, id int, vlan, qos int, proto sriov.VLANProto) error {
 	op := fmt.Sprintf("set vf %d vlan %d qos %d proto %s on %s", id, vlan, qos, proto, ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		_, v, prof, err := s.findVF(op, ref, id)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
 		}
@@ -364,14 +385,14 @@ func (l *Lab) SetVFVLAN(ctx context.Context, ref string, id int, vlan, qos int, 
 			return host.Errorf(op, syscall.EPROTONOSUPPORT, "Protocol not supported")
 		}
 		v.VLAN, v.QoS, v.VLANProto = vlan, qos, proto
-		return nil
+		return t.putVF(p, v)
 	})
 }
 
 func (l *Lab) setFlag(ctx context.Context, ref string, id int, name string, a nicprofile.Attr, on bool, set func(v *vf)) error {
 	op := fmt.Sprintf("set vf %d %s %s on %s", id, name, onOff(on), ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		_, v, prof, err := s.findVF(op, ref, id)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
 		}
@@ -379,7 +400,7 @@ func (l *Lab) setFlag(ctx context.Context, ref string, id int, name string, a ni
 			return err
 		}
 		set(v)
-		return nil
+		return t.putVF(p, v)
 	})
 }
 
@@ -408,8 +429,8 @@ func (l *Lab) SetVFQueryRSS(ctx context.Context, ref string, id int, on bool) er
 // SetVFLinkState sets the administrative link state.
 func (l *Lab) SetVFLinkState(ctx context.Context, ref string, id int, st sriov.LinkState) error {
 	op := fmt.Sprintf("set vf %d state %s on %s", id, st, ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		_, v, prof, err := s.findVF(op, ref, id)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
 		}
@@ -420,7 +441,7 @@ func (l *Lab) SetVFLinkState(ctx context.Context, ref string, id int, st sriov.L
 			return host.Errorf(op, syscall.EINVAL, "Invalid argument")
 		}
 		v.LinkState = st
-		return nil
+		return t.putVF(p, v)
 	})
 }
 
@@ -428,8 +449,8 @@ func (l *Lab) SetVFLinkState(ctx context.Context, ref string, id int, st sriov.L
 // the link speed and min > max are EINVAL.
 func (l *Lab) SetVFRate(ctx context.Context, ref string, id int, minMbps, maxMbps int) error {
 	op := fmt.Sprintf("set vf %d min_tx_rate %d max_tx_rate %d on %s", id, minMbps, maxMbps, ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		_, v, prof, err := s.findVF(op, ref, id)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
 		}
@@ -449,7 +470,7 @@ func (l *Lab) SetVFRate(ctx context.Context, ref string, id int, minMbps, maxMbp
 			return host.Errorf(op, syscall.EINVAL, "Invalid argument")
 		}
 		v.MinTxRateMbps, v.MaxTxRateMbps = minMbps, maxMbps
-		return nil
+		return t.putVF(p, v)
 	})
 }
 
@@ -457,8 +478,8 @@ func (l *Lab) SetVFRate(ctx context.Context, ref string, id int, minMbps, maxMbp
 // again after an unbind is what makes igb's netdev pick up the admin MAC.
 func (l *Lab) BindVF(ctx context.Context, ref string, id int, driver string) error {
 	op := fmt.Sprintf("bind vf %d to %s on %s", id, driverName(driver), ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		p, v, prof, err := s.findVF(op, ref, id)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
 		}
@@ -475,14 +496,17 @@ func (l *Lab) BindVF(ctx context.Context, ref string, id int, driver string) err
 			if v.MAC != sriov.ZeroMAC {
 				v.NetdevMAC = v.MAC
 			} else {
-				s.Serial++
-				v.NetdevMAC = derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, id, s.Serial))
+				serial, err := t.bump(keySerial)
+				if err != nil {
+					return err
+				}
+				v.NetdevMAC = derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, id, serial))
 				if prof.RebindReportsVFMAC {
 					v.MAC = v.NetdevMAC
 				}
 			}
 		}
-		return nil
+		return t.putVF(p, v)
 	})
 }
 
@@ -495,66 +519,98 @@ func driverName(d string) string {
 
 // FaultConfig is the injected-fault setting of a lab.
 type FaultConfig struct {
-	FailAt int           // fail the Nth mutating operation from now (0 = none)
-	Errno  string        // errno name for the failure (default EIO)
-	Delay  time.Duration // sleep before every mutating operation
+	FailAt int    // fail the Nth mutating operation from now (0 = none)
+	Errno  string // errno name for the failure (default EIO; ETIMEDOUT with AfterWrite)
+	// AfterWrite makes the Nth operation take effect and then report that confirming it failed
+	// (host.WrittenUnconfirmed), as the kernel backend does when sriov_numvfs was written but the VFs did
+	// not appear in time. A refusal by the driver on that operation still wins, and uses up the fault.
+	AfterWrite bool
+	Delay      time.Duration // sleep before every mutating operation
 }
 
 // SetFault replaces the lab's fault configuration (not itself a host operation).
-func (l *Lab) SetFault(fc FaultConfig) error {
+func (l *Lab) SetFault(fc FaultConfig) error { return l.SetFaultContext(context.Background(), fc) }
+
+// SetFaultContext is SetFault giving up a wait for the lab's lock when ctx ends.
+func (l *Lab) SetFaultContext(ctx context.Context, fc FaultConfig) error {
 	if fc.Errno != "" {
 		if _, ok := nicprofile.ParseErrno(fc.Errno); !ok {
 			return &sriov.FieldError{Field: "--errno", Value: fc.Errno, Allowed: "one of " + strings.Join(nicprofile.ErrnoNames(), ", ")}
 		}
 	}
-	return withLock(l.dir, true, func() error {
-		s, err := load(l.dir)
-		if err != nil {
-			return err
-		}
-		s.Fault = fault{FailAt: fc.FailAt, Errno: strings.ToUpper(fc.Errno), Delay: fc.Delay}
-		return save(l.dir, s)
+	return update(ctx, l.dir, func(t *tx) error {
+		return t.putFault(fault{FailAt: fc.FailAt, Errno: strings.ToUpper(fc.Errno), AfterWrite: fc.AfterWrite && fc.FailAt > 0, Delay: fc.Delay})
 	})
 }
 
 // Fault returns the current fault configuration.
-func (l *Lab) Fault() (FaultConfig, error) {
+func (l *Lab) Fault() (FaultConfig, error) { return l.FaultContext(context.Background()) }
+
+// FaultContext is Fault giving up a wait for the lab's lock when ctx ends.
+func (l *Lab) FaultContext(ctx context.Context) (FaultConfig, error) {
 	var fc FaultConfig
-	err := withLock(l.dir, false, func() error {
-		s, err := load(l.dir)
-		if err != nil {
-			return err
-		}
-		fc = FaultConfig{FailAt: s.Fault.FailAt, Errno: s.Fault.Errno, Delay: s.Fault.Delay}
-		return nil
+	err := view(ctx, l.dir, func(t *tx) error {
+		f, err := t.fault()
+		fc = FaultConfig{FailAt: f.FailAt, Errno: f.Errno, AfterWrite: f.AfterWrite, Delay: f.Delay}
+		return err
 	})
 	return fc, err
 }
 
 // Reboot does what a reboot does to a host with nothing persisted: every PF back to 0 VFs and legacy
 // eswitch mode. Injected faults stay (they belong to the test, not the host).
-func (l *Lab) Reboot() error {
-	return withLock(l.dir, true, func() error {
-		s, err := load(l.dir)
+func (l *Lab) Reboot() error { return l.RebootContext(context.Background()) }
+
+// RebootContext is Reboot giving up a wait for the lab's lock when ctx ends.
+func (l *Lab) RebootContext(ctx context.Context) error {
+	return update(ctx, l.dir, func(t *tx) error {
+		names, err := t.order()
 		if err != nil {
 			return err
 		}
-		for _, p := range s.PFs {
-			p.VFs, p.MirrorRules = nil, nil
-			if profileOf(p).Switchdev {
-				p.EswitchMode = "legacy"
+		for _, name := range names {
+			p, err := t.pf("reboot", name)
+			if err != nil {
+				return err
+			}
+			if err := t.resetPF(p); err != nil {
+				return err
 			}
 		}
-		return save(l.dir, s)
+		return nil
 	})
+}
+
+// ResetPF does to one PF what a PF reset or a reload of its driver does, behind sriovctl's back: its VFs
+// are destroyed with their configuration and counters, and its eswitch is back in legacy mode. It is not
+// counted as a mutating operation and injected faults do not apply: it is not sriovctl writing.
+func (l *Lab) ResetPF(ctx context.Context, ref string) error {
+	return update(ctx, l.dir, func(t *tx) error {
+		p, err := t.pf("reset "+ref, ref)
+		if err != nil {
+			return err
+		}
+		return t.resetPF(p)
+	})
+}
+
+// resetPF is a PF coming back from a reset: no VFs, no PF counters, legacy eswitch.
+func (t *tx) resetPF(p *pf) error {
+	if profileOf(p).Switchdev {
+		p.EswitchMode = "legacy"
+	}
+	if err := t.resetStats(p, false); err != nil {
+		return err
+	}
+	return t.destroyVFs(p)
 }
 
 // SetEswitchMode switches a PF between legacy and switchdev, as devlink does. Like the kernel, it
 // refuses while VFs exist and on NICs without switchdev.
 func (l *Lab) SetEswitchMode(ctx context.Context, ref, mode string) error {
 	op := fmt.Sprintf("set eswitch mode %s on %s", mode, ref)
-	return l.mutate(ctx, op, func(s *state) error {
-		p, err := s.findPF(op, ref)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, err := t.pf(op, ref)
 		if err != nil {
 			return err
 		}
@@ -565,22 +621,20 @@ func (l *Lab) SetEswitchMode(ctx context.Context, ref, mode string) error {
 		if mode != "legacy" && mode != "switchdev" {
 			return host.Errorf(op, syscall.EINVAL, "Invalid argument")
 		}
-		if len(p.VFs) > 0 && mode != p.EswitchMode {
+		if p.NumVFs > 0 && mode != p.EswitchMode {
 			return host.Errorf(op, syscall.EBUSY, "Device or resource busy: disable VFs before changing eswitch mode")
 		}
 		p.EswitchMode = mode
-		return nil
+		return t.putPF(p)
 	})
 }
 
-// MutatingOps returns how many mutating operations succeeded so far (tests count writes with it).
+// MutatingOps returns how many mutating operations took effect so far (tests count writes with it).
 func (l *Lab) MutatingOps() (uint64, error) {
 	var n uint64
-	err := withLock(l.dir, false, func() error {
-		s, err := load(l.dir)
-		if err == nil {
-			n = s.Ops
-		}
+	err := view(context.Background(), l.dir, func(t *tx) error {
+		var err error
+		n, err = t.counter(keyOps)
 		return err
 	})
 	return n, err

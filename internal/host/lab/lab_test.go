@@ -174,7 +174,7 @@ func TestDriverRefusals(t *testing.T) {
 			if err := l.SetNumVFs(ctx, "p0", 2); err != nil {
 				t.Fatal(err)
 			}
-			before, _ := os.ReadFile(filepath.Join(l.Dir(), stateFile))
+			before, _ := os.ReadFile(filepath.Join(l.Dir(), dbFile))
 			err := c.do(l)
 			if c.errno == 0 {
 				if err != nil {
@@ -186,7 +186,7 @@ func TestDriverRefusals(t *testing.T) {
 				t.Fatalf("want %v, accepted", c.errno)
 			}
 			wantErr(t, err, &host.Error{Kind: host.KindOf(c.errno)}, c.errno, c.wording)
-			after, _ := os.ReadFile(filepath.Join(l.Dir(), stateFile))
+			after, _ := os.ReadFile(filepath.Join(l.Dir(), dbFile))
 			if string(before) != string(after) {
 				t.Fatal("a refused operation changed the lab state")
 			}

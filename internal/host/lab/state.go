@@ -2,45 +2,26 @@ package lab
 
 import (
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/sriov"
-	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
-// stateFile and lockFile live in the lab directory.
-const (
-	stateFile    = "lab.json"
-	lockFile     = ".lock"
-	stateVersion = 1
-)
-
-// state is the whole emulated host as stored in DIR/lab.json.
-type state struct {
-	Version int    `json:"version"`
-	PFs     []*pf  `json:"pfs"`
-	Fault   fault  `json:"fault"`
-	Serial  uint64 `json:"serial"` // bumps on every VF creation, to vary generated netdev MACs
-	Created string `json:"created"`
-	Ops     uint64 `json:"mutatingOps"` // successful mutating operations so far
-}
-
-// pf is one emulated PF. Profile names the nicprofile it follows.
+// pf is one emulated PF as stored (its VFs are stored apart, one record each; see store.go). Profile
+// names the nicprofile it follows.
 type pf struct {
 	Name        string `json:"name"`
 	Profile     string `json:"profile"`
 	PCIAddress  string `json:"pciAddress"`
 	TotalVFs    int    `json:"totalVfs"`
+	NumVFs      int    `json:"numVfs"`
 	MAC         string `json:"mac"`
 	MTU         int    `json:"mtu"`
 	OperState   string `json:"operState"`
 	EswitchMode string `json:"eswitchMode"`
-	VFs         []*vf  `json:"vfs"`
 	// MirrorRules are offloaded switchdev mirror rules (tc mirred on representors), see mirror.go.
 	MirrorRules []sriov.MirrorRule `json:"mirrorRules,omitempty"`
 }
@@ -57,45 +38,53 @@ type vf struct {
 // fault is the injected-fault configuration.
 type fault struct {
 	// FailAt counts down mutating operations; the one that brings it to 0 fails with Errno.
-	FailAt int           `json:"failAt,omitempty"`
-	Errno  string        `json:"errno,omitempty"`
-	Delay  time.Duration `json:"delay,omitempty"`
+	FailAt int    `json:"failAt,omitempty"`
+	Errno  string `json:"errno,omitempty"`
+	// AfterWrite makes that operation take effect first and then fail to confirm (host.Unconfirmed).
+	AfterWrite bool          `json:"afterWrite,omitempty"`
+	Delay      time.Duration `json:"delay,omitempty"`
 }
 
-// withLock runs fn holding the lab's lock: exclusive for writers, shared for readers.
-func withLock(dir string, exclusive bool, fn func() error) error {
-	var fnErr error
-	if err := statefile.WithLock(filepath.Join(dir, lockFile), exclusive, func() error { fnErr = fn(); return nil }); err != nil {
-		return fmt.Errorf("lab %s: %w", dir, err)
+// errno is the injected failure's errno: the one asked for, else what the kernel gives for the kind of
+// failure (a wait that timed out after a write, an I/O error before one).
+func (f fault) errno() syscall.Errno {
+	if e, ok := nicprofile.ParseErrno(f.Errno); ok {
+		return e
 	}
-	return fnErr
+	if f.AfterWrite {
+		return syscall.ETIMEDOUT
+	}
+	return syscall.EIO
 }
 
-func load(dir string) (*state, error) {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s is not a lab (no %s): create one with `sriovctl lab init %s`", dir, stateFile, dir)
+// observePF is the PF as a host reports it.
+func observePF(p *pf, vfs []*vf) sriov.PF {
+	prof := profileOf(p)
+	o := sriov.PF{
+		Name: p.Name, PCIAddress: p.PCIAddress, Driver: prof.Driver, VendorID: prof.VendorID,
+		DeviceID: prof.DeviceID, VFDeviceID: prof.VFDeviceID, TotalVFs: p.TotalVFs, NumVFs: len(vfs), MAC: p.MAC, MTU: p.MTU,
+		OperState: p.OperState, EswitchMode: p.EswitchMode, VFs: make([]sriov.VF, 0, len(vfs)),
+		MirrorRules: append([]sriov.MirrorRule(nil), p.MirrorRules...),
 	}
-	if err != nil {
-		return nil, err
+	for _, v := range vfs {
+		netdev, netdevMAC := "", ""
+		if v.Driver == prof.VFDriver {
+			netdev, netdevMAC = fmt.Sprintf("%sv%d", p.Name, v.ID), v.NetdevMAC
+		}
+		o.VFs = append(o.VFs, sriov.VF{
+			ID: v.ID, PCIAddress: vfAddress(p.PCIAddress, prof, v.ID), Netdev: netdev,
+			Driver: v.Driver, VFConfig: v.VFConfig, NetdevMAC: netdevMAC,
+		})
 	}
-	var s state
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("lab %s: corrupt %s: %w", dir, stateFile, err)
-	}
-	if s.Version != stateVersion {
-		return nil, fmt.Errorf("lab %s: state version %d, this sriovctl reads %d", dir, s.Version, stateVersion)
-	}
-	return &s, nil
+	return o
 }
 
-// save writes the state atomically: a crash (kill -9) at any point leaves the old or the new file.
-func save(dir string, s *state) error {
-	data, err := json.MarshalIndent(s, "", " ")
-	if err != nil {
-		return err
+func profileOf(p *pf) *nicprofile.Profile {
+	prof, ok := nicprofile.ByName(p.Profile)
+	if !ok {
+		return nicprofile.ForDriver(p.Profile)
 	}
-	return statefile.WriteAtomic(filepath.Join(dir, stateFile), append(data, '\n'))
+	return prof
 }
 
 // derivedMAC makes a stable locally administered unicast MAC from a seed.
