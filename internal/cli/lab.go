@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -17,7 +18,7 @@ func newLabCmd(a *App) *cobra.Command {
 		Use:   "lab",
 		Short: "Create and control an emulated lab host (NICs that behave like real ones)",
 	}
-	cmd.AddCommand(newLabInitCmd(a), newLabFaultCmd(a), newLabRebootCmd(a), newLabEswitchCmd(a))
+	cmd.AddCommand(newLabInitCmd(a), newLabFaultCmd(a), newLabRebootCmd(a), newLabResetCmd(a), newLabEswitchCmd(a), newLabTrafficCmd(a))
 	return cmd
 }
 
@@ -68,29 +69,39 @@ func newLabFaultCmd(a *App) *cobra.Command {
 	var failAt int
 	var errno string
 	var delay time.Duration
-	var clear bool
+	var clear, afterWrite bool
 	c := &cobra.Command{
-		Use:   "fault [--fail-at N [--errno E]] [--delay D] | --clear",
+		Use:   "fault [--fail-at N [--errno E] [--after-write]] [--delay D] | --clear",
 		Short: "Inject faults: fail the Nth mutating host operation from now, or slow every one",
+		Long: `Inject faults into the lab's mutating host operations (what sriovctl writes; not lab commands).
+
+--fail-at N makes the Nth operation from now fail with --errno (default EIO) and change nothing. With
+--after-write it takes effect first and then reports that confirming it failed (default ETIMEDOUT), as the
+kernel does when sriov_numvfs was written but the VFs did not appear in time: the host is changed and the
+error says "written, unconfirmed". --delay slows every operation (holding the lab's lock meanwhile).`,
 		Example: `  sriovctl --lab /tmp/lab lab fault --fail-at 3 --errno EIO
+  sriovctl --lab /tmp/lab lab fault --fail-at 1 --after-write
   sriovctl --lab /tmp/lab lab fault --delay 200ms
   sriovctl --lab /tmp/lab lab fault --clear`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ch := cmd.Flags().Changed
-			if !clear && !ch("fail-at") && !ch("delay") {
-				fc, err := a.labFault()
+			if !clear && !ch("fail-at") && !ch("delay") && !ch("errno") && !ch("after-write") {
+				fc, err := a.labFault(cmd.Context())
 				if err != nil {
 					return err
 				}
 				if a.JSON {
-					return a.PrintJSON(map[string]any{"failAt": fc.FailAt, "errno": fc.Errno, "delay": fc.Delay.String()})
+					return a.PrintJSON(map[string]any{"failAt": fc.FailAt, "errno": fc.Errno, "afterWrite": fc.AfterWrite, "delay": fc.Delay.String()})
 				}
-				a.Printf("fail-at %d errno %s delay %s\n", fc.FailAt, dash(fc.Errno), fc.Delay)
+				a.Printf("%s\n", faultText(fc))
 				return nil
 			}
-			if clear && (ch("fail-at") || ch("delay") || ch("errno")) {
-				return Usagef("lab fault", "--clear cannot be combined with --fail-at, --errno or --delay")
+			if clear && (ch("fail-at") || ch("delay") || ch("errno") || ch("after-write")) {
+				return Usagef("lab fault", "--clear cannot be combined with --fail-at, --errno, --after-write or --delay")
+			}
+			if ch("after-write") && !ch("fail-at") {
+				return Usagef("--after-write", "goes with --fail-at")
 			}
 			if ch("fail-at") && failAt < 1 {
 				return &sriov.FieldError{Field: "--fail-at", Value: fmt.Sprint(failAt), Allowed: "allowed 1 or more (1 = the next mutating operation)"}
@@ -108,19 +119,19 @@ func newLabFaultCmd(a *App) *cobra.Command {
 			fc := lab.FaultConfig{}
 			if !clear {
 				// Keep what is not being changed.
-				cur, err := l.Fault()
+				cur, err := l.FaultContext(cmd.Context())
 				if err != nil {
 					return &OpError{What: "lab fault", Err: err}
 				}
 				fc = cur
 				if ch("fail-at") {
-					fc.FailAt, fc.Errno = failAt, errno
+					fc.FailAt, fc.Errno, fc.AfterWrite = failAt, errno, afterWrite
 				}
 				if ch("delay") {
 					fc.Delay = delay
 				}
 			}
-			if err := l.SetFault(fc); err != nil {
+			if err := l.SetFaultContext(cmd.Context(), fc); err != nil {
 				var fe *sriov.FieldError
 				if asField(err, &fe) {
 					return err
@@ -128,24 +139,34 @@ func newLabFaultCmd(a *App) *cobra.Command {
 				return &OpError{What: "lab fault", Err: err}
 			}
 			if !a.JSON {
-				a.Printf("fault: fail-at %d errno %s delay %s\n", fc.FailAt, dash(fc.Errno), fc.Delay)
+				a.Printf("fault: %s\n", faultText(fc))
 			}
 			return nil
 		},
 	}
 	c.Flags().IntVar(&failAt, "fail-at", 0, "make the Nth mutating host operation from now fail (1 = the next)")
-	c.Flags().StringVar(&errno, "errno", "", "errno of the injected failure (default EIO)")
+	c.Flags().StringVar(&errno, "errno", "", "errno of the injected failure (default EIO, or ETIMEDOUT with --after-write)")
+	c.Flags().BoolVar(&afterWrite, "after-write", false, "with --fail-at: the operation takes effect, then confirming it fails (written, unconfirmed)")
 	c.Flags().DurationVar(&delay, "delay", 0, "slow every mutating operation by this long (e.g. 200ms)")
 	c.Flags().BoolVar(&clear, "clear", false, "remove every injected fault")
 	return c
 }
 
-func (a *App) labFault() (lab.FaultConfig, error) {
+// faultText is a fault configuration as `lab fault` prints it.
+func faultText(fc lab.FaultConfig) string {
+	when := ""
+	if fc.AfterWrite {
+		when = " (after the write)"
+	}
+	return fmt.Sprintf("fail-at %d%s errno %s delay %s", fc.FailAt, when, dash(fc.Errno), fc.Delay)
+}
+
+func (a *App) labFault(ctx context.Context) (lab.FaultConfig, error) {
 	l, err := a.Lab()
 	if err != nil {
 		return lab.FaultConfig{}, err
 	}
-	fc, err := l.Fault()
+	fc, err := l.FaultContext(ctx)
 	if err != nil {
 		return fc, &OpError{What: "lab fault", Err: err}
 	}
@@ -162,11 +183,47 @@ func newLabRebootCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := l.Reboot(); err != nil {
+			if err := l.RebootContext(cmd.Context()); err != nil {
 				return &OpError{What: "lab reboot", Err: err}
 			}
 			if !a.JSON {
 				a.Printf("lab %s rebooted: every PF has 0 VFs\n", l.Dir())
+			}
+			return nil
+		},
+	}
+}
+
+func newLabResetCmd(a *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset PF",
+		Short: "Emulate a PF reset or driver reload behind sriovctl's back: that PF back to 0 VFs",
+		Long: `Do to one lab PF what a PF reset or a reload of its driver does on a host: its VFs are destroyed with
+their settings and counters, and its eswitch is back in legacy mode. The stored desired state is not
+touched, so status shows the drift and restore (or the agent) repairs it. To change one VF behind
+sriovctl's back, use vf set: it writes the host and leaves the desired state alone, like a hand-typed
+ip link set.`,
+		Example: `  sriovctl --lab /tmp/lab lab reset ens3f0
+  sriovctl --lab /tmp/lab status      # drift: ens3f0 has 0 VFs`,
+		Args: exactArgs(1, "PF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := a.Lab()
+			if err != nil {
+				return err
+			}
+			st, err := a.Observe(cmd.Context(), l)
+			if err != nil {
+				return err
+			}
+			p, err := FindPF(st, "PF", args[0])
+			if err != nil {
+				return err
+			}
+			if err := l.ResetPF(cmd.Context(), p.PCIAddress); err != nil {
+				return &OpError{What: "lab reset", Err: err}
+			}
+			if !a.JSON {
+				a.Printf("%s reset: 0 VFs (it had %d; their settings and counters are gone)\n", p.Name, p.NumVFs)
 			}
 			return nil
 		},
