@@ -149,8 +149,9 @@ func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
 	return fmt.Sprintf("%04x:%02x:%02x.%x", dom, (rid>>8)&0xff, (rid>>3)&0x1f, rid&7)
 }
 
-// Open opens an existing lab. It reads only the database's header; a lab made by an older sriovctl (one
-// lab.json file) is migrated to the current format first.
+// Open opens an existing lab without reading it (each operation checks the database it reads, under the
+// lab's lock, so that a wait for the lock can end with the operation's context). A lab made by an older
+// sriovctl (one lab.json file) is migrated to the current format first.
 func Open(dir string) (*Lab, error) {
 	if _, err := os.Lstat(filepath.Join(dir, dbFile)); errors.Is(err, os.ErrNotExist) {
 		if _, lerr := os.Lstat(filepath.Join(dir, legacyFile)); lerr != nil {
@@ -159,22 +160,10 @@ func Open(dir string) (*Lab, error) {
 		if _, err := migrate(dir); err != nil {
 			return nil, err
 		}
+	} else if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", dir, err)
 	}
-	l := &Lab{dir: dir}
-	err := view(context.Background(), dir, func(t *tx) error {
-		b, err := t.bucket(bktLab)
-		if err != nil {
-			return err
-		}
-		if v := string(b.Get(keyVersion)); v != storeVersion {
-			return fmt.Errorf("lab %s: state version %q, this sriovctl reads %q", dir, v, storeVersion)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
+	return &Lab{dir: dir}, nil
 }
 
 // Dir returns the lab directory.
@@ -216,45 +205,46 @@ func (l *Lab) mutate(ctx context.Context, op string, fn func(t *tx) error) error
 		var counting bool
 		var injected, refused error
 		err := db.Update(func(b *bolt.Tx) error {
-			t := &tx{b: b, dir: l.dir}
-			var err error
-			if fc, err = t.fault(); err != nil {
-				return err
-			}
-			if fc.Delay > 0 {
-				timer := time.NewTimer(fc.Delay)
-				defer timer.Stop()
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
-					return host.Wrap(op, ctx.Err())
-				}
-			}
-			if fc.FailAt > 0 {
-				counting = true
-				fc.FailAt--
-				if fc.FailAt == 0 {
-					if fc.AfterWrite {
-						injected = host.WrittenUnconfirmed(host.Errorf(op, fc.errno(), "injected fault: written, then confirming it failed"))
-					} else {
-						injected = host.Errorf(op, fc.errno(), "injected fault")
-					}
-					fc = fault{Delay: fc.Delay}
-				}
-				if err := t.putFault(fc); err != nil {
+			return begin(b, l.dir, func(t *tx) error {
+				var err error
+				if fc, err = t.fault(); err != nil {
 					return err
 				}
-				if injected != nil && host.OutcomeOf(injected) == host.NotWritten {
-					return nil // commit the countdown only
+				if fc.Delay > 0 {
+					timer := time.NewTimer(fc.Delay)
+					defer timer.Stop()
+					select {
+					case <-timer.C:
+					case <-ctx.Done():
+						return host.Wrap(op, ctx.Err())
+					}
 				}
-			}
-			// Refusals are decided before fn changes anything.
-			if err := fn(t); err != nil {
-				refused = err
+				if fc.FailAt > 0 {
+					counting = true
+					fc.FailAt--
+					if fc.FailAt == 0 {
+						if fc.AfterWrite {
+							injected = host.WrittenUnconfirmed(host.Errorf(op, fc.errno(), "injected fault: written, then confirming it failed"))
+						} else {
+							injected = host.Errorf(op, fc.errno(), "injected fault")
+						}
+						fc = fault{Delay: fc.Delay}
+					}
+					if err := t.putFault(fc); err != nil {
+						return err
+					}
+					if injected != nil && host.OutcomeOf(injected) == host.NotWritten {
+						return nil // commit the countdown only
+					}
+				}
+				// Refusals are decided before fn changes anything.
+				if err := fn(t); err != nil {
+					refused = err
+					return err
+				}
+				_, err = t.bump(keyOps)
 				return err
-			}
-			_, err = t.bump(keyOps)
-			return err
+			})
 		})
 		if refused != nil {
 			if counting {

@@ -69,11 +69,16 @@ func withDB(ctx context.Context, dir string, exclusive bool, fn func(db *bolt.DB
 	}
 	defer unlock()
 	path := filepath.Join(dir, dbFile)
-	if _, err := os.Lstat(path); err != nil {
+	fi, err := os.Lstat(path)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return errNotLab(dir)
 		}
 		return err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() == 0 {
+		// bbolt would take an empty file for a new database, and follow a link.
+		return fmt.Errorf("lab %s: %s is damaged (empty or not a regular file): create a new lab with `sriovctl lab init`", dir, dbFile)
 	}
 	// Timeout: the lab lock already serializes sriovctl processes; bbolt's own flock could only be held
 	// by something else, which must not hang us.
@@ -91,15 +96,28 @@ func withDB(ctx context.Context, dir string, exclusive bool, fn func(db *bolt.DB
 // view runs fn in a read-only transaction under the shared lock.
 func view(ctx context.Context, dir string, fn func(t *tx) error) error {
 	return withDB(ctx, dir, false, func(db *bolt.DB) error {
-		return db.View(func(b *bolt.Tx) error { return fn(&tx{b: b, dir: dir}) })
+		return db.View(func(b *bolt.Tx) error { return begin(b, dir, fn) })
 	})
 }
 
 // update runs fn in a write transaction under the exclusive lock; an error from fn rolls it back.
 func update(ctx context.Context, dir string, fn func(t *tx) error) error {
 	return withDB(ctx, dir, true, func(db *bolt.DB) error {
-		return db.Update(func(b *bolt.Tx) error { return fn(&tx{b: b, dir: dir}) })
+		return db.Update(func(b *bolt.Tx) error { return begin(b, dir, fn) })
 	})
+}
+
+// begin checks that the database is a lab this sriovctl reads, then runs fn on it.
+func begin(b *bolt.Tx, dir string, fn func(t *tx) error) error {
+	t := &tx{b: b, dir: dir}
+	meta, err := t.bucket(bktLab)
+	if err != nil {
+		return err
+	}
+	if v := string(meta.Get(keyVersion)); v != storeVersion {
+		return fmt.Errorf("lab %s: %s has version %q, this sriovctl reads %q: create the lab again with `sriovctl lab init`", dir, dbFile, v, storeVersion)
+	}
+	return fn(t)
 }
 
 // tx is one transaction on the lab's records.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -193,21 +195,30 @@ func TestOpenRefusesWhatIsNotALab(t *testing.T) {
 		files map[string]string
 		want  string
 	}{
-		"empty dir":          {nil, "is not a lab"},
-		"damaged lab.json":   {map[string]string{legacyFile: "{not json"}, "sriovctl lab init"},
-		"future lab.json":    {map[string]string{legacyFile: `{"version":9}`}, "sriovctl lab init"},
-		"lab.db not bbolt":   {map[string]string{dbFile: strings.Repeat("x", 8192)}, "sriovctl lab init"},
-		"lab.db zero length": {map[string]string{dbFile: ""}, "sriovctl lab init"},
+		"empty dir":                  {nil, "is not a lab"},
+		"damaged lab.json":           {map[string]string{legacyFile: "{not json"}, "sriovctl lab init"},
+		"future lab.json":            {map[string]string{legacyFile: `{"version":9}`}, "sriovctl lab init"},
+		"lab.db not bbolt":           {map[string]string{dbFile: strings.Repeat("x", 8192)}, "sriovctl lab init"},
+		"lab.db zero length":         {map[string]string{dbFile: ""}, "sriovctl lab init"},
+		"lab.db of a newer sriovctl": {nil, "version"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
+			if c.files == nil && name != "empty dir" {
+				dir = newLab(t).Dir()
+				setVersion(t, dir, "3")
+			}
 			for f, data := range c.files {
 				if err := os.WriteFile(filepath.Join(dir, f), []byte(data), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			_, err := Open(dir)
+			// A damaged lab.db is found when it is first read.
+			l, err := Open(dir)
+			if err == nil {
+				_, err = l.Observe(context.Background())
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Open: %v, want %q", err, c.want)
 			}
@@ -321,5 +332,18 @@ func TestResetPF(t *testing.T) {
 	}
 	if err := l.ResetPF(ctx, "nope"); !errors.Is(err, syscall.ENODEV) {
 		t.Fatalf("reset of a missing PF: %v", err)
+	}
+}
+
+// setVersion writes another store version into a lab, as a newer sriovctl would have.
+func setVersion(t *testing.T, dir, v string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(b *bolt.Tx) error { return b.Bucket(bktLab).Put(keyVersion, []byte(v)) }); err != nil {
+		t.Fatal(err)
 	}
 }
