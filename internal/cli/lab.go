@@ -207,15 +207,7 @@ ip link set.`,
   sriovctl --lab /tmp/lab status      # drift: ens3f0 has 0 VFs`,
 		Args: exactArgs(1, "PF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := a.Lab()
-			if err != nil {
-				return err
-			}
-			st, err := a.Observe(cmd.Context(), l)
-			if err != nil {
-				return err
-			}
-			p, err := FindPF(st, "PF", args[0])
+			l, p, err := a.labPF(cmd.Context(), "PF", args[0])
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,8 +16,8 @@ import (
 )
 
 func newLabTrafficCmd(a *App) *cobra.Command {
-	var pfRef, from, dst, src string
-	var vlan, count, size int
+	var ff frameFlags
+	var count, size int
 	c := &cobra.Command{
 		Use:   "traffic --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan V] [--count N] [--size BYTES]",
 		Short: "Send frames through a lab PF's switch model and count them per port (rx, tx, broadcast, multicast, drops)",
@@ -30,26 +31,8 @@ lab, survive across processes and start at zero when a VF is created; the agent'
   sriovctl --lab /tmp/lab lab traffic --pf ens5f0 --from vf:1 --dst ff:ff:ff:ff:ff:ff --size 1500`,
 		Args: exactArgs(0, "none (use flags)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, f := range []string{"pf", "from", "dst"} {
-				if !cmd.Flags().Changed(f) {
-					return Usagef("lab traffic", "--%s is required", f)
-				}
-			}
-			port, inVF, err := eswitch.ParsePort(from)
+			fr, inVF, err := ff.frame(cmd)
 			if err != nil {
-				return err
-			}
-			d, err := parseAnyMAC("--dst", dst)
-			if err != nil {
-				return err
-			}
-			s := ""
-			if cmd.Flags().Changed("src") {
-				if s, err = parseAnyMAC("--src", src); err != nil {
-					return err
-				}
-			}
-			if err := sriov.ValidateVLAN("--vlan", vlan); err != nil {
 				return err
 			}
 			if count < 1 || count > lab.MaxCount {
@@ -58,26 +41,15 @@ lab, survive across processes and start at zero when a VF is created; the agent'
 			if size < lab.MinFrameSize || size > lab.MaxFrameSize {
 				return &sriov.FieldError{Field: "--size", Value: strconv.Itoa(size), Allowed: fmt.Sprintf("allowed %d-%d bytes", lab.MinFrameSize, lab.MaxFrameSize)}
 			}
-			l, err := a.Lab()
+			l, p, err := a.labPF(cmd.Context(), "--pf", ff.pf)
 			if err != nil {
 				return err
 			}
-			st, err := a.Observe(cmd.Context(), l)
-			if err != nil {
+			if err := ff.checkVF(p, inVF); err != nil {
 				return err
-			}
-			p, err := FindPF(st, "--pf", pfRef)
-			if err != nil {
-				return err
-			}
-			if inVF >= 0 {
-				if err := sriov.ValidateVFID("--from", inVF, p.NumVFs); err != nil {
-					fe := err.(*sriov.FieldError)
-					return &sriov.FieldError{Field: fe.Field, Value: from, Allowed: fmt.Sprintf("%s: VF ids of %s", fe.Allowed, p.Name)}
-				}
 			}
 			res, err := l.SendTraffic(cmd.Context(), p.PCIAddress, lab.Traffic{
-				Frame: eswitch.Frame{From: port, Src: s, Dst: d, VLAN: vlan}, Count: count, Size: size,
+				Frame: fr, Count: count, Size: size,
 			})
 			if err != nil {
 				return &OpError{What: "lab traffic", Err: err}
@@ -85,19 +57,15 @@ lab, survive across processes and start at zero when a VF is created; the agent'
 			if a.JSON {
 				return a.PrintJSON(res)
 			}
-			a.Printf("%d frame(s) of %d bytes from %s to %s on %s: %s: %s\n", count, size, port, d, p.Name, res.Trace.Verdict, res.Trace.Reason)
+			a.Printf("%d frame(s) of %d bytes from %s to %s on %s: %s: %s\n", count, size, fr.From, fr.Dst, p.Name, res.Trace.Verdict, res.Trace.Reason)
 			for _, port := range sortedPorts(res.Counter) {
 				a.Printf("  %-7s %s\n", port, counterText(res.Counter[port], res.Added[port]))
 			}
 			return nil
 		},
 	}
+	ff.register(c, "the PF whose switch the frames enter (netdev name or PCI address)")
 	fl := c.Flags()
-	fl.StringVar(&pfRef, "pf", "", "the PF whose switch the frames enter (netdev name or PCI address)")
-	fl.StringVar(&from, "from", "", "where the frames enter: wire, pf or vf:N")
-	fl.StringVar(&dst, "dst", "", "destination MAC (unicast, multicast or ff:ff:ff:ff:ff:ff)")
-	fl.StringVar(&src, "src", "", "source MAC (default: the ingress port's own MAC)")
-	fl.IntVar(&vlan, "vlan", 0, "802.1Q tag of the frames as sent, 1-4094 (default 0: untagged)")
 	fl.IntVar(&count, "count", 1, "how many frames to send")
 	fl.IntVar(&size, "size", 64, fmt.Sprintf("bytes per frame, %d-%d", lab.MinFrameSize, lab.MaxFrameSize))
 	return c
@@ -146,4 +114,21 @@ func counterText(total, added host.VFStats) string {
 		parts = append(parts, p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// labPF opens the lab and finds one of its PFs by name or PCI address (an unknown one is invalid input).
+func (a *App) labPF(ctx context.Context, field, ref string) (*lab.Lab, *sriov.PF, error) {
+	l, err := a.Lab()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.Observe(ctx, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := FindPF(st, field, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, p, nil
 }

@@ -25,8 +25,7 @@ func init() {
 }
 
 func newTraceCmd(a *App) *cobra.Command {
-	var pfRef, from, dst, src string
-	var vlan int
+	var ff frameFlags
 	c := &cobra.Command{
 		Use:   "trace --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan V]",
 		Short: "Predict what the NIC's embedded switch does with a frame (model of the observed state)",
@@ -41,26 +40,8 @@ capture: it works the same on the lab and on a real host. --json prints
   sriovctl --lab /tmp/lab trace --pf ens5f0 --from vf:2 --dst ff:ff:ff:ff:ff:ff --vlan 100`,
 		Args: exactArgs(0, "none (use flags)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, f := range []string{"pf", "from", "dst"} {
-				if !cmd.Flags().Changed(f) {
-					return Usagef("trace", "--%s is required", f)
-				}
-			}
-			port, inVF, err := eswitch.ParsePort(from)
+			fr, inVF, err := ff.frame(cmd)
 			if err != nil {
-				return err
-			}
-			d, err := parseAnyMAC("--dst", dst)
-			if err != nil {
-				return err
-			}
-			s := ""
-			if cmd.Flags().Changed("src") {
-				if s, err = parseAnyMAC("--src", src); err != nil {
-					return err
-				}
-			}
-			if err := sriov.ValidateVLAN("--vlan", vlan); err != nil {
 				return err
 			}
 			h, err := a.Host()
@@ -71,18 +52,14 @@ capture: it works the same on the lab and on a real host. --json prints
 			if err != nil {
 				return err
 			}
-			p, err := FindPF(st, "--pf", pfRef)
+			p, err := FindPF(st, "--pf", ff.pf)
 			if err != nil {
 				return err
 			}
-			if inVF >= 0 {
-				// A VF that does not exist is a mistake in the question, not a prediction.
-				if err := sriov.ValidateVFID("--from", inVF, p.NumVFs); err != nil {
-					fe := err.(*sriov.FieldError)
-					return &sriov.FieldError{Field: fe.Field, Value: from, Allowed: fmt.Sprintf("%s: VF ids of %s", fe.Allowed, p.Name)}
-				}
+			if err := ff.checkVF(p, inVF); err != nil {
+				return err
 			}
-			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(eswitch.Frame{From: port, Src: s, Dst: d, VLAN: vlan})
+			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(fr)
 			if a.JSON {
 				return a.PrintJSON(r)
 			}
@@ -90,12 +67,7 @@ capture: it works the same on the lab and on a real host. --json prints
 			return nil
 		},
 	}
-	fl := c.Flags()
-	fl.StringVar(&pfRef, "pf", "", "the PF whose switch to model (netdev name or PCI address)")
-	fl.StringVar(&from, "from", "", "where the frame enters: wire, pf or vf:N")
-	fl.StringVar(&dst, "dst", "", "destination MAC (unicast, multicast or ff:ff:ff:ff:ff:ff)")
-	fl.StringVar(&src, "src", "", "source MAC (default: the ingress port's own MAC)")
-	fl.IntVar(&vlan, "vlan", 0, "802.1Q tag of the frame as sent, 1-4094 (default 0: untagged)")
+	ff.register(c, "the PF whose switch to model (netdev name or PCI address)")
 	return c
 }
 

@@ -38,26 +38,11 @@ type TrafficResult struct {
 	Counter map[string]host.VFStats `json:"counters"`
 }
 
-// counters are one port's stored counters.
-type counters struct {
-	RxBytes   uint64 `json:"rxBytes"`
-	TxBytes   uint64 `json:"txBytes"`
-	RxPackets uint64 `json:"rxPackets"`
-	TxPackets uint64 `json:"txPackets"`
-	Broadcast uint64 `json:"broadcast"`
-	Multicast uint64 `json:"multicast"`
-	RxDropped uint64 `json:"rxDropped"`
-	TxDropped uint64 `json:"txDropped"`
-}
-
-func (c counters) add(d counters) counters {
-	return counters{c.RxBytes + d.RxBytes, c.TxBytes + d.TxBytes, c.RxPackets + d.RxPackets, c.TxPackets + d.TxPackets,
-		c.Broadcast + d.Broadcast, c.Multicast + d.Multicast, c.RxDropped + d.RxDropped, c.TxDropped + d.TxDropped}
-}
-
-func (c counters) stats() host.VFStats {
-	return host.VFStats{RxBytes: c.RxBytes, TxBytes: c.TxBytes, RxPackets: c.RxPackets, TxPackets: c.TxPackets,
-		Broadcast: c.Broadcast, Multicast: c.Multicast, RxDropped: c.RxDropped, TxDropped: c.TxDropped, Source: "lab"}
+// addStats adds d's counters to c's.
+func addStats(c, d host.VFStats) host.VFStats {
+	return host.VFStats{RxBytes: c.RxBytes + d.RxBytes, TxBytes: c.TxBytes + d.TxBytes, RxPackets: c.RxPackets + d.RxPackets,
+		TxPackets: c.TxPackets + d.TxPackets, Broadcast: c.Broadcast + d.Broadcast, Multicast: c.Multicast + d.Multicast,
+		RxDropped: c.RxDropped + d.RxDropped, TxDropped: c.TxDropped + d.TxDropped, Source: "lab"}
 }
 
 // portKey is a port's key in a PF's stats bucket: the VF id as VF records are keyed, or "pf", "wire".
@@ -80,8 +65,9 @@ func (t *tx) statsBucket(p *pf) (*bolt.Bucket, error) {
 	return b.CreateBucket([]byte(p.Name))
 }
 
-func (t *tx) counters(p *pf, port string) (counters, error) {
-	var c counters
+// counters reads a port's stored counters (zero when it saw no traffic).
+func (t *tx) counters(p *pf, port string) (host.VFStats, error) {
+	c := host.VFStats{Source: "lab"}
 	sb, err := t.statsBucket(p)
 	if err != nil || sb == nil {
 		return c, err
@@ -139,7 +125,7 @@ func (l *Lab) VFStats(ctx context.Context, ref string) (map[int]host.VFStats, er
 			if err != nil {
 				return err
 			}
-			out[id] = c.stats()
+			out[id] = c
 		}
 		return nil
 	})
@@ -185,11 +171,11 @@ func (l *Lab) SendTraffic(ctx context.Context, ref string, tr Traffic) (TrafficR
 			if err != nil {
 				return err
 			}
-			c = c.add(d)
+			c = addStats(c, d)
 			if err := putJSON(sb, portKey(port), c); err != nil {
 				return err
 			}
-			res.Added[port], res.Counter[port] = d.stats(), c.stats()
+			res.Added[port], res.Counter[port] = d, c
 		}
 		return nil
 	})
@@ -197,13 +183,13 @@ func (l *Lab) SendTraffic(ctx context.Context, ref string, tr Traffic) (TrafficR
 }
 
 // count turns the model's verdict on one frame into counter increments for a burst of tr.Count.
-func count(p *sriov.PF, tr Traffic, r eswitch.Result, prof *nicprofile.Profile) map[string]counters {
+func count(p *sriov.PF, tr Traffic, r eswitch.Result, prof *nicprofile.Profile) map[string]host.VFStats {
 	n, bytes := uint64(tr.Count), uint64(tr.Count)*uint64(tr.Size)
 	dst := strings.ToLower(tr.Frame.Dst)
 	from, _, _ := eswitch.ParsePort(tr.Frame.From)
-	out := map[string]counters{}
-	add := func(port string, d counters) { out[port] = out[port].add(d) }
-	sent := counters{TxPackets: n, TxBytes: bytes}
+	out := map[string]host.VFStats{}
+	add := func(port string, d host.VFStats) { out[port] = addStats(out[port], d) }
+	sent := host.VFStats{TxPackets: n, TxBytes: bytes}
 	if r.Verdict == eswitch.Dropped {
 		switch {
 		case r.Cause == eswitch.CauseReloadPending:
@@ -211,19 +197,19 @@ func count(p *sriov.PF, tr Traffic, r eswitch.Result, prof *nicprofile.Profile) 
 			add(from, sent)
 			for _, v := range p.VFs {
 				if m := eswitch.VFMAC(v, prof); m.NetdevDrops && strings.EqualFold(m.Filter, dst) && eswitch.VFPort(v.ID) != from {
-					add(eswitch.VFPort(v.ID), counters{RxDropped: n})
+					add(eswitch.VFPort(v.ID), host.VFStats{RxDropped: n})
 				}
 			}
 		case from == eswitch.PortWire:
 			add(eswitch.PortWire, sent)
-			add(eswitch.PortPF, counters{RxDropped: n})
+			add(eswitch.PortPF, host.VFStats{RxDropped: n})
 		default:
-			add(from, counters{TxDropped: n})
+			add(from, host.VFStats{TxDropped: n})
 		}
 		return out
 	}
 	add(from, sent)
-	recv := counters{RxPackets: n, RxBytes: bytes}
+	recv := host.VFStats{RxPackets: n, RxBytes: bytes}
 	switch {
 	case dst == "ff:ff:ff:ff:ff:ff":
 		recv.Broadcast = n
