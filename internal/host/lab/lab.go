@@ -242,6 +242,9 @@ func (l *Lab) mutate(ctx context.Context, op string, fn func(t *tx) error) error
 					refused = err
 					return err
 				}
+				if _, err := t.bump(keyGen); err != nil {
+					return err
+				}
 				_, err = t.bump(keyOps)
 				return err
 			})
@@ -558,6 +561,9 @@ func (l *Lab) RebootContext(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if _, err := t.bump(keyGen); err != nil {
+			return err
+		}
 		for _, name := range names {
 			p, err := t.pf("reboot", name)
 			if err != nil {
@@ -578,6 +584,9 @@ func (l *Lab) ResetPF(ctx context.Context, ref string) error {
 	return update(ctx, l.dir, func(t *tx) error {
 		p, err := t.pf("reset "+ref, ref)
 		if err != nil {
+			return err
+		}
+		if _, err := t.bump(keyGen); err != nil {
 			return err
 		}
 		return t.resetPF(p)
@@ -625,6 +634,19 @@ func (l *Lab) MutatingOps() (uint64, error) {
 	err := view(context.Background(), l.dir, func(t *tx) error {
 		var err error
 		n, err = t.counter(keyOps)
+		return err
+	})
+	return n, err
+}
+
+// Generation is a number that changes whenever the emulated host's state does: a write by sriovctl
+// (MutatingOps), a reboot or a PF reset, but not traffic counters. A watcher (the agent) polls it to
+// observe the lab only after a change.
+func (l *Lab) Generation(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := view(ctx, l.dir, func(t *tx) error {
+		var err error
+		n, err = t.counter(keyGen)
 		return err
 	})
 	return n, err

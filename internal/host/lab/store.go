@@ -20,7 +20,7 @@ import (
 // write costs the same on a lab of 8 VFs as on one of 4096 (the first format, one JSON file rewritten by
 // every write, made applying N VFs cost O(N²)). Layout:
 //
-//	lab/    version, created, serial, ops, fault, order (the PFs' names in lab init's order)
+//	lab/    version, created, serial, ops, generation, fault, order (the PFs' names in lab init's order)
 //	pfs/    PF name -> pf (JSON)
 //	addrs/  PCI address -> PF name
 //	vfs/    PF name -> bucket: VF id (4 bytes, big endian) -> vf (JSON)
@@ -51,6 +51,7 @@ var (
 	keyCreated = []byte("created")
 	keySerial  = []byte("serial")
 	keyOps     = []byte("ops")
+	keyGen     = []byte("generation")
 	keyFault   = []byte("fault")
 	keyOrder   = []byte("order")
 )

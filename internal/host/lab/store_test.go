@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sriovctl/sriovctl/internal/eswitch"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -318,8 +319,18 @@ func TestResetPF(t *testing.T) {
 		}
 	}
 	ops0, _ := l.MutatingOps()
+	gen0, _ := l.Generation(ctx)
+	if _, err := l.SendTraffic(ctx, "p0", Traffic{Frame: eswitch.Frame{From: "wire", Dst: "ff:ff:ff:ff:ff:ff"}, Count: 1, Size: 64}); err != nil {
+		t.Fatal(err)
+	}
+	if gen, _ := l.Generation(ctx); gen != gen0 {
+		t.Fatalf("traffic changed the generation (%d -> %d): only host state does", gen0, gen)
+	}
 	if err := l.ResetPF(ctx, "p0"); err != nil {
 		t.Fatal(err)
+	}
+	if gen, _ := l.Generation(ctx); gen == gen0 {
+		t.Fatal("a PF reset left the generation as it was: a watcher would miss it")
 	}
 	if p := pfOf(t, l, "p0"); p.NumVFs != 0 || p.EswitchMode != "legacy" {
 		t.Fatalf("p0 after reset: numvfs %d eswitch %s", p.NumVFs, p.EswitchMode)
@@ -329,6 +340,13 @@ func TestResetPF(t *testing.T) {
 	}
 	if ops, _ := l.MutatingOps(); ops != ops0 {
 		t.Fatalf("a reset behind sriovctl's back counted as a sriovctl write (%d -> %d)", ops0, ops)
+	}
+	gen1, _ := l.Generation(ctx)
+	if err := l.SetNumVFs(ctx, "p0", 1); err != nil {
+		t.Fatal(err)
+	}
+	if gen, _ := l.Generation(ctx); gen == gen1 {
+		t.Fatal("a write left the generation as it was")
 	}
 	if err := l.ResetPF(ctx, "nope"); !errors.Is(err, syscall.ENODEV) {
 		t.Fatalf("reset of a missing PF: %v", err)
