@@ -191,3 +191,30 @@ func TestLabLockWaitEndsOnCtrlC(t *testing.T) {
 		})
 	}
 }
+
+// TestOldLabFormat: a lab made by an older sriovctl (lab.json) works after a transparent migration; one
+// whose lab.json cannot be read exits 1 saying to create the lab again.
+func TestOldLabFormat(t *testing.T) {
+	good := `{"version":1,"pfs":[{"name":"eth0","profile":"igb","pciAddress":"0000:01:00.0","totalVfs":7,"mac":"02:11:11:11:11:11","mtu":1500,"operState":"up","eswitchMode":"",
+	  "vfs":[{"id":0,"driver":"igbvf","netdevMac":"02:aa:00:00:00:00","mac":"00:00:00:00:00:00","vlan":100,"qos":0,"vlanProto":"802.1Q","spoofchk":true,"trust":false,"linkState":"auto","minTxRateMbps":0,"maxTxRateMbps":0,"queryRss":false}]}],
+	  "fault":{},"serial":1,"created":"2026-01-01T00:00:00Z","mutatingOps":2}`
+	for name, c := range map[string]struct {
+		lab  string
+		code int
+		want string
+	}{
+		"migrated": {good, 0, `"vlan": 100`},
+		"damaged":  {`{"version":1,"pfs":[`, 1, "create the lab again with `sriovctl lab init`"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(c.lab), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := clitest.Run(t, "--lab", dir, "show", "--json")
+			if r.Code != c.code || !strings.Contains(r.Stdout+r.Stderr, c.want) {
+				t.Fatalf("exit %d stdout %q stderr %q: want exit %d and %q", r.Code, r.Stdout, r.Stderr, c.code, c.want)
+			}
+		})
+	}
+}

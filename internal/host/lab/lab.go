@@ -151,19 +151,16 @@ func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
 
 // Open opens an existing lab without reading it (each operation checks the database it reads, under the
 // lab's lock, so that a wait for the lock can end with the operation's context). A lab made by an older
-// sriovctl (one lab.json file) is migrated to the current format first.
+// sriovctl (one lab.json file) is migrated to the current format by its first operation.
 func Open(dir string) (*Lab, error) {
-	if _, err := os.Lstat(filepath.Join(dir, dbFile)); errors.Is(err, os.ErrNotExist) {
-		if _, lerr := os.Lstat(filepath.Join(dir, legacyFile)); lerr != nil {
-			return nil, errNotLab(dir)
+	for _, f := range []string{dbFile, legacyFile} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			return &Lab{dir: dir}, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("lab %s: %w", dir, err)
 		}
-		if _, err := migrate(dir); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("lab %s: %w", dir, err)
 	}
-	return &Lab{dir: dir}, nil
+	return nil, errNotLab(dir)
 }
 
 // Dir returns the lab directory.

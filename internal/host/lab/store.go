@@ -64,6 +64,9 @@ func errNotLab(dir string) error {
 // withDB runs fn with the lab's database open, holding the lab's lock: exclusive (and the database
 // writable) for writers, shared for readers.
 func withDB(ctx context.Context, dir string, exclusive bool, fn func(db *bolt.DB) error) error {
+	if err := migrate(ctx, dir); err != nil {
+		return err
+	}
 	unlock, err := lockLab(ctx, dir, exclusive)
 	if err != nil {
 		return err
@@ -419,27 +422,31 @@ type legacyPF struct {
 }
 
 // migrate turns a lab made by an older sriovctl (DIR/lab.json, no lab.db) into the current format, keeping
-// its PFs, VFs, faults and counters. It reports whether there was anything to migrate.
-func migrate(dir string) (bool, error) {
-	unlock, err := lockLab(context.Background(), dir, true)
+// its PFs, VFs, faults and counters, the first time an operation uses it. A lab.json it cannot read is
+// an error that says to create the lab again.
+func migrate(ctx context.Context, dir string) error {
+	if _, err := os.Lstat(filepath.Join(dir, dbFile)); !errors.Is(err, os.ErrNotExist) {
+		return nil // the current format (or an error withDB reports)
+	}
+	old := filepath.Join(dir, legacyFile)
+	if _, err := os.Lstat(old); err != nil {
+		return nil
+	}
+	unlock, err := lockLab(ctx, dir, true)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer unlock()
 	if _, err := os.Lstat(filepath.Join(dir, dbFile)); err == nil {
-		return false, nil // another process migrated it meanwhile
+		return nil // another process migrated it meanwhile
 	}
-	old := filepath.Join(dir, legacyFile)
 	data, err := os.ReadFile(old)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
 	if err != nil {
-		return false, err
+		return fmt.Errorf("lab %s: %w", dir, err)
 	}
 	var s legacyState
 	if err := json.Unmarshal(data, &s); err != nil || s.Version != 1 {
-		return false, fmt.Errorf("lab %s: %s is from an older sriovctl and cannot be read (%v); create the lab again with `sriovctl lab init`", dir, legacyFile, errOr(err, fmt.Sprintf("version %d", s.Version)))
+		return fmt.Errorf("lab %s: %s is from an older sriovctl and cannot be read (%v); create the lab again with `sriovctl lab init`", dir, legacyFile, errOr(err, fmt.Sprintf("version %d", s.Version)))
 	}
 	var pfs []*pf
 	vfs := map[string][]*vf{}
@@ -448,18 +455,18 @@ func migrate(dir string) (bool, error) {
 		p.NumVFs = len(s.PFs[i].VFs)
 		for id, v := range s.PFs[i].VFs {
 			if v == nil || v.ID != id {
-				return false, fmt.Errorf("lab %s: %s lists the VFs of %s out of order; create the lab again with `sriovctl lab init`", dir, legacyFile, p.Name)
+				return fmt.Errorf("lab %s: %s lists the VFs of %s out of order; create the lab again with `sriovctl lab init`", dir, legacyFile, p.Name)
 			}
 		}
 		pfs = append(pfs, &p)
 		vfs[p.Name] = s.PFs[i].VFs
 	}
 	if err := writeNew(dir, s.Created, pfs, vfs, s.Fault, s.Serial, s.Ops); err != nil {
-		return false, fmt.Errorf("lab %s: migrating %s: %w", dir, legacyFile, err)
+		return fmt.Errorf("lab %s: migrating %s: %w", dir, legacyFile, err)
 	}
 	// lab.db now holds the lab; lab.json is ignored from here on even if removing it fails.
 	os.Remove(old)
-	return true, nil
+	return nil
 }
 
 func errOr(err error, s string) any {

@@ -160,12 +160,12 @@ func TestMigrateLegacyLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, legacyFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("lab.json still there after migration: %v", err)
-	}
-	st, err := l.Observe(context.Background())
+	st, err := l.Observe(context.Background()) // the first operation migrates
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, legacyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lab.json still there after migration: %v", err)
 	}
 	if len(st.PFs) != 2 || st.PFs[0].Name != "eth0" || st.PFs[1].Name != "eth1" {
 		t.Fatalf("PFs %s", st.PFNames())
