@@ -234,7 +234,7 @@ func (l *Lab) mutate(ctx context.Context, op string, fn func(t *tx) error) error
 						return nil // commit the countdown only
 					}
 				}
-				// Refusals are decided before fn changes anything.
+				// A refusal rolls back whatever fn wrote, with the transaction.
 				if err := fn(t); err != nil {
 					refused = err
 					return err
