@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -173,7 +174,7 @@ func TestLabLockWaitEndsOnCtrlC(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond) // let it reach the wait
+			waitForLockWaiter(t, cmd.Process.Pid)
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
@@ -217,4 +218,25 @@ func TestOldLabFormat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitForLockWaiter waits until process pid is blocked on a file lock (a "->" line of /proc/locks), so
+// that a signal lands during the wait rather than before the process set up its handler.
+func waitForLockWaiter(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			t.Skipf("no /proc/locks: %v", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 5 && f[1] == "->" && f[5] == strconv.Itoa(pid) {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("process %d never waited for the lab's lock", pid)
 }
