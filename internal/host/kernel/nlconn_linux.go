@@ -25,9 +25,9 @@ type nlTransport interface {
 
 // Netlink header flags not in older x/sys releases.
 const (
-	nlmFCapped  = 0x100 // NLM_F_CAPPED: the error message echoes only the request's header
-	nlmFAckTLVs = 0x200 // NLM_F_ACK_TLVS: extended-ack attributes follow
-	nlmsgerrAttrMsg = 1 // NLMSGERR_ATTR_MSG
+	nlmFCapped      = 0x100 // NLM_F_CAPPED: the error message echoes only the request's header
+	nlmFAckTLVs     = 0x200 // NLM_F_ACK_TLVS: extended-ack attributes follow
+	nlmsgerrAttrMsg = 1     // NLMSGERR_ATTR_MSG
 )
 
 // nlConn sends one request at a time on a transport opened on first use.
