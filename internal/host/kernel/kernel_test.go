@@ -19,11 +19,11 @@ import (
 // fakeSysfs builds a sysfs-like tree: devices under devices/pci0000:00/, class/net links, bus/pci
 // drivers. Writes to sriov_numvfs only store the value; tests add VFs with addVF.
 type fakeSysfs struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 }
 
-func newFakeSysfs(t *testing.T) *fakeSysfs {
+func newFakeSysfs(t testing.TB) *fakeSysfs {
 	f := &fakeSysfs{t: t, root: t.TempDir()}
 	for _, d := range []string{"class/net", "bus/pci/drivers/igb", "bus/pci/drivers/igbvf", "devices/pci0000:00"} {
 		f.mkdir(d)
