@@ -221,8 +221,11 @@ func mapErr(op string, err error) error {
 		return &host.Error{Op: op, Kind: host.KindFailed, Detail: err.Error()}
 	}
 	detail := ""
-	if msg := err.Error(); strings.HasPrefix(msg, errno.Error()+": ") {
+	switch msg := err.Error(); {
+	case strings.HasPrefix(msg, errno.Error()+": "):
 		detail = strings.TrimPrefix(msg, errno.Error()+": ") // netlink extended ack
+	case msg != errno.Error():
+		detail = msg // context around the errno ("tc filter on eth0: file exists: <extended ack>")
 	}
 	return host.Errorf(op, errno, "%s", detail)
 }

@@ -462,3 +462,25 @@ func TestKernelLogQuotedOnFailure(t *testing.T) {
 		t.Fatalf("got %v (marked %d)", err, tail.marked)
 	}
 }
+
+func TestMapErr(t *testing.T) {
+	for _, c := range []struct {
+		in   error
+		kind host.Kind
+		text string
+	}{
+		{syscall.EBUSY, host.KindBusy, "op: device or resource busy"},
+		{fmt.Errorf("%w: %s", syscall.EOPNOTSUPP, "VF trust unsupported"), host.KindNotSupported, "op: operation not supported (VF trust unsupported)"},
+		{fmt.Errorf("tc filter on eth0: %w", syscall.EEXIST), host.KindExists, "op: file exists (tc filter on eth0: file exists)"},
+		{errors.New("malformed netlink answer"), host.KindFailed, "op: failed (malformed netlink answer)"},
+		{host.Errorf("", syscall.EINVAL, "bad MAC"), host.KindInvalid, "op: invalid argument (bad MAC)"},
+	} {
+		err := mapErr("op", c.in)
+		if host.KindOfError(err) != c.kind || err.Error() != c.text {
+			t.Errorf("mapErr(%v) = %v (%v), want %q (%v)", c.in, err, host.KindOfError(err), c.text, c.kind)
+		}
+	}
+	if mapErr("op", nil) != nil {
+		t.Error("nil is not an error")
+	}
+}

@@ -110,7 +110,7 @@ func (h *Host) AddMirrorRule(_ context.Context, pfRef string, r sriov.MirrorRule
 		}
 	}
 	if err := h.installMirror(pf, reps, r); err != nil {
-		return host.Wrap(op, err)
+		return mapErr(op, err)
 	}
 	return nil
 }
@@ -123,7 +123,7 @@ func (h *Host) DeleteMirrorRule(_ context.Context, pfRef, name string) error {
 		return err
 	}
 	if err := h.removeMirror(pf, reps, name); err != nil {
-		return host.Wrap(op, err)
+		return mapErr(op, err)
 	}
 	return nil
 }
