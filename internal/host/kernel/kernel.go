@@ -224,8 +224,11 @@ func mapErr(op string, err error) error {
 	switch msg := err.Error(); {
 	case strings.HasPrefix(msg, errno.Error()+": "):
 		detail = strings.TrimPrefix(msg, errno.Error()+": ") // netlink extended ack
-	case msg != errno.Error():
-		detail = msg // context around the errno ("tc filter on eth0: file exists: <extended ack>")
+	case msg != errno.Error() && !strings.HasSuffix(msg, ": "+errno.Error()):
+		// Text after the errno, with its context ("tc filter on eth0: file exists: <extended ack>"). An
+		// errno at the end ("write /sys/...: device or resource busy") adds nothing the op does not say,
+		// and leaves room for the driver's log (withKernelLog).
+		detail = msg
 	}
 	return host.Errorf(op, errno, "%s", detail)
 }

@@ -471,7 +471,9 @@ func TestMapErr(t *testing.T) {
 	}{
 		{syscall.EBUSY, host.KindBusy, "op: device or resource busy"},
 		{fmt.Errorf("%w: %s", syscall.EOPNOTSUPP, "VF trust unsupported"), host.KindNotSupported, "op: operation not supported (VF trust unsupported)"},
-		{fmt.Errorf("tc filter on eth0: %w", syscall.EEXIST), host.KindExists, "op: file exists (tc filter on eth0: file exists)"},
+		{fmt.Errorf("tc filter on eth0: %w: %s", syscall.EEXIST, "Filter already exists"), host.KindExists, "op: file exists (tc filter on eth0: file exists: Filter already exists)"},
+		{fmt.Errorf("tc filter on eth0: %w", syscall.EEXIST), host.KindExists, "op: file exists"},
+		{&os.PathError{Op: "write", Path: "/sys/class/net/eth0/device/sriov_numvfs", Err: syscall.EBUSY}, host.KindBusy, "op: device or resource busy"},
 		{errors.New("malformed netlink answer"), host.KindFailed, "op: failed (malformed netlink answer)"},
 		{host.Errorf("", syscall.EINVAL, "bad MAC"), host.KindInvalid, "op: invalid argument (bad MAC)"},
 	} {
@@ -482,5 +484,21 @@ func TestMapErr(t *testing.T) {
 	}
 	if mapErr("op", nil) != nil {
 		t.Error("nil is not an error")
+	}
+}
+
+// A refused sriov_numvfs write quotes the driver's log ("4 VFs already enabled..."): the path in the
+// write's error must not stand in for the driver's words.
+func TestNumVFsRefusalQuotesKernelLog(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 4)
+	h, _ := newHost(Options{SysfsRoot: f.root}, &fakeLinks{})
+	tail := &fakeTail{lines: []string{"igb 0000:01:00.0: 4 VFs already enabled. Disable before enabling 2 VFs"}}
+	h.klog = tail
+	h.write = func(path, _ string) error { return &os.PathError{Op: "write", Path: path, Err: syscall.EBUSY} }
+	err := h.SetNumVFs(context.Background(), "eth0", 2)
+	if !errors.Is(err, host.ErrBusy) || host.OutcomeOf(err) != host.NotWritten ||
+		err.Error() != "set numvfs 2 on eth0: device or resource busy (4 VFs already enabled. Disable before enabling 2 VFs)" {
+		t.Fatalf("got %v", err)
 	}
 }

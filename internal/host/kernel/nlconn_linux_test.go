@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -360,5 +361,42 @@ func TestNetlinkSocketOnThisKernel(t *testing.T) {
 	}
 	if os.Geteuid() == 0 && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
 		t.Errorf("VF write on lo as root: %v", err)
+	}
+}
+
+// TestRecordedIgbAnswer replays an answer of the real igb driver (Linux 6.1, QEMU's 82576; recorded by
+// TestGuestVFReaderMatchesNetlink in the guest) to the reader's RTM_GETLINK: 3 VFs, VF 0 with max rate
+// 300, VF 1 with MAC 02:00:00:00:01:01 and VLAN 42 qos 5, VF 2 with spoof check off and trust on, and no
+// IFLA_VF_STATS (the kernel honoured RTEXT_FILTER_SKIP_STATS).
+func TestRecordedIgbAnswer(t *testing.T) {
+	b, err := os.ReadFile("testdata/igb-3vfs.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &replay{answer: func(req []byte) [][]byte {
+		d := append([]byte(nil), rec...)
+		binary.NativeEndian.PutUint32(d[8:12], seqOf(req)) // the recording answered another sequence number
+		return [][]byte{d}
+	}}
+	list, err := newRtnl(func() (nlTransport, error) { return tr, nil }).VFInfo(2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.NumVFs != 3 || len(list.VFs) != 3 {
+		t.Fatalf("IFLA_NUM_VF %d, %d VFs", list.NumVFs, len(list.VFs))
+	}
+	def := sriov.DefaultVFConfig()
+	want := []sriov.VFConfig{def, def, def}
+	want[0].MaxTxRateMbps = 300
+	want[1].MAC, want[1].VLAN, want[1].QoS = "02:00:00:00:01:01", 42, 5
+	want[2].SpoofCheck, want[2].Trust = false, true
+	for i, v := range list.VFs {
+		if v.ID != i || v.Config != want[i] || v.Stats != nil {
+			t.Errorf("VF %d: %+v (stats %v)\nwant %+v", i, v.Config, v.Stats, want[i])
+		}
 	}
 }
