@@ -100,6 +100,18 @@ func (h *Host) markLog() {
 	}
 }
 
+// Close releases the Host's netlink socket and kernel-log descriptor; the Host must not be used after.
+// A command that exits may skip it.
+func (h *Host) Close() error {
+	if c, ok := h.nl.(interface{ close() }); ok {
+		c.close()
+	}
+	if c, ok := h.klog.(interface{ close() }); ok {
+		c.close()
+	}
+	return nil
+}
+
 var _ host.Host = (*Host)(nil)
 var _ host.StatsReader = (*Host)(nil)
 

@@ -30,6 +30,15 @@ type kmsgFile struct {
 	fd int
 }
 
+func (k *kmsgFile) close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fd >= 0 {
+		unix.Close(k.fd)
+		k.fd = -1
+	}
+}
+
 // Mark drops the records logged so far.
 func (k *kmsgFile) Mark() {
 	k.mu.Lock()
@@ -52,6 +61,9 @@ func (k *kmsgFile) Lines(match string) []string {
 
 // read passes each new record to f until none is left (a bounded number of reads).
 func (k *kmsgFile) read(f func(string)) {
+	if k.fd < 0 {
+		return
+	}
 	buf := make([]byte, 8192)
 	for range 1024 {
 		n, err := unix.Read(k.fd, buf)

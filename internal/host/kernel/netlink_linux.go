@@ -42,6 +42,15 @@ type rtnl struct{ conn *nlConn }
 
 func newRtnl(open func() (nlTransport, error)) *rtnl { return &rtnl{conn: &nlConn{open: open}} }
 
+func (r *rtnl) close() {
+	r.conn.mu.Lock()
+	defer r.conn.mu.Unlock()
+	if s, ok := r.conn.tr.(*nlSocket); ok {
+		unix.Close(s.fd)
+	}
+	r.conn.tr = nil
+}
+
 // getLinkRequest is the body of the one RTM_GETLINK that reads every VF of ifindex.
 func getLinkRequest(ifindex int, withStats bool) []byte {
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)

@@ -362,6 +362,12 @@ func TestNetlinkSocketOnThisKernel(t *testing.T) {
 	if os.Geteuid() == 0 && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EPERM) {
 		t.Errorf("VF write on lo as root: %v", err)
 	}
+	// Closed, the next request opens a new socket.
+	r.close()
+	if _, err := r.VFInfo(lo, false); err != nil {
+		t.Errorf("after close: %v", err)
+	}
+	r.close()
 }
 
 // TestRecordedIgbAnswer replays an answer of the real igb driver (Linux 6.1, QEMU's 82576; recorded by
