@@ -14,10 +14,8 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-// truncationSuspectVFs is the VF count above which a failed RTM_GETLINK is retried with the lenient raw
-// reader (the 16-bit IFLA_VFINFO_LIST length wraps at about 220 VFs; vishvananda/netlink's 64 KB receive
-// buffer is too small from about 222 VFs, its issue #960).
-const truncationSuspectVFs = 200
+// vfInfoListLimit is what the kernel can put in one IFLA_VFINFO_LIST: its length is a 16-bit field.
+const vfInfoListLimit = 65535
 
 func (h *Host) netDir(name string) string { return filepath.Join(h.sys, "class/net", name) }
 
@@ -29,7 +27,7 @@ func (h *Host) pfNames() ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if n, err := readInt(filepath.Join(h.netDir(e.Name()), "device/sriov_totalvfs")); err == nil && n > 0 {
+		if h.isPF(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}
@@ -37,22 +35,114 @@ func (h *Host) pfNames() ([]string, error) {
 	return names, nil
 }
 
-// resolvePF finds a PF's netdev name from a netdev name or a PCI address.
-func (h *Host) resolvePF(op, ref string) (string, error) {
+func (h *Host) isPF(name string) bool {
+	n, err := readInt(filepath.Join(h.netDir(name), "device/sriov_totalvfs"))
+	return err == nil && n > 0
+}
+
+// entryOf reads what a write needs about the PF netdev name.
+func (h *Host) entryOf(name string) (pfEntry, bool) {
+	if name == "" || strings.ContainsRune(name, '/') || !h.isPF(name) {
+		return pfEntry{}, false
+	}
+	idx, err := readInt(filepath.Join(h.netDir(name), "ifindex"))
+	if err != nil || idx <= 0 {
+		return pfEntry{}, false
+	}
+	return pfEntry{name: name, addr: linkBase(filepath.Join(h.netDir(name), "device")), ifindex: idx}, true
+}
+
+// lookupPF finds a PF by netdev name or PCI address by looking at just that name or address in sysfs;
+// only when neither is there does it scan every netdev (to match an address or to list the PFs).
+func (h *Host) lookupPF(op, ref string) (pfEntry, error) {
+	if e, ok := h.entryOf(ref); ok {
+		return e, nil
+	}
+	if !strings.ContainsRune(ref, '/') {
+		if ents, err := os.ReadDir(filepath.Join(h.sys, "bus/pci/devices", ref, "net")); err == nil {
+			for _, d := range ents {
+				if e, ok := h.entryOf(d.Name()); ok && e.addr == ref {
+					return e, nil
+				}
+			}
+		}
+	}
 	names, err := h.pfNames()
 	if err != nil {
-		return "", mapErr(op, err)
+		return pfEntry{}, mapErr(op, err)
 	}
 	for _, n := range names {
-		if n == ref || linkBase(filepath.Join(h.netDir(n), "device")) == ref {
-			return n, nil
+		if linkBase(filepath.Join(h.netDir(n), "device")) == ref {
+			if e, ok := h.entryOf(n); ok {
+				return e, nil
+			}
 		}
 	}
 	list := strings.Join(names, ", ")
 	if list == "" {
 		list = "none"
 	}
-	return "", host.Errorf(op, syscall.ENODEV, "no SR-IOV PF %q (PFs: %s)", ref, list)
+	return pfEntry{}, host.Errorf(op, syscall.ENODEV, "no SR-IOV PF %q (PFs: %s)", ref, list)
+}
+
+// resolvePF returns the PF named ref, from the Host's cache when it was resolved before.
+func (h *Host) resolvePF(op, ref string) (pfEntry, error) {
+	h.mu.Lock()
+	e, ok := h.pfs[ref]
+	h.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	e, err := h.lookupPF(op, ref)
+	if err != nil {
+		return e, err
+	}
+	h.remember(ref, e)
+	return e, nil
+}
+
+func (h *Host) remember(ref string, e pfEntry) {
+	h.mu.Lock()
+	h.pfs[ref] = e
+	h.pfs[e.name] = e
+	if e.addr != "" {
+		h.pfs[e.addr] = e
+	}
+	h.mu.Unlock()
+}
+
+// forget drops every cache entry of the PF e.
+func (h *Host) forget(e pfEntry) {
+	h.mu.Lock()
+	for k, v := range h.pfs {
+		if v == e {
+			delete(h.pfs, k)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// withPF resolves ref and runs f on it. When f fails with ENODEV or ENOENT before writing anything and
+// the PF resolves differently now (it was renamed, removed and re-added, its driver reloaded), the cached
+// entry was stale: f runs once more on the fresh one.
+func (h *Host) withPF(op, ref string, f func(pfEntry) error) error {
+	e, err := h.resolvePF(op, ref)
+	if err != nil {
+		return err
+	}
+	err = f(e)
+	if err == nil || host.OutcomeOf(err) != host.NotWritten {
+		return err
+	}
+	if errno := errnoOf(err); errno != syscall.ENODEV && errno != syscall.ENOENT {
+		return err
+	}
+	h.forget(e)
+	fresh, rerr := h.resolvePF(op, ref)
+	if rerr != nil || fresh == e {
+		return err
+	}
+	return f(fresh)
 }
 
 // readPF reads a PF and its VFs from sysfs only; VF configuration comes from netlink afterwards.
@@ -118,7 +208,8 @@ func vfNetdev(dir string) string {
 	return ents[0].Name()
 }
 
-// Observe reads every PF from sysfs and each PF's VF configuration with one RTM_GETLINK.
+// Observe reads every PF from sysfs and each PF's VF configuration with one RTM_GETLINK. A PF whose VF
+// list the kernel could not fit into its answer is an error (see observePF), not a short list.
 func (h *Host) Observe(ctx context.Context) (*sriov.Host, error) {
 	names, err := h.pfNames()
 	if err != nil {
@@ -147,19 +238,29 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 		}
 		return pf, mapErr(op, err)
 	}
+	e, ok := h.entryOf(name)
+	if !ok {
+		return pf, host.Errorf(op, syscall.ENODEV, "PF %s disappeared", name)
+	}
+	h.remember(name, e) // later writes need no lookup
 	pf.EswitchMode = h.nl.EswitchMode(pf.PCIAddress)
 	if pf.EswitchMode == "switchdev" {
-		pf.MirrorRules = h.observeMirrorRules(name)
+		if pf.MirrorRules, err = h.observeMirrorRules(name); err != nil {
+			return pf, mapErr(op+": mirror rules", err)
+		}
 	}
 	if pf.NumVFs == 0 {
 		return pf, nil
 	}
-	infos, err := h.nl.VFInfo(name)
+	list, err := h.nl.VFInfo(e.ifindex, false)
 	if err != nil {
 		return pf, mapErr(op+": RTM_GETLINK", err)
 	}
-	byID := make(map[int]sriov.VFConfig, len(infos))
-	for _, in := range infos {
+	if err := checkComplete(op, list, pf.NumVFs, false); err != nil {
+		return pf, err
+	}
+	byID := make(map[int]sriov.VFConfig, len(list.VFs))
+	for _, in := range list.VFs {
 		byID[in.ID] = in.Config
 	}
 	kept := pf.VFs[:0]
@@ -172,8 +273,25 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 		kept = append(kept, vf)
 	}
 	pf.VFs = kept
-	if len(infos) < pf.NumVFs {
-		pf.VFInfoTruncated = true
-	}
 	return pf, nil
+}
+
+// checkComplete fails when the kernel's answer holds fewer VF entries than the PF has: the VF list did
+// not fit into one netlink attribute (its length is 16 bits, 65535 bytes). That is a limit of the running
+// kernel, not of the input, so it is an operational error (KindFailed, EMSGSIZE) that says so.
+func checkComplete(op string, list vfList, sysfsNum int, withStats bool) error {
+	want := sysfsNum
+	if list.NumVFs >= 0 {
+		want = list.NumVFs
+	}
+	if len(list.VFs) >= want {
+		return nil
+	}
+	per := "about 196 bytes per VF, so about 330 VFs, with statistics left out"
+	if withStats {
+		per = "about 300 bytes per VF with statistics, so about 220 VFs"
+	}
+	return &host.Error{Op: op, Kind: host.KindFailed, Errno: syscall.EMSGSIZE, Detail: "the kernel reported " +
+		strconv.Itoa(len(list.VFs)) + " of " + strconv.Itoa(want) + " VFs: its VF list (IFLA_VFINFO_LIST) in one netlink answer is limited to " +
+		strconv.Itoa(vfInfoListLimit) + " bytes (" + per + "); this PF has more VFs than this kernel can report"}
 }

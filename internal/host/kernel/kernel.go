@@ -1,8 +1,13 @@
 // Package kernel implements host.Host for a real Linux host: SR-IOV PFs and VFs are discovered from
-// sysfs, VF attributes are read with one RTM_GETLINK per PF (IFLA_EXT_MASK=RTEXT_FILTER_VF) and set with
-// RTM_SETLINK through github.com/vishvananda/netlink, sriov_numvfs and driver binding are written to sysfs.
-// It never shells out. The sysfs root is configurable so that discovery, numvfs and binding can be
-// tested on a fake tree; the netlink side sits behind the small vfLinks interface for the same reason.
+// sysfs, VF attributes are read with one RTM_GETLINK per PF and set with one RTM_SETLINK per attribute,
+// both on a netlink socket of the package's own (sized to the answer, with extended acks so the kernel's
+// own error text reaches the user), and sriov_numvfs and driver binding are written to sysfs. It never
+// shells out. The sysfs root is configurable so that discovery, numvfs and binding can be tested on a fake
+// tree; the netlink side sits behind the small vfLinks interface, and its wire format is tested on
+// recorded and synthetic kernel answers.
+//
+// A Host resolves each PF once (name, PCI address, ifindex) and reuses that until the kernel answers
+// ENODEV/ENOENT for it, so a write costs one netlink message or one sysfs write, not a rescan.
 package kernel
 
 import (
@@ -12,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,8 +29,9 @@ import (
 type Options struct {
 	// SysfsRoot is where sysfs is mounted; "" means /sys.
 	SysfsRoot string
-	// WaitTimeout bounds the wait for VFs (virtfnN links and netdevs) after sriov_numvfs is written and
-	// for a VF's netdev after a driver bind; 0 means DefaultWaitTimeout.
+	// WaitTimeout bounds the sriov_numvfs write itself (it blocks while vfio-pci's users hold VFs), the
+	// wait for VFs (virtfnN links and netdevs) after it, and the wait for a VF's netdev after a driver
+	// bind; 0 means DefaultWaitTimeout.
 	WaitTimeout time.Duration
 	// Progress, when set, is called while waiting for VFs with how many are ready out of how many
 	// ("waiting for VFs: 23/64"); the last call has ready == total, or ready == -1 when the wait failed.
@@ -34,70 +41,110 @@ type Options struct {
 // DefaultWaitTimeout is long enough for mlx5 creating 125 VFs (~65 s).
 const DefaultWaitTimeout = 120 * time.Second
 
-// Host is the kernel backend. Create it with New.
+// Host is the kernel backend. Create it with New. Its methods may be called concurrently.
 type Host struct {
 	sys      string
 	timeout  time.Duration
 	progress func(ready, total int)
 	nl       vfLinks
-	// kmsg opens the kernel log for quoting a driver's words on failure; nil in tests.
-	kmsg func() kmsgTail
+	// klog quotes the driver's words on a failed write; nil when the kernel log cannot be read (tests).
+	klog kernelLog
+	// write writes one sysfs attribute (writeSysfs; tests put a fake kernel's side effects here).
+	write func(path, value string) error
+
+	mu  sync.Mutex
+	pfs map[string]pfEntry // resolved PFs by the reference callers used (name or PCI address)
 }
 
-// kmsgTail reads the kernel log records logged after it was opened.
-type kmsgTail interface {
-	// Lines returns the records that mention match (a PCI address), without their "driver addr: " prefix.
+// pfEntry is a resolved PF: what every write needs, found once per Host.
+type pfEntry struct {
+	name    string // netdev name
+	addr    string // PCI address
+	ifindex int
+}
+
+// kernelLog reads the kernel log records logged after Mark.
+type kernelLog interface {
+	// Mark forgets everything logged so far; call it right before a write.
+	Mark()
+	// Lines returns the records logged since Mark that mention match (a PCI address), without their
+	// "driver addr: " prefix.
 	Lines(match string) []string
-	Close()
 }
 
-// openLog starts a kernel-log tail, or returns nil.
-func (h *Host) openLog() kmsgTail {
-	if h.kmsg == nil {
-		return nil
-	}
-	return h.kmsg()
-}
-
-// withKernelLog adds what the kernel logged about addr to a host error that has no detail of its own,
-// and closes the tail.
-func withKernelLog(err error, log kmsgTail, addr string) error {
-	if log == nil {
+// withKernelLog adds what the kernel logged about addr since Mark to a host error that has no detail of
+// its own.
+func (h *Host) withKernelLog(err error, addr string) error {
+	if h.klog == nil || err == nil || addr == "" {
 		return err
 	}
-	defer log.Close()
 	var he *host.Error
-	if err == nil || addr == "" || !errors.As(err, &he) || he.Detail != "" {
+	if !errors.As(err, &he) || he.Detail != "" {
 		return err
 	}
-	if lines := log.Lines(addr); len(lines) > 0 {
+	if lines := h.klog.Lines(addr); len(lines) > 0 {
 		c := *he
 		c.Detail = strings.Join(lines, "; ")
+		if host.OutcomeOf(err) == host.Unconfirmed {
+			return host.WrittenUnconfirmed(&c)
+		}
 		return &c
 	}
 	return err
 }
 
+// markLog starts a write's window of the kernel log.
+func (h *Host) markLog() {
+	if h.klog != nil {
+		h.klog.Mark()
+	}
+}
+
+// Close releases the Host's netlink socket and kernel-log descriptor; the Host must not be used after.
+// A command that exits may skip it.
+func (h *Host) Close() error {
+	if c, ok := h.nl.(interface{ close() }); ok {
+		c.close()
+	}
+	if c, ok := h.klog.(interface{ close() }); ok {
+		c.close()
+	}
+	return nil
+}
+
 var _ host.Host = (*Host)(nil)
+var _ host.StatsReader = (*Host)(nil)
 
 // vfInfo is one IFLA_VF_INFO entry of a PF's RTM_GETLINK answer.
 type vfInfo struct {
 	ID     int
 	Config sriov.VFConfig
+	// Stats are the entry's IFLA_VF_STATS; nil when the answer had none (requests that skip them).
+	Stats *host.VFStats
 }
 
-// vfLinks is the rtnetlink side of the backend: one RTM_GETLINK per PF to read every VF, one RTM_SETLINK
-// per attribute to change one. Errors carry the kernel's errno (and extended-ack wording if any).
+// vfList is what one RTM_GETLINK says about a PF's VFs.
+type vfList struct {
+	VFs []vfInfo
+	// NumVFs is the answer's IFLA_NUM_VF (how many VFs the kernel has), -1 when it carried none.
+	NumVFs int
+}
+
+// vfLinks is the rtnetlink side of the backend, addressed by ifindex: one RTM_GETLINK per PF to read
+// every VF, one RTM_SETLINK per attribute to change one. Errors carry the kernel's errno and its
+// extended-ack text ("errno: text").
 type vfLinks interface {
-	VFInfo(pf string) ([]vfInfo, error)
+	// VFInfo reads every VF of the PF; withStats asks for IFLA_VF_STATS too (about 100 more bytes per VF,
+	// so the list overflows sooner).
+	VFInfo(ifindex int, withStats bool) (vfList, error)
 	EswitchMode(pciAddr string) string
-	SetMAC(pf string, vf int, mac string) error
-	SetVLAN(pf string, vf, vlan, qos int, proto sriov.VLANProto) error
-	SetSpoofCheck(pf string, vf int, on bool) error
-	SetTrust(pf string, vf int, on bool) error
-	SetLinkState(pf string, vf int, state sriov.LinkState) error
-	SetRate(pf string, vf, minMbps, maxMbps int) error
-	SetQueryRSS(pf string, vf int, on bool) error
+	SetMAC(ifindex, vf int, mac string) error
+	SetVLAN(ifindex, vf, vlan, qos int, proto sriov.VLANProto) error
+	SetSpoofCheck(ifindex, vf int, on bool) error
+	SetTrust(ifindex, vf int, on bool) error
+	SetLinkState(ifindex, vf int, state sriov.LinkState) error
+	SetRate(ifindex, vf, minMbps, maxMbps int) error
+	SetQueryRSS(ifindex, vf int, on bool) error
 }
 
 func newHost(opts Options, nl vfLinks) (*Host, error) {
@@ -109,7 +156,7 @@ func newHost(opts Options, nl vfLinks) (*Host, error) {
 	if t <= 0 {
 		t = DefaultWaitTimeout
 	}
-	h := &Host{sys: root, timeout: t, progress: opts.Progress, nl: nl}
+	h := &Host{sys: root, timeout: t, progress: opts.Progress, nl: nl, write: writeSysfs, pfs: map[string]pfEntry{}}
 	pfs, err := h.pfNames()
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot read %s: %v", host.ErrUnavailable, filepath.Join(root, "class/net"), err)
@@ -186,8 +233,14 @@ func mapErr(op string, err error) error {
 		return &host.Error{Op: op, Kind: host.KindFailed, Detail: err.Error()}
 	}
 	detail := ""
-	if msg := err.Error(); strings.HasPrefix(msg, errno.Error()+": ") {
+	switch msg := err.Error(); {
+	case strings.HasPrefix(msg, errno.Error()+": "):
 		detail = strings.TrimPrefix(msg, errno.Error()+": ") // netlink extended ack
+	case msg != errno.Error() && !strings.HasSuffix(msg, ": "+errno.Error()):
+		// Text after the errno, with its context ("tc filter on eth0: file exists: <extended ack>"). An
+		// errno at the end ("write /sys/...: device or resource busy") adds nothing the op does not say,
+		// and leaves room for the driver's log (withKernelLog).
+		detail = msg
 	}
 	return host.Errorf(op, errno, "%s", detail)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,11 +19,11 @@ import (
 // fakeSysfs builds a sysfs-like tree: devices under devices/pci0000:00/, class/net links, bus/pci
 // drivers. Writes to sriov_numvfs only store the value; tests add VFs with addVF.
 type fakeSysfs struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 }
 
-func newFakeSysfs(t *testing.T) *fakeSysfs {
+func newFakeSysfs(t testing.TB) *fakeSysfs {
 	f := &fakeSysfs{t: t, root: t.TempDir()}
 	for _, d := range []string{"class/net", "bus/pci/drivers/igb", "bus/pci/drivers/igbvf", "devices/pci0000:00"} {
 		f.mkdir(d)
@@ -59,8 +60,12 @@ func (f *fakeSysfs) link(target, p string) {
 	}
 }
 
+// addPF adds a PF netdev; its ifindex is the count of netdevs so far + 10 (eth0 of a fresh tree: 10).
 func (f *fakeSysfs) addPF(name, addr string, total, num int) {
 	dev := "devices/pci0000:00/" + addr
+	ents, _ := os.ReadDir(filepath.Join(f.root, "class/net"))
+	f.write(dev+"/net/"+name+"/ifindex", fmt.Sprintf("%d\n", 10+len(ents)))
+	f.link("../../../"+dev, "bus/pci/devices/"+addr)
 	f.write(dev+"/vendor", "0x8086\n")
 	f.write(dev+"/device", "0x10c9\n")
 	f.write(dev+"/sriov_vf_device", "10ca\n")
@@ -86,21 +91,22 @@ func (f *fakeSysfs) addVF(pfAddr string, id int, addr, driver, netdev string) {
 	}
 	if netdev != "" {
 		f.write(dev+"/net/"+netdev+"/address", "aa:bb:cc:00:00:0"+fmt.Sprint(id)+"\n")
+		f.write(dev+"/net/"+netdev+"/ifindex", fmt.Sprintf("%d\n", 100+id))
 		f.link("../../"+dev+"/net/"+netdev, "class/net/"+netdev)
 	}
 }
 
-// fakeLinks is vfLinks answering from a table, recording setter calls.
+// fakeLinks is vfLinks answering from a table by ifindex, recording calls.
 type fakeLinks struct {
-	infos map[string][]vfInfo
+	infos map[int][]vfInfo
 	err   error
 	calls []string
 	fail  map[string]error
 }
 
-func (l *fakeLinks) VFInfo(pf string) ([]vfInfo, error) {
-	l.calls = append(l.calls, "get "+pf)
-	return l.infos[pf], l.err
+func (l *fakeLinks) VFInfo(ifindex int, withStats bool) (vfList, error) {
+	l.calls = append(l.calls, fmt.Sprintf("get %d stats=%v", ifindex, withStats))
+	return vfList{VFs: l.infos[ifindex], NumVFs: -1}, l.err
 }
 func (l *fakeLinks) EswitchMode(string) string { return "legacy" }
 func (l *fakeLinks) set(what string) error {
@@ -112,26 +118,26 @@ func (l *fakeLinks) set(what string) error {
 	}
 	return nil
 }
-func (l *fakeLinks) SetMAC(pf string, vf int, mac string) error {
-	return l.set(fmt.Sprintf("mac %s %d %s", pf, vf, mac))
+func (l *fakeLinks) SetMAC(pf, vf int, mac string) error {
+	return l.set(fmt.Sprintf("mac %d %d %s", pf, vf, mac))
 }
-func (l *fakeLinks) SetVLAN(pf string, vf, vlan, qos int, p sriov.VLANProto) error {
-	return l.set(fmt.Sprintf("vlan %s %d %d %d %s", pf, vf, vlan, qos, p))
+func (l *fakeLinks) SetVLAN(pf, vf, vlan, qos int, p sriov.VLANProto) error {
+	return l.set(fmt.Sprintf("vlan %d %d %d %d %s", pf, vf, vlan, qos, p))
 }
-func (l *fakeLinks) SetSpoofCheck(pf string, vf int, on bool) error {
-	return l.set(fmt.Sprintf("spoofchk %s %d %v", pf, vf, on))
+func (l *fakeLinks) SetSpoofCheck(pf, vf int, on bool) error {
+	return l.set(fmt.Sprintf("spoofchk %d %d %v", pf, vf, on))
 }
-func (l *fakeLinks) SetTrust(pf string, vf int, on bool) error {
-	return l.set(fmt.Sprintf("trust %s %d %v", pf, vf, on))
+func (l *fakeLinks) SetTrust(pf, vf int, on bool) error {
+	return l.set(fmt.Sprintf("trust %d %d %v", pf, vf, on))
 }
-func (l *fakeLinks) SetLinkState(pf string, vf int, s sriov.LinkState) error {
-	return l.set(fmt.Sprintf("state %s %d %s", pf, vf, s))
+func (l *fakeLinks) SetLinkState(pf, vf int, s sriov.LinkState) error {
+	return l.set(fmt.Sprintf("state %d %d %s", pf, vf, s))
 }
-func (l *fakeLinks) SetRate(pf string, vf, lo, hi int) error {
-	return l.set(fmt.Sprintf("rate %s %d %d %d", pf, vf, lo, hi))
+func (l *fakeLinks) SetRate(pf, vf, lo, hi int) error {
+	return l.set(fmt.Sprintf("rate %d %d %d %d", pf, vf, lo, hi))
 }
-func (l *fakeLinks) SetQueryRSS(pf string, vf int, on bool) error {
-	return l.set(fmt.Sprintf("rss %s %d %v", pf, vf, on))
+func (l *fakeLinks) SetQueryRSS(pf, vf int, on bool) error {
+	return l.set(fmt.Sprintf("rss %d %d %v", pf, vf, on))
 }
 
 func cfg(mac string, vlan int) sriov.VFConfig {
@@ -154,7 +160,7 @@ func TestObserve(t *testing.T) {
 	f.addPF("eth0", "0000:01:00.0", 7, 2)
 	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "igbvf", "eth1")
 	f.addVF("0000:01:00.0", 1, "0000:01:10.2", "", "")
-	nl := &fakeLinks{infos: map[string][]vfInfo{"eth0": {{0, cfg("02:00:00:00:00:01", 100)}, {1, cfg(sriov.ZeroMAC, 0)}}}}
+	nl := &fakeLinks{infos: map[int][]vfInfo{10: {{0, cfg("02:00:00:00:00:01", 100), nil}, {1, cfg(sriov.ZeroMAC, 0), nil}}}}
 	h, err := newHost(Options{SysfsRoot: f.root}, nl)
 	if err != nil {
 		t.Fatal(err)
@@ -181,8 +187,8 @@ func TestObserve(t *testing.T) {
 	if v1.PCIAddress != "0000:01:10.2" || v1.Driver != "" || v1.Netdev != "" || v1.MAC != sriov.ZeroMAC {
 		t.Errorf("VF 1: %+v", v1)
 	}
-	if len(nl.calls) != 1 {
-		t.Errorf("want one RTM_GETLINK per PF, got %v", nl.calls)
+	if want := []string{"get 10 stats=false"}; !reflect.DeepEqual(nl.calls, want) {
+		t.Errorf("want one RTM_GETLINK per PF without statistics, got %v", nl.calls)
 	}
 }
 
@@ -195,7 +201,7 @@ func TestObserveVFDeviceIDFromVF(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.write("devices/pci0000:00/0000:01:10.0/device", "0x10ca\n")
-	nl := &fakeLinks{infos: map[string][]vfInfo{"eth0": {{0, cfg(sriov.ZeroMAC, 0)}}}}
+	nl := &fakeLinks{infos: map[int][]vfInfo{10: {{0, cfg(sriov.ZeroMAC, 0), nil}}}}
 	h, err := newHost(Options{SysfsRoot: f.root}, nl)
 	if err != nil {
 		t.Fatal(err)
@@ -209,21 +215,24 @@ func TestObserveVFDeviceIDFromVF(t *testing.T) {
 	}
 }
 
-func TestObserveTruncatedVFInfo(t *testing.T) {
+// A VF list shorter than the PF's VF count is the kernel's answer limit, an operational error (exit 1),
+// never a short list that a planner would take for the host.
+func TestObserveTruncatedVFInfoIsAnError(t *testing.T) {
 	f := newFakeSysfs(t)
 	f.addPF("eth0", "0000:01:00.0", 7, 3)
 	for i := 0; i < 3; i++ {
 		f.addVF("0000:01:00.0", i, fmt.Sprintf("0000:01:10.%d", 2*i), "", "")
 	}
-	nl := &fakeLinks{infos: map[string][]vfInfo{"eth0": {{0, cfg(sriov.ZeroMAC, 0)}, {1, cfg(sriov.ZeroMAC, 0)}}}}
+	nl := &fakeLinks{infos: map[int][]vfInfo{10: {{0, cfg(sriov.ZeroMAC, 0), nil}, {1, cfg(sriov.ZeroMAC, 0), nil}}}}
 	h, _ := newHost(Options{SysfsRoot: f.root}, nl)
-	st, err := h.Observe(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	_, err := h.Observe(context.Background())
+	if !errors.Is(err, host.ErrFailed) || !errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, host.ErrInvalid) {
+		t.Fatalf("got %v, want a KindFailed EMSGSIZE error", err)
 	}
-	p := st.PFs[0]
-	if !p.VFInfoTruncated || len(p.VFs) != 2 {
-		t.Fatalf("want truncated with 2 VFs, got %v %d", p.VFInfoTruncated, len(p.VFs))
+	for _, want := range []string{"reported 2 of 3 VFs", "65535 bytes", "observe eth0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
 	}
 }
 
@@ -250,17 +259,71 @@ func TestSetNumVFsWaitsForVFs(t *testing.T) {
 	}
 }
 
-func TestSetNumVFsTimeout(t *testing.T) {
-	f := newFakeSysfs(t)
-	f.addPF("eth0", "0000:01:00.0", 7, 0)
-	var last int
-	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 200 * time.Millisecond, Progress: func(r, _ int) { last = r }}, &fakeLinks{})
-	err := h.SetNumVFs(context.Background(), "eth0", 1)
-	if !errors.Is(err, syscall.ETIMEDOUT) || !strings.Contains(err.Error(), "0 of 1") {
-		t.Fatalf("got %v", err)
+// The outcome of a numvfs write: refused (not written), or written but not confirmed (the wait for the
+// VFs timed out or was cancelled), which callers must undo like a done write.
+func TestSetNumVFsOutcome(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		setup   func(f *fakeSysfs, h *Host) context.Context
+		outcome host.Outcome
+		is      error
+		text    string
+	}{
+		{"timeout", func(f *fakeSysfs, h *Host) context.Context { return context.Background() },
+			host.Unconfirmed, syscall.ETIMEDOUT, "0 of 1 VFs ready"},
+		{"cancelled", func(f *fakeSysfs, h *Host) context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return ctx
+		}, host.Unconfirmed, context.Canceled, "waiting for VFs"},
+		{"refused", func(f *fakeSysfs, h *Host) context.Context {
+			h.write = func(string, string) error { return syscall.ERANGE }
+			return context.Background()
+		}, host.NotWritten, host.ErrOutOfRange, "numerical result out of range"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeSysfs(t)
+			f.addPF("eth0", "0000:01:00.0", 7, 0)
+			var last int
+			h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 300 * time.Millisecond, Progress: func(r, _ int) { last = r }}, &fakeLinks{})
+			err := h.SetNumVFs(c.setup(f, h), "eth0", 1)
+			if got := host.OutcomeOf(err); got != c.outcome || !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.text) {
+				t.Fatalf("got %v (%v), want %v, %v and %q", err, got, c.outcome, c.is, c.text)
+			}
+			if c.outcome == host.Unconfirmed && last != -1 {
+				t.Errorf("last progress call %d, want -1 after a failed wait", last)
+			}
+		})
 	}
-	if last != -1 {
-		t.Errorf("last progress call %d, want -1 after a failed wait", last)
+}
+
+// Removing VFs that vfio-pci hands to a VM blocks the sriov_numvfs write in the kernel until the VM lets
+// go: the write is bounded, and the error says why and which VFs.
+func TestSetNumVFsBlockedByVFIO(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 2)
+	f.mkdir("bus/pci/drivers/vfio-pci")
+	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "vfio-pci", "")
+	f.addVF("0000:01:00.0", 1, "0000:01:10.2", "igbvf", "eth1")
+	h, _ := newHost(Options{SysfsRoot: f.root, WaitTimeout: 200 * time.Millisecond}, &fakeLinks{})
+	release := make(chan struct{})
+	defer close(release)
+	h.write = func(string, string) error { <-release; return nil }
+	start := time.Now()
+	err := h.SetNumVFs(context.Background(), "eth0", 0)
+	if host.OutcomeOf(err) != host.Unconfirmed || !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("got %v, want an unconfirmed ETIMEDOUT", err)
+	}
+	for _, want := range []string{"still pending", "VF 0 (0000:01:10.0)", "vfio-pci", "VM"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "0000:01:10.2") {
+		t.Errorf("%q names a VF igbvf holds", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
 	}
 }
 
@@ -301,7 +364,7 @@ func TestSetterErrorsKeepKernelWording(t *testing.T) {
 	if err := h.SetVFMAC(ctx, "eth0", 0, "02:00:00:00:00:01"); err != nil {
 		t.Error(err)
 	}
-	if nl.calls[len(nl.calls)-1] != "mac eth0 0 02:00:00:00:00:01" {
+	if nl.calls[len(nl.calls)-1] != "mac 10 0 02:00:00:00:00:01" {
 		t.Error(nl.calls)
 	}
 }
@@ -345,8 +408,8 @@ func TestBindVF(t *testing.T) {
 	if got := f.read("bus/pci/drivers_probe"); got != "0000:01:10.0" {
 		t.Errorf("drivers_probe: %q", got)
 	}
-	if got := f.read(vf + "/driver_override"); got != "vfio-pci" {
-		t.Errorf("driver_override: %q", got)
+	if got := f.read(vf + "/driver_override"); got != "" {
+		t.Errorf("driver_override after a failed bind: %q, want it back as it was", got)
 	}
 	// Unbind ("").
 	if err := h.BindVF(ctx, "eth0", 0, ""); err != nil {
@@ -370,19 +433,19 @@ func TestNoNetlinkCallWithoutVFs(t *testing.T) {
 
 type fakeTail struct {
 	lines  []string
-	closed bool
+	marked int
 }
 
+func (f *fakeTail) Mark() { f.marked++ }
 func (f *fakeTail) Lines(match string) []string {
 	var out []string
 	for _, l := range f.lines {
-		if _, rest, ok := strings.Cut(l, match+": "); ok {
-			out = append(out, rest)
+		if m, ok := recordMentioning("6,1,1,-;"+l, match); ok {
+			out = append(out, m)
 		}
 	}
 	return out
 }
-func (f *fakeTail) Close() { f.closed = true }
 
 func TestKernelLogQuotedOnFailure(t *testing.T) {
 	f := newFakeSysfs(t)
@@ -390,13 +453,52 @@ func TestKernelLogQuotedOnFailure(t *testing.T) {
 	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "", "")
 	tail := &fakeTail{lines: []string{"igb 0000:01:00.0: VF 0 refused it", "igb 0000:02:00.0: other device"}}
 	h, _ := newHost(Options{SysfsRoot: f.root}, &fakeLinks{fail: map[string]error{"trust": syscall.EINVAL}})
-	h.kmsg = func() kmsgTail { return tail }
+	h.klog = tail
 	err := h.SetVFTrust(context.Background(), "eth0", 0, true)
-	if !errors.Is(err, host.ErrInvalid) || !strings.HasSuffix(err.Error(), "(VF 0 refused it)") || !tail.closed {
-		t.Fatalf("got %v (closed %v)", err, tail.closed)
+	if !errors.Is(err, host.ErrInvalid) || !strings.HasSuffix(err.Error(), "(VF 0 refused it)") || tail.marked != 1 {
+		t.Fatalf("got %v (marked %d)", err, tail.marked)
 	}
-	tail = &fakeTail{}
-	if err := h.SetVFSpoofCheck(context.Background(), "eth0", 0, true); err != nil || !tail.closed {
-		t.Fatalf("got %v (closed %v)", err, tail.closed)
+	if err := h.SetVFSpoofCheck(context.Background(), "eth0", 0, true); err != nil || tail.marked != 2 {
+		t.Fatalf("got %v (marked %d)", err, tail.marked)
+	}
+}
+
+func TestMapErr(t *testing.T) {
+	for _, c := range []struct {
+		in   error
+		kind host.Kind
+		text string
+	}{
+		{syscall.EBUSY, host.KindBusy, "op: device or resource busy"},
+		{fmt.Errorf("%w: %s", syscall.EOPNOTSUPP, "VF trust unsupported"), host.KindNotSupported, "op: operation not supported (VF trust unsupported)"},
+		{fmt.Errorf("tc filter on eth0: %w: %s", syscall.EEXIST, "Filter already exists"), host.KindExists, "op: file exists (tc filter on eth0: file exists: Filter already exists)"},
+		{fmt.Errorf("tc filter on eth0: %w", syscall.EEXIST), host.KindExists, "op: file exists"},
+		{&os.PathError{Op: "write", Path: "/sys/class/net/eth0/device/sriov_numvfs", Err: syscall.EBUSY}, host.KindBusy, "op: device or resource busy"},
+		{errors.New("malformed netlink answer"), host.KindFailed, "op: failed (malformed netlink answer)"},
+		{host.Errorf("", syscall.EINVAL, "bad MAC"), host.KindInvalid, "op: invalid argument (bad MAC)"},
+	} {
+		err := mapErr("op", c.in)
+		if host.KindOfError(err) != c.kind || err.Error() != c.text {
+			t.Errorf("mapErr(%v) = %v (%v), want %q (%v)", c.in, err, host.KindOfError(err), c.text, c.kind)
+		}
+	}
+	if mapErr("op", nil) != nil {
+		t.Error("nil is not an error")
+	}
+}
+
+// A refused sriov_numvfs write quotes the driver's log ("4 VFs already enabled..."): the path in the
+// write's error must not stand in for the driver's words.
+func TestNumVFsRefusalQuotesKernelLog(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 4)
+	h, _ := newHost(Options{SysfsRoot: f.root}, &fakeLinks{})
+	tail := &fakeTail{lines: []string{"igb 0000:01:00.0: 4 VFs already enabled. Disable before enabling 2 VFs"}}
+	h.klog = tail
+	h.write = func(path, _ string) error { return &os.PathError{Op: "write", Path: path, Err: syscall.EBUSY} }
+	err := h.SetNumVFs(context.Background(), "eth0", 2)
+	if !errors.Is(err, host.ErrBusy) || host.OutcomeOf(err) != host.NotWritten ||
+		err.Error() != "set numvfs 2 on eth0: device or resource busy (4 VFs already enabled. Disable before enabling 2 VFs)" {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -86,10 +86,10 @@ func TestGuestMirrorRuleNetlink(t *testing.T) {
 		t.Logf("%s carrier %s", dev, c)
 	}
 	rule := sriov.MirrorRule{Name: "guest", MAC: "02:00:00:00:dd:01", VFs: []int{0, 1}}
-	if err := installMirror(pf, reps, rule); err != nil {
+	if err := h.installMirror(pf, reps, rule); err != nil {
 		t.Fatalf("installMirror: %v (are sch_ingress, cls_flower, act_mirred loaded?)", err)
 	}
-	got, err := listMirror(pf, reps)
+	got, err := h.listMirror(pf, reps)
 	want := []sriov.MirrorRule{{Name: sriov.MirrorRuleNameOf(sriov.MirrorRuleHandle("guest")), MAC: rule.MAC, VFs: []int{0, 1}}}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("listMirror: %+v %v, want %+v", got, err, want)
@@ -97,7 +97,7 @@ func TestGuestMirrorRuleNetlink(t *testing.T) {
 	if !got[0].Named("guest") {
 		t.Errorf("rule read back is not Named(guest): %+v", got[0])
 	}
-	if err := installMirror(pf, reps, rule); !errors.Is(err, syscall.EEXIST) {
+	if err := h.installMirror(pf, reps, rule); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("installing the rule twice: %v, want EEXIST", err)
 	}
 	if wire != "" {
@@ -132,13 +132,13 @@ func TestGuestMirrorRuleNetlink(t *testing.T) {
 	} else {
 		t.Log("no wire tap: mirroring itself not exercised")
 	}
-	if err := removeMirror(pf, reps, "guest"); err != nil {
+	if err := h.removeMirror(pf, reps, "guest"); err != nil {
 		t.Fatalf("removeMirror: %v", err)
 	}
-	if got, _ := listMirror(pf, reps); len(got) != 0 {
+	if got, _ := h.listMirror(pf, reps); len(got) != 0 {
 		t.Errorf("rules left: %+v", got)
 	}
-	if err := removeMirror(pf, reps, "guest"); !errors.Is(err, syscall.ENOENT) {
+	if err := h.removeMirror(pf, reps, "guest"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("removing twice: %v, want ENOENT", err)
 	}
 }

@@ -77,12 +77,24 @@ func sysStr(path string) string {
 
 // switchdevPF resolves a PF reference and finds its VF representors.
 func (h *Host) switchdevPF(op, pfRef string) (string, map[int]string, error) {
-	pf, err := h.resolvePF(op, pfRef)
+	e, err := h.resolvePF(op, pfRef)
 	if err != nil {
 		return "", nil, err
 	}
-	reps, err := h.representors(op, pf)
-	return pf, reps, err
+	reps, err := h.representors(op, e.name)
+	return e.name, reps, err
+}
+
+// ifindex reads a netdev's ifindex from sysfs: no netlink lookup by name (see nlconn_linux.go).
+func (h *Host) ifindex(dev string) (int, error) {
+	i, err := readInt(h.netDir(dev) + "/ifindex")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: no netdev %s", syscall.ENODEV, dev)
+		}
+		return 0, err
+	}
+	return i, nil
 }
 
 // AddMirrorRule installs r on every ingress representor of pf; on a failure it removes what it added.
@@ -97,8 +109,8 @@ func (h *Host) AddMirrorRule(_ context.Context, pfRef string, r sriov.MirrorRule
 			return host.Errorf(op, syscall.ENODEV, "no representor for VF %d of %s", id, pf)
 		}
 	}
-	if err := installMirror(pf, reps, r); err != nil {
-		return host.Wrap(op, err)
+	if err := h.installMirror(pf, reps, r); err != nil {
+		return mapErr(op, err)
 	}
 	return nil
 }
@@ -110,37 +122,39 @@ func (h *Host) DeleteMirrorRule(_ context.Context, pfRef, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := removeMirror(pf, reps, name); err != nil {
-		return host.Wrap(op, err)
+	if err := h.removeMirror(pf, reps, name); err != nil {
+		return mapErr(op, err)
 	}
 	return nil
 }
 
-// observeMirrorRules lists the mirror rules of a switchdev PF (nil when there are none or the PF is not
-// in switchdev mode).
-func (h *Host) observeMirrorRules(pf string) []sriov.MirrorRule {
+// observeMirrorRules lists the mirror rules of a switchdev PF (none when the PF has no switch id, i.e. is
+// not in switchdev mode); a failure to read them is returned, so that nobody plans on a partial view.
+func (h *Host) observeMirrorRules(pf string) ([]sriov.MirrorRule, error) {
 	reps, err := h.representors("observe mirror rules", pf)
-	if err != nil {
-		return nil
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		return nil, nil
 	}
-	rules, _ := listMirror(pf, reps)
-	return rules
+	if err != nil {
+		return nil, err
+	}
+	return h.listMirror(pf, reps)
 }
 
 // installMirror adds rule r's filters: on uplink (the PF's netdev) and on each representor in reps (VF id
 // -> netdev name). It is the netlink half of AddMirrorRule, separate so that it can run on any netdevs.
-func installMirror(uplink string, reps map[int]string, r sriov.MirrorRule) error {
+func (h *Host) installMirror(uplink string, reps map[int]string, r sriov.MirrorRule) error {
 	mac, err := net.ParseMAC(r.MAC)
 	if err != nil {
 		return fmt.Errorf("%w: mirror rule MAC %q", syscall.EINVAL, r.MAC)
 	}
 	targets := map[int]int{} // VF id -> representor ifindex
 	for _, id := range r.VFs {
-		l, err := netlink.LinkByName(reps[id])
+		idx, err := h.ifindex(reps[id])
 		if err != nil {
 			return fmt.Errorf("representor %s of VF %d: %w", reps[id], id, err)
 		}
-		targets[id] = l.Attrs().Index
+		targets[id] = idx
 	}
 	handle := sriov.MirrorRuleHandle(r.Name)
 	type port struct {
@@ -171,17 +185,17 @@ func installMirror(uplink string, reps map[int]string, r sriov.MirrorRule) error
 		if len(acts) == 0 {
 			continue
 		}
-		link, err := netlink.LinkByName(p.dev)
+		idx, err := h.ifindex(p.dev)
 		if err == nil {
-			err = ensureIngress(link)
+			err = ensureIngress(idx)
 		}
 		if err == nil {
-			f := &netlink.Flower{FilterAttrs: mirrorFilterAttrs(link.Attrs().Index, handle), DestMac: mac, Actions: acts}
+			f := &netlink.Flower{FilterAttrs: mirrorFilterAttrs(idx, handle), DestMac: mac, Actions: acts}
 			err = netlink.FilterAdd(f)
 		}
 		if err != nil {
 			for _, d := range done {
-				delFilter(d, handle)
+				_ = h.delFilter(d, handle) // undo; the error returned is the one that matters
 			}
 			return fmt.Errorf("tc filter on %s: %w", p.dev, err)
 		}
@@ -195,24 +209,24 @@ func mirrorFilterAttrs(ifindex int, handle uint32) netlink.FilterAttrs {
 }
 
 // ensureIngress adds the ingress qdisc unless the netdev has one.
-func ensureIngress(link netlink.Link) error {
-	q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_INGRESS}}
+func ensureIngress(ifindex int) error {
+	q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_INGRESS}}
 	if err := netlink.QdiscAdd(q); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return err
 	}
 	return nil
 }
 
-func delFilter(dev string, handle uint32) error {
-	link, err := netlink.LinkByName(dev)
+func (h *Host) delFilter(dev string, handle uint32) error {
+	idx, err := h.ifindex(dev)
 	if err != nil {
 		return err
 	}
-	return netlink.FilterDel(&netlink.Flower{FilterAttrs: mirrorFilterAttrs(link.Attrs().Index, handle)})
+	return netlink.FilterDel(&netlink.Flower{FilterAttrs: mirrorFilterAttrs(idx, handle)})
 }
 
 // removeMirror deletes the rule's filters wherever they are; ENOENT when there were none.
-func removeMirror(uplink string, reps map[int]string, name string) error {
+func (h *Host) removeMirror(uplink string, reps map[int]string, name string) error {
 	handle := sriov.MirrorRuleHandle(name)
 	found := false
 	devs := []string{uplink}
@@ -220,7 +234,7 @@ func removeMirror(uplink string, reps map[int]string, name string) error {
 		devs = append(devs, d)
 	}
 	for _, d := range devs {
-		err := delFilter(d, handle)
+		err := h.delFilter(d, handle)
 		switch {
 		case err == nil:
 			found = true
@@ -238,20 +252,23 @@ func removeMirror(uplink string, reps map[int]string, name string) error {
 
 // listMirror reads the mirror rules back from the uplink's ingress filters: each flower filter at
 // mirrorPrio with a destination MAC and mirred mirror actions to VF representors.
-func listMirror(uplink string, reps map[int]string) ([]sriov.MirrorRule, error) {
-	link, err := netlink.LinkByName(uplink)
+func (h *Host) listMirror(uplink string, reps map[int]string) ([]sriov.MirrorRule, error) {
+	idx, err := h.ifindex(uplink)
 	if err != nil {
 		return nil, err
 	}
-	filters, err := netlink.FilterList(link, netlink.HANDLE_INGRESS)
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: uplink}}
+	filters, err := retryInterrupted(func() ([]netlink.Filter, error) { return netlink.FilterList(link, netlink.HANDLE_INGRESS) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tc filters of %s: %w", uplink, err)
 	}
 	vfOf := map[int]int{}
 	for id, dev := range reps {
-		if l, err := netlink.LinkByName(dev); err == nil {
-			vfOf[l.Attrs().Index] = id
+		i, err := h.ifindex(dev)
+		if err != nil {
+			return nil, fmt.Errorf("representor %s of VF %d: %w", dev, id, err)
 		}
+		vfOf[i] = id
 	}
 	var rules []sriov.MirrorRule
 	for _, f := range filters {

@@ -46,8 +46,8 @@ func TestRepresentors(t *testing.T) {
 	if !errors.Is(err, host.ErrNotSupported) || !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Fatalf("legacy PF: %v, want EOPNOTSUPP", err)
 	}
-	if h.observeMirrorRules("ens5f0") != nil {
-		t.Fatal("rules on a legacy PF")
+	if rules, err := h.observeMirrorRules("ens5f0"); rules != nil || err != nil {
+		t.Fatalf("legacy PF: rules %v, error %v", rules, err)
 	}
 }
 

@@ -5,4 +5,4 @@ package kernel
 import "github.com/sriovctl/sriovctl/internal/sriov"
 
 // observeMirrorRules: tc mirror rules exist on Linux only.
-func (h *Host) observeMirrorRules(string) []sriov.MirrorRule { return nil }
+func (h *Host) observeMirrorRules(string) ([]sriov.MirrorRule, error) { return nil, nil }

@@ -1,8 +1,9 @@
 package kernel
 
 import (
-	"fmt"
+	"encoding/binary"
 	"net"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -12,74 +13,82 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
+// nlTimeout bounds one netlink request (a driver applying a VF setting answers in milliseconds; mlx5
+// firmware commands in up to a few seconds).
+const nlTimeout = 30 * time.Second
+
+// rtextFilterSkipStats is RTEXT_FILTER_SKIP_STATS: leave IFLA_VF_STATS out of IFLA_VF_INFO (kernel 5.12
+// and later honour it there), about a third of each entry.
+const rtextFilterSkipStats = 1 << 3
+
 // New opens the kernel backend. It fails with an error wrapping host.ErrUnavailable (and a one-line
 // hint) when the host has no SR-IOV capable PF.
 func New(opts Options) (*Host, error) {
-	h, err := newHost(opts, rtnl{})
+	h, err := newHost(opts, newRtnl(func() (nlTransport, error) { return openNLSocket(nlTimeout) }))
 	if err != nil {
 		return nil, err
 	}
-	h.kmsg = openKmsg
+	// The tc and devlink calls of vishvananda/netlink's package functions: their per-call sockets then
+	// ask for extended acks too.
+	nl.EnableErrorMessageReporting = true
+	if l := openKmsg(); l != nil {
+		h.klog = l
+	}
 	return h, nil
 }
 
-// rtnl is vfLinks on rtnetlink, through vishvananda/netlink's package handle.
-type rtnl struct{}
+// rtnl is vfLinks on the package's own rtnetlink socket.
+type rtnl struct{ conn *nlConn }
 
-func pfLink(pf string) netlink.Link {
-	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: pf}}
+func newRtnl(open func() (nlTransport, error)) *rtnl { return &rtnl{conn: &nlConn{open: open}} }
+
+func (r *rtnl) close() {
+	r.conn.mu.Lock()
+	defer r.conn.mu.Unlock()
+	if s, ok := r.conn.tr.(*nlSocket); ok {
+		unix.Close(s.fd)
+	}
+	r.conn.tr = nil
 }
 
-// VFInfo is one RTM_GETLINK on the PF with IFLA_EXT_MASK=RTEXT_FILTER_VF (netlink.LinkByName sends it).
-func (rtnl) VFInfo(pf string) ([]vfInfo, error) {
-	link, err := retryInterrupted(func() (netlink.Link, error) { return netlink.LinkByName(pf) })
+// getLinkRequest is the body of the one RTM_GETLINK that reads every VF of ifindex.
+func getLinkRequest(ifindex int, withStats bool) []byte {
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(ifindex)
+	mask := uint32(nl.RTEXT_FILTER_VF)
+	if !withStats {
+		mask |= rtextFilterSkipStats
+	}
+	b := msg.Serialize()
+	return append(b, nl.NewRtAttr(unix.IFLA_EXT_MASK, nl.Uint32Attr(mask)).Serialize()...)
+}
+
+// VFInfo is one RTM_GETLINK on the PF with IFLA_EXT_MASK = RTEXT_FILTER_VF (and SKIP_STATS unless stats
+// are wanted), read whole and parsed leniently (parseVFList).
+func (r *rtnl) VFInfo(ifindex int, withStats bool) (vfList, error) {
+	payload, err := r.conn.request(unix.RTM_GETLINK, 0, getLinkRequest(ifindex, withStats), unix.RTM_NEWLINK)
 	if err != nil {
-		if n, _ := readInt("/sys/class/net/" + pf + "/device/sriov_numvfs"); n >= truncationSuspectVFs {
-			return rawVFInfo(pf) // too big for vishvananda/netlink's buffer, or a wrapped list
-		}
-		return nil, err
+		return vfList{}, err
 	}
-	vfs := link.Attrs().Vfs
-	out := make([]vfInfo, 0, len(vfs))
-	for _, v := range vfs {
-		out = append(out, vfInfo{ID: v.ID, Config: configOf(v)})
+	if payload == nil {
+		return vfList{}, unix.ENODATA
 	}
-	return out, nil
+	return parseVFList(payload), nil
 }
 
-// configOf converts one parsed IFLA_VF_INFO.
-func configOf(v netlink.VfInfo) sriov.VFConfig {
-	c := sriov.DefaultVFConfig()
-	if len(v.Mac) == 6 {
-		c.MAC = v.Mac.String()
-	}
-	c.VLAN, c.QoS = v.Vlan, v.Qos
-	c.VLANProto = protoOf(v.VlanProto)
-	c.SpoofCheck = v.Spoofchk
-	// The kernel sends -1 for trust and query_rss when the driver does not report them (igb has no
-	// query_rss): that is "off", not "on".
-	c.Trust = v.Trust != 0 && v.Trust != notReported
-	c.LinkState = linkStateName(v.LinkState)
-	c.MinTxRateMbps, c.MaxTxRateMbps = int(v.MinTxRate), int(v.MaxTxRate)
-	if c.MaxTxRateMbps == 0 && v.TxRate != 0 {
-		c.MaxTxRateMbps = v.TxRate // drivers that only report IFLA_VF_TX_RATE
-	}
-	c.QueryRSS = v.RssQuery != 0 && v.RssQuery != notReported
-	return c
-}
-
-// protoOf reads IFLA_VF_VLAN_LIST's protocol: netlink stores it as it came off the wire (big-endian), so
-// accept both byte orders. Absent (0) means 802.1Q.
-func protoOf(p int) sriov.VLANProto {
-	switch p {
-	case 0x88a8, 0xa888:
-		return sriov.VLANProto8021AD
-	}
-	return sriov.VLANProto8021Q
+// setVF sends one RTM_SETLINK carrying IFLA_VFINFO_LIST { IFLA_VF_INFO { attr } } and waits for the ack.
+func (r *rtnl) setVF(ifindex int, attr *nl.RtAttr) error {
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(ifindex)
+	list := nl.NewRtAttr(unix.IFLA_VFINFO_LIST, nil)
+	list.AddRtAttr(nl.IFLA_VF_INFO, nil).AddChild(attr)
+	body := append(msg.Serialize(), list.Serialize()...)
+	_, err := r.conn.request(unix.RTM_SETLINK, unix.NLM_F_ACK, body, 0)
+	return err
 }
 
 // EswitchMode asks devlink; it is "" for drivers without devlink eswitch support (igb).
-func (rtnl) EswitchMode(pciAddr string) string {
+func (r *rtnl) EswitchMode(pciAddr string) string {
 	dev, err := retryInterrupted(func() (*netlink.DevlinkDevice, error) { return netlink.DevLinkGetDeviceByName("pci", pciAddr) })
 	if err != nil || dev == nil {
 		return ""
@@ -87,62 +96,62 @@ func (rtnl) EswitchMode(pciAddr string) string {
 	return dev.Attrs.Eswitch.Mode
 }
 
-func (rtnl) SetMAC(pf string, vf int, mac string) error {
+func (r *rtnl) SetMAC(ifindex, vf int, mac string) error {
 	hw, err := net.ParseMAC(mac)
-	if err != nil {
+	if err != nil || len(hw) != 6 {
 		return host.Errorf("", unix.EINVAL, "bad MAC %q", mac)
 	}
-	return netlink.LinkSetVfHardwareAddr(pfLink(pf), vf, hw)
+	m := nl.VfMac{Vf: uint32(vf)}
+	copy(m.Mac[:], hw)
+	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_MAC, m.Serialize()))
 }
 
-func (rtnl) SetVLAN(pf string, vf, vlan, qos int, proto sriov.VLANProto) error {
-	if proto == sriov.VLANProto8021AD {
-		return netlink.LinkSetVfVlanQosProto(pfLink(pf), vf, vlan, qos, 0x88a8)
+func (r *rtnl) SetVLAN(ifindex, vf, vlan, qos int, proto sriov.VLANProto) error {
+	v := nl.VfVlan{Vf: uint32(vf), Vlan: uint32(vlan), Qos: uint32(qos)}
+	if proto != sriov.VLANProto8021AD {
+		return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_VLAN, v.Serialize()))
 	}
-	return netlink.LinkSetVfVlanQos(pfLink(pf), vf, vlan, qos)
+	// 802.1ad needs IFLA_VF_VLAN_LIST, whose protocol is big-endian on the wire.
+	info := nl.VfVlanInfo{VfVlan: v, VlanProto: binary.NativeEndian.Uint16([]byte{0x88, 0xa8})}
+	list := nl.NewRtAttr(nl.IFLA_VF_VLAN_LIST, nil)
+	list.AddRtAttr(nl.IFLA_VF_VLAN_INFO, info.Serialize())
+	return r.setVF(ifindex, list)
 }
 
-func (rtnl) SetSpoofCheck(pf string, vf int, on bool) error {
-	return netlink.LinkSetVfSpoofchk(pfLink(pf), vf, on)
+func (r *rtnl) SetSpoofCheck(ifindex, vf int, on bool) error {
+	s := nl.VfSpoofchk{Vf: uint32(vf), Setting: b2u(on)}
+	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_SPOOFCHK, s.Serialize()))
 }
 
-func (rtnl) SetTrust(pf string, vf int, on bool) error {
-	return netlink.LinkSetVfTrust(pfLink(pf), vf, on)
+func (r *rtnl) SetTrust(ifindex, vf int, on bool) error {
+	s := nl.VfTrust{Vf: uint32(vf), Setting: b2u(on)}
+	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_TRUST, s.Serialize()))
 }
 
-func (rtnl) SetLinkState(pf string, vf int, state sriov.LinkState) error {
-	v := uint32(netlink.VF_LINK_STATE_AUTO)
+func (r *rtnl) SetLinkState(ifindex, vf int, state sriov.LinkState) error {
+	s := nl.VfLinkState{Vf: uint32(vf), LinkState: nl.IFLA_VF_LINK_STATE_AUTO}
 	switch state {
 	case sriov.LinkStateEnable:
-		v = netlink.VF_LINK_STATE_ENABLE
+		s.LinkState = nl.IFLA_VF_LINK_STATE_ENABLE
 	case sriov.LinkStateDisable:
-		v = netlink.VF_LINK_STATE_DISABLE
+		s.LinkState = nl.IFLA_VF_LINK_STATE_DISABLE
 	}
-	return netlink.LinkSetVfState(pfLink(pf), vf, v)
+	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_LINK_STATE, s.Serialize()))
 }
 
-func (rtnl) SetRate(pf string, vf, minMbps, maxMbps int) error {
-	return netlink.LinkSetVfRate(pfLink(pf), vf, minMbps, maxMbps)
+func (r *rtnl) SetRate(ifindex, vf, minMbps, maxMbps int) error {
+	s := nl.VfRate{Vf: uint32(vf), MinTxRate: uint32(minMbps), MaxTxRate: uint32(maxMbps)}
+	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_RATE, s.Serialize()))
 }
 
-// SetQueryRSS sends IFLA_VF_RSS_QUERY_EN, which vishvananda/netlink has no setter for.
-func (rtnl) SetQueryRSS(pf string, vf int, on bool) error {
-	ifi, err := net.InterfaceByName(pf)
-	if err != nil {
-		return fmt.Errorf("%w: %v", unix.ENODEV, err)
-	}
-	req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
-	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
-	msg.Index = int32(ifi.Index)
-	req.AddData(msg)
-	list := nl.NewRtAttr(unix.IFLA_VFINFO_LIST, nil)
-	info := list.AddRtAttr(nl.IFLA_VF_INFO, nil)
-	setting := nl.VfRssQueryEn{Vf: uint32(vf)}
+func (r *rtnl) SetQueryRSS(ifindex, vf int, on bool) error {
+	s := nl.VfRssQueryEn{Vf: uint32(vf), Setting: b2u(on)}
+	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_RSS_QUERY_EN, s.Serialize()))
+}
+
+func b2u(on bool) uint32 {
 	if on {
-		setting.Setting = 1
+		return 1
 	}
-	info.AddRtAttr(nl.IFLA_VF_RSS_QUERY_EN, setting.Serialize())
-	req.AddData(list)
-	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
+	return 0
 }

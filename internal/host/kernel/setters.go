@@ -17,24 +17,25 @@ import (
 const pollInterval = 50 * time.Millisecond
 
 // SetNumVFs writes sriov_numvfs and waits until every VF's virtfnN link exists (and, for VFs bound to a
-// driver, its netdev), or until the VFs are gone when shrinking to 0. The kernel's answers are kept:
-// EBUSY for M>0 -> N>0 with N != M, ERANGE above sriov_totalvfs.
+// driver that makes netdevs, its netdev), or until the VFs are gone when shrinking to 0. The kernel's
+// answers are kept: EBUSY for M>0 -> N>0 with N != M, ERANGE above sriov_totalvfs. Once the write was
+// made, a failed or cancelled wait returns host.WrittenUnconfirmed: the VFs may well exist.
 func (h *Host) SetNumVFs(ctx context.Context, pfRef string, n int) error {
-	op := fmt.Sprintf("set numvfs %d on %s", n, pfRef)
-	pf, err := h.resolvePF(op, pfRef)
-	if err != nil {
-		return err
-	}
-	op = fmt.Sprintf("set numvfs %d on %s", n, pf)
-	carrier := filepath.Join(h.netDir(pf), "carrier")
+	return h.withPF(fmt.Sprintf("set numvfs %d on %s", n, pfRef), pfRef, func(e pfEntry) error {
+		return h.setNumVFs(ctx, e, n)
+	})
+}
+
+func (h *Host) setNumVFs(ctx context.Context, e pfEntry, n int) error {
+	op := fmt.Sprintf("set numvfs %d on %s", n, e.name)
+	carrier := filepath.Join(h.netDir(e.name), "carrier")
 	hadLink, _ := readString(carrier)
-	log := h.openLog()
-	err = writeSysfs(filepath.Join(h.netDir(pf), "device/sriov_numvfs"), strconv.Itoa(n))
-	if err = withKernelLog(mapErr(op, err), log, linkBase(filepath.Join(h.netDir(pf), "device"))); err != nil {
-		return err
+	h.markLog()
+	if err := h.writeNumVFs(ctx, op, e, n); err != nil {
+		return h.withKernelLog(err, e.addr)
 	}
-	if err := h.waitVFs(ctx, op, pf, n); err != nil {
-		return err
+	if err := h.waitVFs(ctx, op, e.name, n); err != nil {
+		return host.WrittenUnconfirmed(err)
 	}
 	if hadLink == "1" {
 		// Some PF drivers (igb) reset the PF to change VFs and its link drops for a few seconds; igb refuses
@@ -46,12 +47,52 @@ func (h *Host) SetNumVFs(ctx context.Context, pfRef string, n int) error {
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return host.WrittenUnconfirmed(fmt.Errorf("%s: waiting for the PF's link: %w", op, ctx.Err()))
 			case <-time.After(pollInterval):
 			}
 		}
 	}
 	return nil
+}
+
+// writeNumVFs writes sriov_numvfs, bounded by the Host's timeout and ctx. The write itself can block:
+// removing a VF that vfio-pci hands to a running VM waits in the kernel until the VM lets it go. When the
+// bound passes, the write is still pending in the kernel (it may complete later), so the error is
+// host.WrittenUnconfirmed and names the VFs vfio-pci holds.
+func (h *Host) writeNumVFs(ctx context.Context, op string, e pfEntry, n int) error {
+	held := h.vfioHeld(e.name)
+	done := make(chan error, 1)
+	go func() { done <- h.write(filepath.Join(h.netDir(e.name), "device/sriov_numvfs"), strconv.Itoa(n)) }()
+	timer := time.NewTimer(h.timeout)
+	defer timer.Stop()
+	pending := func(why string) string {
+		detail := fmt.Sprintf("the sriov_numvfs write %s and is still pending in the kernel", why)
+		if len(held) > 0 {
+			detail += fmt.Sprintf("; VFs %s are bound to vfio-pci: the kernel removes them only once their user (a VM) releases them, so shut the VM down or detach the devices, then run the command again",
+				strings.Join(held, ", "))
+		}
+		return detail
+	}
+	select {
+	case err := <-done:
+		return mapErr(op, err)
+	case <-ctx.Done():
+		return host.WrittenUnconfirmed(fmt.Errorf("%s: %s: %w", op, pending("was interrupted"), ctx.Err()))
+	case <-timer.C:
+		return host.WrittenUnconfirmed(host.Errorf(op, syscall.ETIMEDOUT, "%s", pending("did not return within "+h.timeout.String())))
+	}
+}
+
+// vfioHeld lists the VFs of pf bound to vfio-pci ("VF 3 (0000:01:10.6)").
+func (h *Host) vfioHeld(pf string) []string {
+	ents, _ := filepath.Glob(filepath.Join(h.netDir(pf), "device", "virtfn*"))
+	var out []string
+	for _, ent := range ents {
+		if linkBase(filepath.Join(ent, "driver")) == "vfio-pci" {
+			out = append(out, fmt.Sprintf("%s (%s)", strings.Replace(filepath.Base(ent), "virtfn", "VF ", 1), linkBase(ent)))
+		}
+	}
+	return out
 }
 
 // waitVFs polls sysfs until the PF has exactly n ready VFs.
@@ -81,182 +122,204 @@ func (h *Host) waitVFs(ctx context.Context, op, pf string, n int) error {
 			if h.progress != nil && last >= 0 {
 				h.progress(-1, n)
 			}
-			return ctx.Err()
+			return fmt.Errorf("%s: waiting for VFs: %w", op, ctx.Err())
 		case <-time.After(pollInterval):
 		}
 	}
 }
 
-// countReady counts VFs 0..n-1 whose virtfnN link exists and that have a netdev if a network driver is
-// bound (a VF with no driver, or bound to vfio-pci, is ready without one); present counts every virtfnN
-// link, so that stale VFs beyond n keep the wait going.
+// countReady counts VFs 0..n-1 whose virtfnN link exists and that have a netdev if a driver that makes
+// netdevs is bound (a VF with no driver, or bound to vfio-pci, is ready without one); present counts
+// every virtfnN link, so that stale VFs beyond n keep the wait going.
 func (h *Host) countReady(pf string, n int) (ready, present int) {
 	ents, _ := filepath.Glob(filepath.Join(h.netDir(pf), "device", "virtfn*"))
 	present = len(ents)
+	netDrv := map[string]bool{}
 	for id := 0; id < n; id++ {
 		dir := h.vfDir(pf, id)
 		if linkBase(dir) == "" {
 			continue
 		}
-		if drv := linkBase(filepath.Join(dir, "driver")); drv != "" && isNetDriver(drv) && vfNetdev(dir) == "" {
-			continue
+		if drv := linkBase(filepath.Join(dir, "driver")); drv != "" && vfNetdev(dir) == "" {
+			is, ok := netDrv[drv]
+			if !ok {
+				is = h.makesNetdevs(drv)
+				netDrv[drv] = is
+			}
+			if is {
+				continue
+			}
 		}
 		ready++
 	}
 	return ready, present
 }
 
-// isNetDriver reports whether a PCI driver makes netdevs; VFIO and stub drivers do not.
-func isNetDriver(drv string) bool {
-	switch drv {
-	case "vfio-pci", "pci-stub", "uio_pci_generic", "igb_uio":
+// netdevDrivers are PCI drivers known to create a netdev for every device they bind (VF drivers and the
+// PF drivers that also bind their own VFs).
+var netdevDrivers = map[string]bool{
+	"igbvf": true, "ixgbevf": true, "iavf": true, "i40evf": true, "ice": true, "i40e": true, "ixgbe": true,
+	"igb": true, "mlx5_core": true, "mlx4_core": true, "bnxt_en": true, "qede": true, "ena": true,
+	"hinic": true, "rvu_nicvf": true, "sfc": true, "enic": true, "cxgb4vf": true, "liquidio_vf": true,
+	"fm10k": true, "nfp": true, "virtio-pci": true, "octeon_ep_vf": true, "idpf": true, "gve": true,
+}
+
+// makesNetdevs reports whether binding drv to a VF gives it a netdev: a known network driver, or one
+// whose other bound devices have netdevs. Anything else (vfio-pci, mlx5_vfio_pci, pci-stub, uio, a
+// driver with no device bound yet) is not waited for.
+func (h *Host) makesNetdevs(drv string) bool {
+	if netdevDrivers[drv] {
+		return true
+	}
+	dir := filepath.Join(h.sys, "bus/pci/drivers", drv)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
 		return false
 	}
-	return true
-}
-
-// vfOp resolves the PF and names the operation "set vf 3 mac on ens5f0".
-func (h *Host) vfOp(pfRef string, vf int, what string) (pf, op string, err error) {
-	op = fmt.Sprintf("set vf %d %s on %s", vf, what, pfRef)
-	pf, err = h.resolvePF(op, pfRef)
-	if err != nil {
-		return "", op, err
+	for _, e := range ents {
+		if !strings.Contains(e.Name(), ":") { // bind, unbind, new_id, module...: not a device
+			continue
+		}
+		if vfNetdev(filepath.Join(dir, e.Name())) != "" {
+			return true
+		}
 	}
-	return pf, fmt.Sprintf("set vf %d %s on %s", vf, what, pf), nil
+	return false
 }
 
-// setLink runs one RTM_SETLINK on pf and maps its error, quoting the driver's log when the kernel gave
-// no extended-ack message.
-func (h *Host) setLink(op, pf string, set func() error) error {
-	log := h.openLog()
-	return withKernelLog(mapErr(op, set()), log, linkBase(filepath.Join(h.netDir(pf), "device")))
+// setVF runs one RTM_SETLINK for VF vf of pfRef, naming the operation "set vf 3 mac on ens5f0" and
+// quoting the driver's log when the kernel gave no extended-ack message.
+func (h *Host) setVF(pfRef string, vf int, what string, set func(ifindex int) error) error {
+	return h.withPF(fmt.Sprintf("set vf %d %s on %s", vf, what, pfRef), pfRef, func(e pfEntry) error {
+		op := fmt.Sprintf("set vf %d %s on %s", vf, what, e.name)
+		h.markLog()
+		return h.withKernelLog(mapErr(op, set(e.ifindex)), e.addr)
+	})
 }
 
 // SetVFMAC sets the admin MAC with RTM_SETLINK (IFLA_VF_MAC).
 func (h *Host) SetVFMAC(_ context.Context, pfRef string, vf int, mac string) error {
-	pf, op, err := h.vfOp(pfRef, vf, "mac")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetMAC(pf, vf, mac) })
+	return h.setVF(pfRef, vf, "mac", func(i int) error { return h.nl.SetMAC(i, vf, mac) })
 }
 
 // SetVFVLAN sets the port VLAN, priority and protocol (IFLA_VF_VLAN or IFLA_VF_VLAN_LIST for 802.1ad).
 func (h *Host) SetVFVLAN(_ context.Context, pfRef string, vf int, vlan, qos int, proto sriov.VLANProto) error {
-	pf, op, err := h.vfOp(pfRef, vf, "vlan")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetVLAN(pf, vf, vlan, qos, proto) })
+	return h.setVF(pfRef, vf, "vlan", func(i int) error { return h.nl.SetVLAN(i, vf, vlan, qos, proto) })
 }
 
 // SetVFSpoofCheck sets IFLA_VF_SPOOFCHK.
 func (h *Host) SetVFSpoofCheck(_ context.Context, pfRef string, vf int, on bool) error {
-	pf, op, err := h.vfOp(pfRef, vf, "spoofchk")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetSpoofCheck(pf, vf, on) })
+	return h.setVF(pfRef, vf, "spoofchk", func(i int) error { return h.nl.SetSpoofCheck(i, vf, on) })
 }
 
 // SetVFTrust sets IFLA_VF_TRUST.
 func (h *Host) SetVFTrust(_ context.Context, pfRef string, vf int, on bool) error {
-	pf, op, err := h.vfOp(pfRef, vf, "trust")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetTrust(pf, vf, on) })
+	return h.setVF(pfRef, vf, "trust", func(i int) error { return h.nl.SetTrust(i, vf, on) })
 }
 
 // SetVFLinkState sets IFLA_VF_LINK_STATE.
 func (h *Host) SetVFLinkState(_ context.Context, pfRef string, vf int, state sriov.LinkState) error {
-	pf, op, err := h.vfOp(pfRef, vf, "link state")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetLinkState(pf, vf, state) })
+	return h.setVF(pfRef, vf, "link state", func(i int) error { return h.nl.SetLinkState(i, vf, state) })
 }
 
 // SetVFRate sets IFLA_VF_RATE (min and max together).
 func (h *Host) SetVFRate(_ context.Context, pfRef string, vf int, minMbps, maxMbps int) error {
-	pf, op, err := h.vfOp(pfRef, vf, "rate")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetRate(pf, vf, minMbps, maxMbps) })
+	return h.setVF(pfRef, vf, "rate", func(i int) error { return h.nl.SetRate(i, vf, minMbps, maxMbps) })
 }
 
 // SetVFQueryRSS sets IFLA_VF_RSS_QUERY_EN.
 func (h *Host) SetVFQueryRSS(_ context.Context, pfRef string, vf int, on bool) error {
-	pf, op, err := h.vfOp(pfRef, vf, "query_rss")
-	if err != nil {
-		return err
-	}
-	return h.setLink(op, pf, func() error { return h.nl.SetQueryRSS(pf, vf, on) })
+	return h.setVF(pfRef, vf, "query_rss", func(i int) error { return h.nl.SetQueryRSS(i, vf, on) })
 }
 
-// BindVF binds a VF to driver through driver_override, unbind and drivers_probe; "" unbinds it. Binding
-// to the driver it already has does nothing. After binding a network driver it waits for the netdev.
+// noOverride is how sysfs shows an empty driver_override.
+const noOverride = "(null)"
+
+// BindVF binds a VF to driver through driver_override, unbind and drivers_probe; "" unbinds it and clears
+// driver_override, so that a later reprobe (a module load, drivers_probe) does not bind the old driver
+// again. Binding to the driver it already has does nothing. After binding a driver that makes netdevs it
+// waits for the netdev; when that wait fails the bind was made, so the error is host.WrittenUnconfirmed.
 func (h *Host) BindVF(ctx context.Context, pfRef string, vf int, driver string) error {
 	what := "bind " + driver
 	if driver == "" {
 		what = "unbind"
 	}
-	op := fmt.Sprintf("%s vf %d of %s", what, vf, pfRef)
-	pf, err := h.resolvePF(op, pfRef)
-	if err != nil {
-		return err
-	}
-	op = fmt.Sprintf("%s vf %d of %s", what, vf, pf)
-	dir := h.vfDir(pf, vf)
+	return h.withPF(fmt.Sprintf("%s vf %d of %s", what, vf, pfRef), pfRef, func(e pfEntry) error {
+		return h.bindVF(ctx, fmt.Sprintf("%s vf %d of %s", what, vf, e.name), e, vf, driver)
+	})
+}
+
+func (h *Host) bindVF(ctx context.Context, op string, e pfEntry, vf int, driver string) error {
+	dir := h.vfDir(e.name, vf)
 	addr := linkBase(dir)
 	if addr == "" {
-		n, _ := readInt(filepath.Join(h.netDir(pf), "device/sriov_numvfs"))
-		return host.Errorf(op, syscall.ENODEV, "%s has no VF %d (numvfs %d)", pf, vf, n)
+		n, _ := readInt(filepath.Join(h.netDir(e.name), "device/sriov_numvfs"))
+		return host.Errorf(op, syscall.ENODEV, "%s has no VF %d (numvfs %d)", e.name, vf, n)
 	}
+	override := filepath.Join(dir, "driver_override")
+	oldOverride, _ := readString(override)
 	cur := linkBase(filepath.Join(dir, "driver"))
+	if driver == "" {
+		if cur != "" {
+			if err := h.write(filepath.Join(dir, "driver/unbind"), addr); err != nil {
+				return mapErr(op+": unbind from "+cur, err)
+			}
+		}
+		if oldOverride != "" && oldOverride != noOverride {
+			// Writing an empty line clears the override. The unbind is done: a failure here leaves a
+			// changed host behind.
+			if err := h.write(override, ""); err != nil {
+				err = mapErr(op+": clear driver_override", err)
+				if cur != "" {
+					return host.WrittenUnconfirmed(err)
+				}
+				return err
+			}
+		}
+		return nil
+	}
 	if cur == driver {
 		return nil
 	}
-	if driver != "" {
-		if _, err := os.Stat(filepath.Join(h.sys, "bus/pci/drivers", driver)); err != nil {
-			hint := "load its module first"
-			if driver == "vfio-pci" {
-				hint = "load it first (modprobe vfio-pci)"
-			}
-			return host.Errorf(op, syscall.ENOENT, "driver %s is not loaded: %s", driver, hint)
-		}
+	if _, err := os.Stat(filepath.Join(h.sys, "bus/pci/drivers", driver)); err != nil {
+		hint := "load its module first"
 		if driver == "vfio-pci" {
-			if _, err := os.Lstat(filepath.Join(dir, "iommu_group")); err != nil {
-				return host.Errorf(op, syscall.EOPNOTSUPP,
-					"VF %s has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on or amd_iommu=on and enable VT-d/AMD-Vi in the firmware)", addr)
-			}
+			hint = "load it first (modprobe vfio-pci)"
 		}
-		// The override makes drivers_probe (and later reprobes) pick this driver and no other.
-		if err := writeSysfs(filepath.Join(dir, "driver_override"), driver); err != nil {
-			return mapErr(op+": driver_override", err)
+		return host.Errorf(op, syscall.ENOENT, "driver %s is not loaded: %s", driver, hint)
+	}
+	if driver == "vfio-pci" {
+		if _, err := os.Lstat(filepath.Join(dir, "iommu_group")); err != nil {
+			return host.Errorf(op, syscall.EOPNOTSUPP,
+				"VF %s has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on or amd_iommu=on and enable VT-d/AMD-Vi in the firmware)", addr)
 		}
 	}
+	// The override makes drivers_probe (and later reprobes) pick this driver and no other.
+	if err := h.write(override, driver); err != nil {
+		return mapErr(op+": driver_override", err)
+	}
+	restoreOverride := func() {
+		v := oldOverride
+		if v == noOverride {
+			v = ""
+		}
+		_ = h.write(override, v) // best effort: the error being returned says what failed
+	}
 	if cur != "" {
-		if err := writeSysfs(filepath.Join(dir, "driver/unbind"), addr); err != nil {
+		if err := h.write(filepath.Join(dir, "driver/unbind"), addr); err != nil {
+			restoreOverride()
 			return mapErr(op+": unbind from "+cur, err)
 		}
 	}
-	if driver == "" {
-		return nil
-	}
-	log := h.openLog()
-	perr := writeSysfs(filepath.Join(h.sys, "bus/pci/drivers_probe"), addr)
+	h.markLog()
+	perr := h.write(filepath.Join(h.sys, "bus/pci/drivers_probe"), addr)
 	got := linkBase(filepath.Join(dir, "driver"))
-	var logged []string
-	if log != nil {
-		logged = log.Lines(addr)
-		log.Close()
-	}
 	if got != driver {
 		detail := fmt.Sprintf("%s did not bind %s (now bound to %q)", driver, addr, got)
-		if len(logged) > 0 {
-			detail += "; kernel: " + strings.Join(logged, "; ")
+		if h.klog != nil {
+			if logged := h.klog.Lines(addr); len(logged) > 0 {
+				detail += "; kernel: " + strings.Join(logged, "; ")
+			}
 		}
 		if driver == "vfio-pci" {
 			detail += "; vfio-pci refuses devices without a working IOMMU (dmesg shows \"vfio-pci: probe ... failed\")"
@@ -265,16 +328,26 @@ func (h *Host) BindVF(ctx context.Context, pfRef string, vf int, driver string) 
 		if errno == 0 {
 			errno = syscall.EIO
 		}
-		if cur != "" && got == "" { // put the VF back on the driver it had
-			if writeSysfs(filepath.Join(dir, "driver_override"), cur) == nil &&
-				writeSysfs(filepath.Join(h.sys, "bus/pci/drivers_probe"), addr) == nil {
+		// Put the VF back as it was: its driver (if it had one) and its override.
+		back := got == cur
+		if cur != "" && got == "" {
+			back = h.write(override, cur) == nil && h.write(filepath.Join(h.sys, "bus/pci/drivers_probe"), addr) == nil &&
+				linkBase(filepath.Join(dir, "driver")) == cur
+			if back {
 				detail += "; rebound to " + cur
 			}
 		}
-		return host.Errorf(op, errno, "%s", detail)
+		restoreOverride()
+		err := host.Errorf(op, errno, "%s", detail)
+		if !back {
+			return host.WrittenUnconfirmed(err) // the VF is left on another driver or none
+		}
+		return err
 	}
-	if isNetDriver(driver) {
-		return h.waitNetdev(ctx, op, dir)
+	if h.makesNetdevs(driver) {
+		if err := h.waitNetdev(ctx, op, dir); err != nil {
+			return host.WrittenUnconfirmed(err)
+		}
 	}
 	return nil
 }
@@ -288,7 +361,7 @@ func (h *Host) waitNetdev(ctx context.Context, op, dir string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%s: waiting for the VF's netdev: %w", op, ctx.Err())
 		case <-time.After(pollInterval):
 		}
 	}

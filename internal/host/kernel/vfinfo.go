@@ -3,11 +3,13 @@ package kernel
 import (
 	"encoding/binary"
 
+	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 // Attribute numbers of include/uapi/linux/if_link.h used by the lenient IFLA_VFINFO_LIST parser.
 const (
+	iflaNumVF      = 21 // IFLA_NUM_VF
 	iflaVFInfoList = 22 // IFLA_VFINFO_LIST
 	iflaVFInfo     = 1  // IFLA_VF_INFO
 	iflaVFMAC      = 1
@@ -17,6 +19,7 @@ const (
 	iflaVFLink     = 5
 	iflaVFRate     = 6
 	iflaVFRSSQuery = 7
+	iflaVFStats    = 8
 	iflaVFTrust    = 9
 	iflaVFVLANList = 12
 	ifInfoMsgLen   = 16 // struct ifinfomsg
@@ -25,16 +28,31 @@ const (
 	notReported    = ^uint32(0) // the kernel's -1 for a setting the driver does not report
 )
 
-// parseVFInfoLenient reads the IFLA_VFINFO_LIST of an RTM_NEWLINK payload (ifinfomsg and attributes)
-// and keeps every complete IFLA_VF_INFO it finds. It stops quietly at the first malformed entry: with
-// more than about 220 VFs the list outgrows the 16-bit attribute length, the length the kernel writes
-// wraps and the list reads as shorter than it is; the caller compares the count with sriov_numvfs.
-func parseVFInfoLenient(payload []byte) []vfInfo {
+// IFLA_VF_STATS members (IFLA_VF_STATS_*, u64 each; 6 is IFLA_VF_STATS_PAD).
+const (
+	vfStatsRxPackets = 0
+	vfStatsTxPackets = 1
+	vfStatsRxBytes   = 2
+	vfStatsTxBytes   = 3
+	vfStatsBroadcast = 4
+	vfStatsMulticast = 5
+	vfStatsRxDropped = 7
+	vfStatsTxDropped = 8
+)
+
+// parseVFList reads IFLA_NUM_VF and the IFLA_VFINFO_LIST of an RTM_NEWLINK payload (ifinfomsg and
+// attributes) and keeps every complete IFLA_VF_INFO it finds. It stops quietly at the first malformed
+// entry: when the list outgrows the 16-bit attribute length, the length the kernel writes wraps and the
+// list reads as shorter than it is; the caller compares the count with NumVFs (checkComplete).
+func parseVFList(payload []byte) vfList {
+	out := vfList{NumVFs: -1}
 	if len(payload) < ifInfoMsgLen {
-		return nil
+		return out
 	}
-	var out []vfInfo
 	walkAttrs(payload[ifInfoMsgLen:], func(typ uint16, val []byte) bool {
+		if typ == iflaNumVF && len(val) >= 4 {
+			out.NumVFs = int(binary.NativeEndian.Uint32(val))
+		}
 		if typ != iflaVFInfoList {
 			return true
 		}
@@ -42,8 +60,8 @@ func parseVFInfoLenient(payload []byte) []vfInfo {
 			if typ != iflaVFInfo {
 				return false
 			}
-			if v, ok := parseVFEntry(entry, len(out)); ok {
-				out = append(out, v)
+			if v, ok := parseVFEntry(entry, len(out.VFs)); ok {
+				out.VFs = append(out.VFs, v)
 				return true
 			}
 			return false
@@ -77,6 +95,7 @@ func walkAttrs(b []byte, f func(typ uint16, val []byte) bool) {
 func parseVFEntry(b []byte, index int) (vfInfo, bool) {
 	c := sriov.DefaultVFConfig()
 	id, ok := index, false
+	var stats *host.VFStats
 	u32 := func(v []byte, i int) uint32 {
 		if len(v) < 4*(i+1) {
 			return 0
@@ -116,10 +135,43 @@ func parseVFEntry(b []byte, index int) (vfInfo, bool) {
 			c.QueryRSS = set(u32(v, 1))
 		case iflaVFTrust:
 			c.Trust = set(u32(v, 1))
+		case iflaVFStats:
+			stats = parseVFStats(v)
 		}
 		return true
 	})
-	return vfInfo{ID: id, Config: c}, ok || len(b) > 0 // an entry without IFLA_VF_MAC keeps its position
+	return vfInfo{ID: id, Config: c, Stats: stats}, ok || len(b) > 0 // an entry without IFLA_VF_MAC keeps its position
+}
+
+// parseVFStats reads a nested IFLA_VF_STATS.
+func parseVFStats(b []byte) *host.VFStats {
+	s := &host.VFStats{Source: "vf_stats"}
+	walkAttrs(b, func(typ uint16, v []byte) bool {
+		if len(v) < 8 {
+			return true
+		}
+		x := binary.NativeEndian.Uint64(v)
+		switch typ {
+		case vfStatsRxPackets:
+			s.RxPackets = x
+		case vfStatsTxPackets:
+			s.TxPackets = x
+		case vfStatsRxBytes:
+			s.RxBytes = x
+		case vfStatsTxBytes:
+			s.TxBytes = x
+		case vfStatsBroadcast:
+			s.Broadcast = x
+		case vfStatsMulticast:
+			s.Multicast = x
+		case vfStatsRxDropped:
+			s.RxDropped = x
+		case vfStatsTxDropped:
+			s.TxDropped = x
+		}
+		return true
+	})
+	return s
 }
 
 func macString(b []byte) string {

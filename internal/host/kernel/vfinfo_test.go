@@ -58,7 +58,7 @@ func TestParseVFInfoLenient(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		entries = append(entries, vfEntry(uint32(i), byte(0x10+i), 100, 3, 0x88a8)...)
 	}
-	got := parseVFInfoLenient(newlinkPayload(nla(iflaVFInfoList|nlaNested, entries)))
+	got := parseVFList(newlinkPayload(nla(iflaVFInfoList|nlaNested, entries))).VFs
 	if len(got) != 3 {
 		t.Fatalf("got %d VFs", len(got))
 	}
@@ -81,7 +81,7 @@ func TestParseVFInfoLenientWrappedLength(t *testing.T) {
 	list := nla(iflaVFInfoList|nlaNested, entries)
 	// What the kernel writes: the real length modulo 65536.
 	binary.NativeEndian.PutUint16(list[0:2], uint16((4+len(entries))%65536))
-	got := parseVFInfoLenient(newlinkPayload(list))
+	got := parseVFList(newlinkPayload(list)).VFs
 	if len(got) == 0 || len(got) >= n {
 		t.Fatalf("got %d of %d VFs, want a short list", len(got), n)
 	}
@@ -93,6 +93,6 @@ func TestParseVFInfoLenientWrappedLength(t *testing.T) {
 	// Every prefix of a message parses without panicking.
 	p := newlinkPayload(nla(iflaVFInfoList|nlaNested, vfEntry(0, 1, 5, 0, 0x8100)))
 	for i := range p {
-		parseVFInfoLenient(p[:i])
+		parseVFList(p[:i])
 	}
 }
