@@ -17,10 +17,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -168,41 +168,62 @@ func nofollow(name string, flag int, perm os.FileMode) (*os.File, error) {
 }
 
 // open validates and opens an existing ledger file. bbolt trusts its file: a truncated one faults
-// (SIGBUS) when a page past the end is touched, a garbage page panics. So the meta pages are checked
-// against the file size first, bbolt's own consistency check walks every page, and panics are turned
-// into errors.
-func open(path string, readOnly bool) (l *Ledger, err error) {
+// (SIGBUS) when a page past the end is touched, a garbage page panics, and a panic inside bolt.Open leaves
+// the file mapped, which keeps its flock held for the life of the process. So: the meta pages are checked
+// against the file size (checkFile); the file is opened read-only, which touches nothing past the meta
+// pages, and bbolt's consistency check (which recovers its own panics) walks every page and the freelist;
+// only a file that passed is opened for writing.
+func open(path string, readOnly bool) (*Ledger, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	var db *bolt.DB
+	l, err := openBolt(path, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.check(); err != nil || readOnly {
+		if err != nil {
+			l.db.Close()
+			return nil, err
+		}
+		return l, nil
+	}
+	if err := l.db.Close(); err != nil {
+		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	}
+	if l, err = openBolt(path, false); err != nil {
+		return nil, err
+	}
+	if err := l.init(); err != nil {
+		l.db.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func openBolt(path string, readOnly bool) (l *Ledger, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			if db != nil {
-				db.Close()
-			}
 			l, err = nil, damaged(path, fmt.Errorf("%v", p))
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: readOnly, OpenFile: nofollow})
+	var file *os.File
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := nofollow(name, flag, perm)
+		file = f
+		return f, err
+	}
+	db, err := bolt.Open(path, dbMode, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: readOnly, OpenFile: openFile})
 	if err != nil {
+		if file != nil {
+			file.Close() // not every bbolt error path closes it
+		}
 		if errors.Is(err, statefile.ErrUntrusted) {
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
 		return nil, damaged(path, err)
 	}
-	l = &Ledger{db: db, path: path}
-	if err := l.check(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if !readOnly {
-		if err := l.init(); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
-	return l, nil
+	return &Ledger{db: db, path: path}, nil
 }
 
 // create builds an empty ledger at path: initialised in a temporary file, then renamed into place and the
@@ -543,4 +564,45 @@ func SortByOwner(rs []Record) {
 		}
 		return bytes.Compare(a.Key(), b.Key()) < 0
 	})
+}
+
+// RestoreBackup replaces a damaged ledger.db in dir with its last good copy (ledger.db.good), holding the
+// ledger's lock. The copy is validated like a ledger first; the damaged file is kept beside it as
+// ledger.db.damaged for inspection. It returns the number of records restored.
+func RestoreBackup(ctx context.Context, dir string) (int, error) {
+	if err := statefile.EnsureDir(dir); err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	lock, err := statefile.AcquireLock(ctx, filepath.Join(dir, LockFile), statefile.LockOptions{Exclusive: true})
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	defer lock.Release()
+	path := filepath.Join(dir, DBFile)
+	good := path + BackupSuffix
+	if _, err := os.Lstat(good); err != nil {
+		return 0, fmt.Errorf("ledger: no last good copy: %w", err)
+	}
+	b, err := open(good, true)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: the last good copy cannot be used either: %w", err)
+	}
+	all, err := b.All()
+	b.db.Close()
+	if err != nil {
+		return 0, fmt.Errorf("ledger: the last good copy cannot be used either: %w", err)
+	}
+	data, err := statefile.ReadFile(good)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		if err := os.Rename(path, path+".damaged"); err != nil {
+			return 0, fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if err := statefile.WriteFile(path, data, dbMode); err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	return len(all), nil
 }
