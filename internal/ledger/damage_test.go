@@ -205,3 +205,36 @@ func TestRestoreBackupAfterDamage(t *testing.T) {
 		t.Fatalf("after restore: %d records, %v", len(all), err)
 	}
 }
+
+// TestBackupFollowsSessions: the last good copy holds what a session committed once it closes.
+func TestBackupFollowsSessions(t *testing.T) {
+	dir := t.TempDir()
+	copyRecords := func() int {
+		t.Helper()
+		b, err := open(filepath.Join(dir, DBFile+BackupSuffix), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.db.Close()
+		all, err := b.All()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(all)
+	}
+	for n := 1; n <= 3; n++ {
+		l, err := Open(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Put(rec(n, "vm")); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := copyRecords(); got != n {
+			t.Fatalf("after session %d the copy holds %d records", n, got)
+		}
+	}
+}

@@ -102,7 +102,14 @@ type Ledger struct {
 	lock     *statefile.Lock
 	path     string
 	noBackup bool // benchmarks measure the copy's cost
+
+	// The last good copy: when it was last written and whether commits came since (see backup).
+	lastBackup time.Time
+	dirty      bool
 }
+
+// backupEvery bounds how stale the last good copy gets during a long session (the agent's).
+const backupEvery = 30 * time.Second
 
 // Open opens (creating if needed) the ledger in dir, waiting until no other process holds it or ctx
 // ends. A new ledger is built in a temporary file and renamed into place, so ledger.db is never empty
@@ -198,6 +205,12 @@ func open(path string, readOnly bool) (*Ledger, error) {
 	if err := l.init(); err != nil {
 		l.db.Close()
 		return nil, err
+	}
+	l.lastBackup = time.Now()
+	if db, gerr := os.Stat(path); gerr == nil {
+		if good, gerr := os.Lstat(path + BackupSuffix); gerr != nil || good.ModTime().Before(db.ModTime()) {
+			l.backup()
+		}
 	}
 	return l, nil
 }
@@ -388,6 +401,9 @@ func (l *Ledger) init() error {
 // Close closes the database and releases the lock.
 func (l *Ledger) Close() error {
 	var err error
+	if l.dirty {
+		l.backup()
+	}
 	if l.db != nil {
 		err = l.db.Close()
 	}
@@ -462,8 +478,11 @@ func (l *Ledger) Update(fn func(t *Tx) error) error {
 	err := l.guard(fn, func(fn func(*Tx) error) error {
 		return l.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{b: tx.Bucket(bucketAssignments)}) })
 	})
-	if err == nil && !l.noBackup {
-		l.backup()
+	if err == nil {
+		l.dirty = true
+		if time.Since(l.lastBackup) > backupEvery {
+			l.backup()
+		}
 	}
 	return err
 }
@@ -502,12 +521,18 @@ func (l *Ledger) guard(fn func(*Tx) error, run func(func(*Tx) error) error) (err
 	return run(wrapped)
 }
 
-// backup copies the ledger, as just committed, to ledger.db.good: a consistent snapshot (bbolt's
-// Tx.WriteTo) written to a temporary file and renamed into place. It is not fsynced: ledger.db itself is
-// durable, the copy is there for when ledger.db gets damaged later (a disk error, a stray write, someone
-// truncating it), and a copy lost with the page cache in a power cut is replaced by the next commit.
-// A failed copy does not fail the commit; the stale copy stays.
+// backup copies the ledger to ledger.db.good: a consistent snapshot (bbolt's Tx.WriteTo) written to a
+// temporary file and renamed into place. It runs when a session that committed closes, every backupEvery
+// during a long one, and on opening a ledger that passed validation and is newer than its copy (a session
+// killed before Close). Not per commit: copying the file and renaming it after each commit halved the
+// commit rate (docs/performance.md). It is not fsynced: ledger.db itself is durable, the copy is there for
+// when ledger.db gets damaged later (a disk error, a stray write, someone truncating it). A failed copy
+// does not fail anything; the older copy stays.
 func (l *Ledger) backup() {
+	if l.noBackup {
+		return
+	}
+	l.lastBackup, l.dirty = time.Now(), false
 	good := l.path + BackupSuffix
 	tmp := good + ".tmp"
 	os.Remove(tmp)
