@@ -55,3 +55,36 @@ func TestDamagedLedgerCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestPlantedLinksInStateDirCLI: links planted at apply.lock or ledger.db make the commands that would
+// open them exit 1 naming the link, and their targets stay as they were.
+func TestPlantedLinksInStateDirCLI(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		args []string
+	}{
+		{"apply.lock", []string{"recover"}},
+		{"apply.lock", []string{"vf", "set", "eth0", "0", "--vlan", "5"}},
+		{"ledger.db", []string{"assignments"}},
+	} {
+		t.Run(tc.file+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			labDir, _ := poolLab(t, "i40e", 2)
+			state := filepath.Join(labDir, "state")
+			os.MkdirAll(state, 0o755)
+			target := filepath.Join(t.TempDir(), "precious")
+			os.WriteFile(target, []byte("keep me\n"), 0o644)
+			link := filepath.Join(state, tc.file)
+			os.Remove(link)
+			if err := os.Symlink(target, link); err != nil {
+				t.Fatal(err)
+			}
+			r := clitest.Run(t, append([]string{"--lab", labDir}, tc.args...)...)
+			if r.Code != 1 || !strings.Contains(r.Stderr, link) || !strings.Contains(r.Stderr, "symbolic link") {
+				t.Fatalf("exit %d, stderr %q; want exit 1 naming the link %s", r.Code, r.Stderr, link)
+			}
+			if data, _ := os.ReadFile(target); string(data) != "keep me\n" {
+				t.Fatalf("the link's target became %q", data)
+			}
+		})
+	}
+}

@@ -149,15 +149,16 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// WriteAtomic replaces the state file at path with data (new files: mode 0600). A crash or power loss
-// at any point leaves the old or the new content. A path that is a link or a foreign file is refused.
+// WriteAtomic replaces the state file at path with data. A crash or power loss at any point leaves the
+// old or the new content. A path that is a link or a foreign file is refused. New files are 0644: read
+// commands (status, plan) work for users who can read the state dir, and these files hold no secrets.
 func WriteAtomic(path string, data []byte) error {
 	if fi, err := os.Lstat(path); err == nil {
 		if err := checkInfo(path, fi, false); err != nil {
 			return err
 		}
 	}
-	return WriteFile(path, data, 0o600)
+	return WriteFile(path, data, 0o644)
 }
 
 // WriteFile replaces path with data atomically and durably: a temporary file in the same directory is
