@@ -323,7 +323,11 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 			}
 			for _, g := range a.policyMirrors() {
 				if g.Name == args[0] {
-					if rec, _ := a.mirrorStore().Get(args[0]); rec == nil {
+					rec, err := a.mirrorStore().Get(args[0])
+					if err != nil {
+						return &OpError{What: "mirror delete", Err: err}
+					}
+					if rec == nil {
 						return Usagef("mirror delete", "mirror %s comes from the policy file applied last (the desired state): remove it from the policy and apply again", g.Name)
 					}
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/openstack"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
+	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
 func init() { register(newOpenStackCmd) }
@@ -171,6 +172,8 @@ func readExisting(dir string) (openstack.Existing, error) {
 	return ex, nil
 }
 
+// writeRendered writes the files atomically and durably; a file that exists keeps its mode, owner and
+// group (nova.conf holds passwords, typically root:nova 0640), a new one gets 0644.
 func writeRendered(dir string, r *openstack.Rendered) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &OpError{What: "openstack render", Err: err}
@@ -178,33 +181,12 @@ func writeRendered(dir string, r *openstack.Rendered) ([]string, error) {
 	var written []string
 	for i, d := range r.Docs() {
 		path := filepath.Join(dir, renderedNames[i])
-		if err := writeFileAtomic(path, d.Bytes()); err != nil {
+		if err := statefile.WriteFile(path, d.Bytes(), 0o644); err != nil {
 			return written, &OpError{What: "openstack render", Err: err}
 		}
 		written = append(written, path)
 	}
 	return written, nil
-}
-
-// writeFileAtomic replaces path by way of a temporary file in the same directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // fileRoles says where each file goes on an OpenStack deployment.

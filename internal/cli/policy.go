@@ -76,7 +76,10 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 				return err
 			}
 			p := a.buildPlan(st, pol, o.force)
-			pending, _ := apply.LoadJournal(a.StateDir())
+			pending, err := apply.LoadJournal(a.StateDir())
+			if err != nil {
+				return &OpError{What: "plan", Err: err}
+			}
 			if a.JSON {
 				if err := a.PrintJSON(planJSON(p, pending)); err != nil {
 					return err
@@ -265,7 +268,9 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		if a.JSON {
 			return a.PrintJSON(out)
 		}
-		if pending, _ := apply.LoadJournal(dir); pending != nil {
+		if pending, err := apply.LoadJournal(dir); err != nil {
+			return &OpError{What: what, Err: err}
+		} else if pending != nil {
 			a.Printf("note: an interrupted %s (pid %d) is pending; apply first undoes it (or run `sriovctl recover`)\n", pending.What, pending.PID)
 		}
 		a.Printf("dry run: 0 writes\n")

@@ -56,7 +56,7 @@ func desire(b *plan.Builder) []policyGroup {
 	var out []policyGroup
 	var recorded []Group
 	if b.Opts.StateDir != "" {
-		recorded, _ = OpenStore(b.Opts.StateDir).List()
+		recorded, _ = OpenStore(b.Opts.StateDir).List() // an unreadable store is refused by protect, in Check
 	}
 	for i, m := range b.Policy.Mirrors {
 		field := fmt.Sprintf("mirrors[%d]", i)
