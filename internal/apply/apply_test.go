@@ -84,7 +84,7 @@ func (e *env) plan(y string) (*sriov.Host, *plan.Plan) {
 		e.t.Fatal(err)
 	}
 	st := e.observe()
-	p := plan.Build(st, pol, plan.Options{NoContributors: true})
+	p := plan.Build(st, pol, plan.Options{})
 	if len(p.Problems) > 0 {
 		e.t.Fatal(p.Problems)
 	}

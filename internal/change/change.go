@@ -175,48 +175,66 @@ type Hooks struct {
 type Result struct {
 	Writes     int  // successful forward writes
 	RolledBack bool // a failure happened and undo was attempted
+	// Unconfirmed is the operation whose write reached the host but could not be confirmed
+	// (host.Unconfirmed); it was undone like a done one. Nil when there was none.
+	Unconfirmed *Op
 	// Unrestored lists the undo operations that failed: what is left changed on the host.
 	Unrestored []string
 }
 
-// FailedError says which operation failed and whether the host was restored.
+// FailedError says which operation failed, how far its write got, and whether the host was restored.
 type FailedError struct {
-	Op         Op
-	Err        error
+	Op  Op
+	Err error
+	// Outcome of the failed operation's own write: host.NotWritten, or host.Unconfirmed when it reached
+	// the host and was undone with the others.
+	Outcome    host.Outcome
 	Unrestored []string
 }
 
 func (e *FailedError) Error() string {
 	msg := fmt.Sprintf("%s failed: %v", e.Op.Describe(), e.Err)
-	if len(e.Unrestored) == 0 {
-		return msg + "; host restored to its prior state"
+	if e.Outcome == host.Unconfirmed {
+		msg = fmt.Sprintf("%s: written but not confirmed (%v)", e.Op.Describe(), e.Err)
 	}
-	return msg + "; could NOT restore: " + strings.Join(e.Unrestored, "; ")
+	if len(e.Unrestored) > 0 {
+		return msg + "; could NOT restore: " + strings.Join(e.Unrestored, "; ")
+	}
+	if e.Outcome == host.Unconfirmed {
+		return msg + "; undone with every earlier write"
+	}
+	return msg + "; host restored to its prior state"
 }
 
 func (e *FailedError) Unwrap() error { return e.Err }
 
 // Run executes ops in order. If one fails, it undoes the ones already done (newest first) and returns a
-// *FailedError. Undo ignores context cancellation, since leaving the host half-changed is worse.
+// *FailedError. A write that failed after reaching the host (host.Unconfirmed) counts as done: it is
+// undone too. Undo ignores context cancellation, since leaving the host half-changed is worse.
 func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error) {
 	var res Result
+	fail := func(i int, err error, outcome host.Outcome) (Result, error) {
+		done := ops[:i]
+		if outcome == host.Unconfirmed {
+			done = ops[:i+1]
+			o := ops[i]
+			res.Unconfirmed = &o
+		}
+		res.RolledBack = true
+		res.Unrestored = Undo(context.WithoutCancel(ctx), h, done)
+		return res, &FailedError{Op: ops[i], Err: err, Outcome: outcome, Unrestored: res.Unrestored}
+	}
 	for i, o := range ops {
 		if hooks.Before != nil {
 			if err := hooks.Before(i, o); err != nil {
-				res.RolledBack = true
-				res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
-				return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+				return fail(i, err, host.NotWritten)
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			res.RolledBack = true
-			res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
-			return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+			return fail(i, err, host.NotWritten)
 		}
 		if err := Execute(ctx, h, o); err != nil {
-			res.RolledBack = true
-			res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
-			return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+			return fail(i, err, host.OutcomeOf(err))
 		}
 		res.Writes++
 		if hooks.After != nil {
@@ -333,4 +351,13 @@ func protoOf(p sriov.VLANProto) sriov.VLANProto {
 func IsRollbackFailure(err error) bool {
 	var fe *FailedError
 	return errors.As(err, &fe) && len(fe.Unrestored) > 0
+}
+
+// Runner executes ops with rollback, as Run does. Feature packages (pool, mirror) take one so that their
+// writes go through the caller's journal (package service); what names the command for the journal.
+type Runner func(ctx context.Context, what string, ops []Op) (Result, error)
+
+// Plain is the Runner without a journal: change.Run.
+func Plain(h host.Host) Runner {
+	return func(ctx context.Context, _ string, ops []Op) (Result, error) { return Run(ctx, h, ops, Hooks{}) }
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -73,6 +74,35 @@ func (a *App) StateDir() string {
 		return filepath.Join(a.LabDir, "state")
 	}
 	return DefaultStateDir
+}
+
+// Service returns the service layer on the selected backend and state directory; its notes (what a
+// recovery or repair did first) go to stderr as "note: ...". noWait makes writers fail at once when
+// another holds the lock.
+func (a *App) Service(noWait bool) (*service.Service, error) {
+	h, err := a.Host()
+	if err != nil {
+		return nil, err
+	}
+	return service.New(h, a.StateDir(), service.Options{NoWait: noWait, Progress: func(n service.Note) {
+		fmt.Fprintf(a.Stderr, "%s: %s\n", noteLabel(n.Kind), n.Message)
+	}}), nil
+}
+
+// quietService is Service without notes, for commands that print what was recovered themselves.
+func (a *App) quietService(noWait bool) (*service.Service, error) {
+	h, err := a.Host()
+	if err != nil {
+		return nil, err
+	}
+	return service.New(h, a.StateDir(), service.Options{NoWait: noWait}), nil
+}
+
+func noteLabel(kind string) string {
+	if kind == service.NoteWarning {
+		return "warning"
+	}
+	return "note"
 }
 
 // Lab returns the lab backend, refusing when no lab is selected.
@@ -174,10 +204,21 @@ func (a *App) ExitCode(err error) int {
 	var ue *UsageError
 	var fe *sriov.FieldError
 	var oe *OpError
+	var se *service.UsageError
+	var pe *service.ProblemsError
+	var ae *service.AssignedError
 	switch {
+	case errors.As(err, &ae):
+		// One refusal kind, one exit code everywhere: the input is valid, the host's state refuses it.
+		return ExitFailure
+	case errors.As(err, &pe):
+		if pe.InvalidInput() {
+			return ExitInvalid
+		}
+		return ExitFailure
 	case errors.As(err, &oe):
 		return ExitFailure
-	case errors.As(err, &ue), errors.As(err, &fe), !a.ran:
+	case errors.As(err, &ue), errors.As(err, &fe), errors.As(err, &se), !a.ran:
 		return ExitInvalid
 	}
 	return ExitFailure

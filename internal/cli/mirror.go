@@ -4,18 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
-	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -141,31 +139,14 @@ works and refuses, before touching anything, where none does. See docs/mirroring
 	return cmd
 }
 
-func (a *App) mirrorStore() *mirror.Store { return mirror.OpenStore(a.StateDir()) }
-
-// policyMirrors lists the mirror groups of the stored desired state (made by apply -f).
-func (a *App) policyMirrors() []mirror.Group {
-	d, err := apply.LoadDesired(a.StateDir())
-	if err != nil || d == nil {
-		return nil
-	}
-	pol, err := policy.Parse(d.Path, d.Policy)
-	if err != nil {
-		return nil
-	}
-	var out []mirror.Group
-	for _, m := range pol.Mirrors {
-		out = append(out, mirror.Group{Name: m.Name, PF: m.PF, VFs: m.VFIDs, MAC: m.MAC, Strategy: m.Strategy, State: mirror.StateActive, Source: mirror.SourcePolicy})
-	}
-	return out
-}
-
 // mirrorErr sorts mirror errors into exit codes: input errors stay as they are (exit 2), the rest are
 // operational (exit 1).
 func mirrorErr(what string, err error) error {
 	var fe *sriov.FieldError
 	var ue *UsageError
-	if errors.As(err, &fe) || errors.As(err, &ue) {
+	var se *service.UsageError
+	var ae *service.AssignedError
+	if errors.As(err, &fe) || errors.As(err, &ue) || errors.As(err, &se) || errors.As(err, &ae) {
 		return err
 	}
 	return &OpError{What: what, Err: err}
@@ -193,20 +174,11 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			if err != nil {
 				return err
 			}
-			h, err := a.Host()
+			svc, err := a.Service(false)
 			if err != nil {
 				return err
 			}
-			lock, err := a.hostWriter(cmd.Context(), "mirror create", h)
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			req.PolicyGroups = a.policyMirrors()
-			if err := a.refuseAssignedMembers(cmd.Context(), h, req); err != nil {
-				return err
-			}
-			plan, err := mirror.Create(cmd.Context(), h, a.mirrorStore(), req)
+			plan, _, err := svc.MirrorCreate(cmd.Context(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)
 			}
@@ -307,20 +279,13 @@ func newMirrorListCmd(a *App) *cobra.Command {
 		Short: "List the mirror groups, with whether the switch model says each still works",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			groups, err := a.mirrorStore().List()
+			svc, err := a.Service(false)
+			if err != nil {
+				return err
+			}
+			groups, err := svc.Mirrors(cmd.Context())
 			if err != nil {
 				return &OpError{What: "mirror list", Err: err}
-			}
-			groups = append(groups, a.policyMirrors()...)
-			if groups == nil {
-				groups = []mirror.Group{}
-			}
-			if h, err := a.Host(); err == nil && len(groups) > 0 {
-				if st, err := h.Observe(cmd.Context()); err == nil {
-					for i := range groups {
-						groups[i].Health = mirror.Health(st, groups[i])
-					}
-				}
 			}
 			if a.JSON {
 				return a.PrintJSON(groups)
@@ -345,23 +310,11 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 		Short: "Delete a mirror group, restoring each member's prior MAC, spoof check and trust",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := a.Host()
+			svc, err := a.Service(false)
 			if err != nil {
 				return err
 			}
-			for _, g := range a.policyMirrors() {
-				if g.Name == args[0] {
-					if rec, _ := a.mirrorStore().Get(args[0]); rec == nil {
-						return Usagef("mirror delete", "mirror %s comes from the policy file applied last (the desired state): remove it from the policy and apply again", g.Name)
-					}
-				}
-			}
-			lock, err := a.hostWriter(cmd.Context(), "mirror delete", h)
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			plan, err := mirror.Delete(cmd.Context(), h, a.mirrorStore(), args[0])
+			plan, _, err := svc.MirrorDelete(cmd.Context(), args[0])
 			if err != nil {
 				return mirrorErr("mirror delete", err)
 			}
@@ -380,26 +333,3 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 	}
 }
 
-// refuseAssignedMembers refuses a group over VFs handed to owners (sriovctl assign): the group would
-// rewrite the MAC and spoof check of a VM's VF. The caller holds the apply lock.
-func (a *App) refuseAssignedMembers(ctx contextT, h host.Host, req mirror.Request) error {
-	st, err := a.Observe(ctx, h)
-	if err != nil {
-		return err
-	}
-	pf := st.FindPF(req.PF)
-	if pf == nil {
-		return nil // Create names the PFs
-	}
-	recs, err := a.assignedVFs(ctx, "mirror create", pf)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if slices.Contains(req.VFs, r.VF) {
-			return &sriov.FieldError{Field: "--vfs", Value: policy.FormatIDs(req.VFs),
-				Allowed: fmt.Sprintf("VF %d is assigned to %s (pool %s): release it first (sriovctl release --owner %s)", r.VF, r.Owner, r.Pool, r.Owner)}
-		}
-	}
-	return nil
-}

@@ -42,6 +42,18 @@ type Manager struct {
 	// Now and NewLease default to time.Now and ledger.NewLease; tests replace them.
 	Now      func() time.Time
 	NewLease func() string
+	// Run executes host writes with rollback; nil means change.Run without a journal. The service passes
+	// its journaled runner, so that a crash mid-write is undone by recovery before Repair runs.
+	Run change.Runner
+}
+
+func (m *Manager) run(ctx context.Context, what string, ops []change.Op) error {
+	run := m.Run
+	if run == nil {
+		run = change.Plain(m.Host)
+	}
+	_, err := run(ctx, what, ops)
+	return err
 }
 
 // Request asks for a VF of Pool for Owner, with Settings applied on top of the VF's current configuration.
@@ -226,7 +238,7 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 	case existing:
 		return m.reassert(ctx, st, rec)
 	}
-	if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
+	if err := m.run(ctx, "assign", ops); err != nil {
 		if !change.IsRollbackFailure(err) {
 			// The host is as it was: the VF is free again.
 			if derr := m.Ledger.Delete(rec); derr != nil {
@@ -254,7 +266,7 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 	drift := Drift(*cur, rec)
 	if len(drift) > 0 {
 		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, ownerConfig(*cur, rec), rec.Driver, "re-apply for "+rec.Owner)
-		if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
+		if err := m.run(ctx, "assign", ops); err != nil {
 			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
 		}
 	}
@@ -313,6 +325,12 @@ func (m *Manager) Assignments(ctx context.Context) ([]Held, error) {
 	if err != nil {
 		return nil, err
 	}
+	return HeldOn(st, all), nil
+}
+
+// HeldOn pairs each record with the state of its VF on observed host st, sorted by owner.
+func HeldOn(st *sriov.Host, all []ledger.Record) []Held {
+	all = slices.Clone(all)
 	ledger.SortByOwner(all)
 	out := make([]Held, 0, len(all))
 	for _, r := range all {
@@ -324,7 +342,7 @@ func (m *Manager) Assignments(ctx context.Context) ([]Held, error) {
 		}
 		out = append(out, h)
 	}
-	return out, nil
+	return out
 }
 
 // Selector names what to release: every VF of Owner (in Pool, if set), or the VF holding Lease.
@@ -394,34 +412,46 @@ func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) 
 		return nil // no such VF: nothing to restore
 	}
 	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
-	_, err = change.Run(ctx, m.Host, ops, change.Hooks{})
-	return err
+	return m.run(ctx, "release", ops)
 }
 
-// ConvergeOps returns the host writes that take VF cur to configuration want bound to driver: the
-// attribute writes first, then the driver bind, so that a netdev driver probing the VF takes the new
-// admin MAC. When the VF stays bound to a netdev driver that applies an admin MAC only at probe time
-// (igb), a MAC change is followed by a rebind, or the netdev would keep the previous owner's MAC.
+// ConvergeOps returns the host writes that take VF cur to configuration want bound to driver, ordered as
+// the planner orders them: a VF leaving its netdev driver leaves it before the attribute writes, a VF
+// coming to it comes after them, and a VF that stays on a netdev driver which applies an admin MAC only at
+// probe time (igb) is unbound before a MAC change and bound again after it. The MAC is thus always
+// written while that driver is not bound, forwards and in the reverse order of an undo, so a rollback
+// leaves the netdev with its old MAC.
 func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, driver, reason string) []change.Op {
-	ops := change.Diff(pf, cur, want, reason)
-	macChanged := slices.ContainsFunc(ops, func(o change.Op) bool { return o.Kind == change.KindMAC })
-	rebinds := false // the ops end by binding the VF driver
+	attrs := change.Diff(pf, cur, want, reason)
+	macChanged := slices.ContainsFunc(attrs, func(o change.Op) bool { return o.Kind == change.KindMAC })
+	pinned := prof.RebindReportsVFMAC && prof.VFDriver != ""
+	// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF report
+	// igbvf's own MAC as the VF's admin MAC; a write of 00:00:00:00:00:00 after the bind clears it again,
+	// and one before leaving igbvf does the same for an undo, which binds igbvf last.
+	pin := change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": ")
+	var lead, tail []change.Op
+	leaving := cur.Driver != "" && cur.Driver == prof.VFDriver
 	switch {
 	case driver != cur.Driver:
-		ops = append(ops, change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
-			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason})
-		rebinds = driver == prof.VFDriver
+		bind := change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
+			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason}
+		if leaving {
+			lead = append(lead, bind)
+		} else {
+			tail = append(tail, bind)
+		}
 	case macChanged && prof.MACNeedsVFReload:
-		reload := change.ReloadOps(pf, cur, prof.VFDriver, reason)
-		ops = append(ops, reload...)
-		rebinds = len(reload) > 0
+		if r := change.ReloadOps(pf, cur, prof.VFDriver, reason); len(r) == 2 {
+			lead, tail = append(lead, r[0]), append(tail, r[1])
+		}
 	}
-	// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF report
-	// igbvf's own MAC as the VF's admin MAC; a write of 00:00:00:00:00:00 after the bind clears it again.
-	if rebinds && prof.RebindReportsVFMAC && prof.VFDriver != "" && want.MAC == sriov.ZeroMAC {
-		ops = append(ops, change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": "))
+	if pinned && len(lead) > 0 && leaving && cur.MAC == sriov.ZeroMAC {
+		lead = append([]change.Op{pin}, lead...)
 	}
-	return ops
+	if pinned && len(tail) > 0 && tail[len(tail)-1].To.Driver == prof.VFDriver && want.MAC == sriov.ZeroMAC {
+		tail = append(tail, pin)
+	}
+	return slices.Concat(lead, attrs, tail)
 }
 
 // Status is one pool's use.
@@ -456,6 +486,11 @@ func (m *Manager) Statuses(ctx context.Context, pools []policy.Pool) ([]Status, 
 	if err != nil {
 		return nil, err
 	}
+	return StatusesOn(st, all, pools), nil
+}
+
+// StatusesOn is Statuses on observed host st with the ledger's records all.
+func StatusesOn(st *sriov.Host, all []ledger.Record, pools []policy.Pool) []Status {
 	out := make([]Status, 0, len(pools))
 	for _, pl := range pools {
 		s := Status{Name: pl.Name, PF: pl.PF, IDs: policy.FormatIDs(pl.VFIDs), Driver: pl.Driver, Total: len(pl.VFIDs), Owners: []Holder{}}
@@ -481,7 +516,7 @@ func (m *Manager) Statuses(ctx context.Context, pools []policy.Pool) ([]Status, 
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 var ownerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$`)

@@ -1,0 +1,223 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/plan"
+	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// ProblemsError says a plan has problems, so nothing was changed. InvalidInput (the policy does not fit
+// the host) is exit 2; a NIC or another feature refusing is exit 1.
+type ProblemsError struct {
+	What string
+	Plan *plan.Plan
+}
+
+func (e *ProblemsError) Error() string {
+	return fmt.Sprintf("%s: %d problem(s), first: %s; nothing was changed", e.What, len(e.Plan.Problems), e.Plan.Problems[0])
+}
+
+// InvalidInput reports whether a problem is an input error.
+func (e *ProblemsError) InvalidInput() bool { return e.Plan.InvalidInput() }
+
+func problems(what string, p *plan.Plan) error {
+	if len(p.Problems) == 0 {
+		return nil
+	}
+	return &ProblemsError{What: what, Plan: p}
+}
+
+// build plans pol on st with the contributors of pools and mirror groups.
+func (s *Service) build(ctx context.Context, st *sriov.Host, pol *policy.Policy, force bool) (*plan.Plan, error) {
+	contribs, err := s.contributors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Build(st, pol, plan.Options{Force: force, Contributors: contribs}), nil
+}
+
+// PlanResult is a plan with what a writer would recover first.
+type PlanResult struct {
+	Plan    *plan.Plan `json:"plan"`
+	Pending *Pending   `json:"pending,omitempty"`
+}
+
+// Plan plans pol on the host as it is, read-only: no lock, no recovery, nothing written. A pending
+// recovery is reported in the result. A plan with problems returns a *ProblemsError too.
+func (s *Service) Plan(ctx context.Context, pol *policy.Policy, force bool) (*PlanResult, error) {
+	pending, err := s.pending(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.build(ctx, st, pol, force)
+	if err != nil {
+		return nil, err
+	}
+	res := &PlanResult{Plan: p}
+	if pending.Any() {
+		res.Pending = pending
+	}
+	return res, problems("plan", p)
+}
+
+// ApplyRequest is an apply (or a restore) of a policy.
+type ApplyRequest struct {
+	// What is "apply" or "restore", for messages and the journal.
+	What string
+	// Data is the policy file as given, stored as the desired state on success; Policy is it parsed.
+	Data   []byte
+	Policy *policy.Policy
+	// Force lets contributors accept what they refuse (assigned VFs, mirror groups).
+	Force bool
+	// DryRun plans and checks only.
+	DryRun bool
+	// Confirm, when set, is asked before a disruptive plan runs; its error stops the apply unchanged.
+	// Without it a disruptive plan is refused unless Yes.
+	Confirm func(p *plan.Plan) error
+	Yes     bool
+}
+
+// ApplyResult is what Apply did.
+type ApplyResult struct {
+	Plan       *plan.Plan `json:"plan"`
+	Recovered  *Recovered `json:"recovered,omitempty"`
+	Writes     int        `json:"writes"`
+	RolledBack bool       `json:"rolledBack,omitempty"`
+	Unrestored []string   `json:"unrestored,omitempty"`
+	// Pending is, for a dry run, what a real apply would recover first.
+	Pending *Pending `json:"pending,omitempty"`
+}
+
+// Apply brings the host to a policy: lock, recover, plan, confirm, execute journaled with rollback,
+// store the desired state. A dry run is a read (no lock, nothing written).
+func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
+	what := req.What
+	if what == "" {
+		what = "apply"
+	}
+	if emptyPolicy(req.Policy) {
+		return nil, &UsageError{What: what, Msg: "the policy names no PF, pool or mirror group; refusing to store an empty desired state"}
+	}
+	if req.DryRun {
+		pr, err := s.Plan(ctx, req.Policy, req.Force)
+		if pr == nil {
+			return nil, err
+		}
+		return &ApplyResult{Plan: pr.Plan, Pending: pr.Pending}, err
+	}
+	ss, err := s.begin(ctx, what, false)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.end()
+	res := &ApplyResult{}
+	if !ss.recovered.Empty() {
+		res.Recovered = ss.recovered
+	}
+	st, err := s.observe(ctx)
+	if err != nil {
+		return res, err
+	}
+	p, err := s.build(ctx, st, req.Policy, req.Force)
+	if err != nil {
+		return res, err
+	}
+	res.Plan = p
+	if err := problems(what, p); err != nil {
+		return res, err
+	}
+	if p.Disruptive() > 0 && !req.Yes {
+		if req.Confirm == nil {
+			return res, &UsageError{What: what, Msg: fmt.Sprintf("the plan is disruptive (%s): it destroys VFs; rerun with --yes to apply it", p.Summary())}
+		}
+		if err := req.Confirm(p); err != nil {
+			return res, err
+		}
+	}
+	r, err := apply.Exec(ctx, s.host, st, p.Ops, req.Data, s.dir, what)
+	res.Writes, res.RolledBack, res.Unrestored = r.Writes, r.RolledBack, r.Unrestored
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", what, err)
+	}
+	return res, nil
+}
+
+// Restore re-applies the stored desired state, as Apply does.
+func (s *Service) Restore(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
+	d, err := apply.LoadDesired(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if d == nil {
+		return nil, &UsageError{What: "restore", Msg: fmt.Sprintf("no desired state in %s: apply a policy first (sriovctl apply -f FILE)", s.dir)}
+	}
+	pol, err := policy.Parse(d.Path, d.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("restore: stored desired state: %w", err)
+	}
+	req.What, req.Data, req.Policy = "restore", d.Policy, pol
+	return s.Apply(ctx, req)
+}
+
+// StatusResult is the stored desired state and the host's drift from it.
+type StatusResult struct {
+	StateDir string         `json:"stateDir"`
+	Desired  *apply.Desired `json:"-"`
+	Policy   *policy.Policy `json:"-"`
+	Drift    *plan.Plan     `json:"-"`
+	Pending  *Pending       `json:"-"`
+	Journal  *apply.Pending `json:"-"`
+	InSync   bool           `json:"inSync"`
+	Host     *sriov.Host    `json:"-"`
+}
+
+// emptyPolicy: a policy naming nothing (a file holding `~` or `{}`) would replace the desired state
+// with nothing.
+func emptyPolicy(p *policy.Policy) bool {
+	return p == nil || len(p.PFs) == 0 && len(p.Pools) == 0 && len(p.Mirrors) == 0
+}
+
+// Status reads the desired state and plans the host's drift from it, read-only.
+func (s *Service) Status(ctx context.Context) (*StatusResult, error) {
+	out := &StatusResult{StateDir: s.dir}
+	pending, err := s.pending(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	if pending.Any() {
+		out.Pending = pending
+	}
+	d, err := apply.LoadDesired(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	out.Desired = d
+	if d == nil {
+		return out, nil
+	}
+	pol, err := policy.Parse(d.Path, d.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("status: stored desired state: %w", err)
+	}
+	out.Policy = pol
+	st, err := s.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Host = st
+	drift, err := s.build(ctx, st, pol, false)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	out.Drift = drift
+	out.InSync = len(drift.Ops) == 0 && len(drift.Problems) == 0
+	return out, nil
+}
