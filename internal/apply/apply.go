@@ -14,6 +14,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,11 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 				why = "after the undo the host still differs from before (" + strings.Join(diff, "; ") + ")"
 			}
 			res.Unrestored = append(res.Unrestored, why)
-			return res, fmt.Errorf("%w; but %s: the journal %s is kept, run `sriovctl recover`", err, why, filepath.Join(dir, JournalFile))
+			var fe *change.FailedError
+			if errors.As(err, &fe) {
+				fe.Unrestored = append(fe.Unrestored, why)
+			}
+			return res, fmt.Errorf("%w; the journal %s is kept: run `sriovctl recover`", err, filepath.Join(dir, JournalFile))
 		}
 		if rerr := j.Remove(); rerr != nil {
 			return res, fmt.Errorf("%w; removing the journal: %v", err, rerr)

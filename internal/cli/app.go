@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/service"
@@ -224,9 +228,42 @@ func (a *App) ExitCode(err error) int {
 	return ExitFailure
 }
 
+// ExitInterrupted is the exit code after Ctrl-C (128 + SIGINT), once what was written is rolled back.
+const ExitInterrupted = 130
+
 // Run executes the command line and returns the exit code; errors go to stderr as one line.
+//
+// Ctrl-C (or SIGTERM) cancels the command: a writer stops before its next write and undoes what it wrote,
+// and Run exits 130 once that rollback is clean. A second Ctrl-C does not wait for the rollback: it says
+// what may be left and that `sriovctl recover` (which reads the journal) repairs it, and exits 130.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &App{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var interrupted atomic.Bool
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-sigs:
+			case <-ctx.Done():
+				if !interrupted.Load() {
+					return
+				}
+				<-sigs
+			}
+			if n == 0 {
+				interrupted.Store(true)
+				fmt.Fprintf(stderr, "%s: interrupted: stopping; undoing what was written so far, if anything (Ctrl-C again to stop waiting)\n", programName)
+				cancel()
+				continue
+			}
+			fmt.Fprintf(stderr, "%s: interrupted again: the rollback may not be finished and the host may be half-changed; the journal in %s records it: run `sriovctl recover`\n", programName, a.StateDir())
+			os.Exit(ExitInterrupted)
+		}
+	}()
 	root := NewRoot(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -237,6 +274,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(err.Error()))
+	if interrupted.Load() && !change.IsRollbackFailure(err) {
+		fmt.Fprintf(stderr, "%s: interrupted: rolled back; the host is as it was before this command\n", programName)
+		return ExitInterrupted
+	}
 	return a.ExitCode(err)
 }
 

@@ -287,6 +287,16 @@ func newMirrorListCmd(a *App) *cobra.Command {
 			if err != nil {
 				return &OpError{What: "mirror list", Err: err}
 			}
+			pending, err := svc.Pending()
+			if err != nil {
+				return &OpError{What: "mirror list", Err: err}
+			}
+			if !pending.Any() {
+				pending = nil
+			}
+			if !a.JSON {
+				a.printPendingNote(pending)
+			}
 			if a.JSON {
 				return a.PrintJSON(groups)
 			}
@@ -332,4 +342,3 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 		},
 	}
 }
-

@@ -145,6 +145,9 @@ func opErr(what string, err error) error {
 	if errors.As(err, &fe) || errors.As(err, &ue) || errors.As(err, &se) || errors.As(err, &pe) || errors.As(err, &ae) {
 		return err
 	}
+	if strings.HasPrefix(err.Error(), what+": ") {
+		return err // the service named the command already; any other error is exit 1
+	}
 	return &OpError{What: what, Err: err}
 }
 

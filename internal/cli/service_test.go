@@ -1,0 +1,273 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sriovctl/sriovctl/internal/clitest"
+)
+
+// pfNumVFs reads a lab PF's VF count the way a user would.
+func pfNumVFs(t *testing.T, labDir, pf string) int {
+	t.Helper()
+	var st struct{ PFs []struct{ NumVfs int } }
+	if err := json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "show", pf, "--json").Stdout), &st); err != nil || len(st.PFs) != 1 {
+		t.Fatalf("show: %v", err)
+	}
+	return st.PFs[0].NumVfs
+}
+
+// TestKill9BetweenTheNumVFsWritesOfPFSetForce: `pf set --force` resizes through 0 with two numvfs
+// writes. Killed between them (the PF at 0 VFs), the next command or `recover` brings the PF back with
+// its VFs and their settings (before, nothing was recorded and the PF stayed at 0 VFs).
+func TestKill9BetweenTheNumVFsWritesOfPFSetForce(t *testing.T) {
+	for _, next := range []string{"recover", "vf set"} {
+		t.Run(next, func(t *testing.T) {
+			labDir := clitest.NewLab(t, "eth0=ice:8")
+			clitest.MustRun(t, "--lab", labDir, "pf", "set", "eth0", "--numvfs", "4")
+			clitest.MustRun(t, "--lab", labDir, "vf", "set", "eth0", "1", "--vlan", "100", "--trust", "on")
+			before := showNormalized(t, labDir)
+			clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "400ms")
+			start := labOps(t, labDir)
+			cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "pf", "set", "eth0", "--numvfs", "6", "--force")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			journal := filepath.Join(labDir, "state", "apply.journal")
+			deadline := time.Now().Add(20 * time.Second)
+			for labOps(t, labDir) < start+1 { // numvfs -> 0 written
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("pf set never wrote numvfs 0")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			// The kill landed between the writes: the PF is at 0 VFs and the journal says so.
+			if n := pfNumVFs(t, labDir, "eth0"); n != 0 {
+				t.Fatalf("the kill did not land between the numvfs writes: the PF has %d VFs", n)
+			}
+			if _, err := os.Stat(journal); err != nil {
+				t.Fatalf("no journal after the kill: %v", err)
+			}
+			clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+			if next == "recover" {
+				r := clitest.MustRun(t, "--lab", labDir, "recover")
+				if !strings.Contains(r.Stdout, "undid the interrupted pf set") {
+					t.Fatalf("recover: %s", r.Stdout)
+				}
+			} else {
+				r := clitest.MustRun(t, "--lab", labDir, "vf", "set", "eth0", "0", "--trust", "off")
+				if !strings.Contains(r.Stderr, "undid the interrupted pf set") {
+					t.Fatalf("vf set did not recover first: %s%s", r.Stdout, r.Stderr)
+				}
+			}
+			if got := showNormalized(t, labDir); got != before {
+				t.Fatalf("not restored after the kill:\n%s", got)
+			}
+			if _, err := os.Stat(journal); !os.IsNotExist(err) {
+				t.Fatalf("journal left after recovery: %v", err)
+			}
+		})
+	}
+}
+
+// TestRefusalOverAssignedVFsExits1Everywhere: changing a VF handed to an owner is refused with exit 1 by
+// every writer (it was 2 from vf set, pf set, vf bind and mirror create, 1 from apply), and nothing is
+// written.
+func TestRefusalOverAssignedVFsExits1Everywhere(t *testing.T) {
+	labDir, pol := poolLab(t, "ice", 4)
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol, "--yes")
+	clitest.MustRun(t, "--lab", labDir, "assign", "--pool", "vms", "--owner", "web1", "--mac", "02:00:00:00:01:01")
+	shrink := filepath.Join(t.TempDir(), "shrink.yaml")
+	writeFile(t, shrink, "pfs: [{name: eth0, numVfs: 2}]\n")
+	for _, args := range [][]string{
+		{"vf", "set", "eth0", "0", "--vlan", "5"},
+		{"vf", "bind", "eth0", "0", "none"},
+		{"pf", "set", "eth0", "--numvfs", "0"},
+		{"pf", "set", "eth0", "--numvfs", "2", "--force=false"},
+		{"mirror", "create", "m", "--pf", "eth0", "--vfs", "0,1", "--mac", "02:00:00:00:00:aa"},
+		{"apply", "-f", shrink, "--yes"},
+	} {
+		ops := labOps(t, labDir)
+		r := clitest.Run(t, append([]string{"--lab", labDir}, args...)...)
+		if r.Code != 1 || !strings.Contains(r.Stdout+r.Stderr, "assigned to web1") {
+			t.Errorf("%v: exit %d, want 1 naming the owner:\n%s%s", args, r.Code, r.Stdout, r.Stderr)
+		}
+		if labOps(t, labDir) != ops {
+			t.Errorf("%v: a refused command wrote to the host", args)
+		}
+	}
+}
+
+// TestReadCommandsWriteNothing: plan, status, pool list, assignments and mirror list run no recovery and
+// create nothing: with a journal left by a killed apply they report it and leave it (and the host)
+// alone; on a state directory that does not exist they do not create it.
+func TestReadCommandsWriteNothing(t *testing.T) {
+	labDir, pol := poolLab(t, "ice", 4)
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol, "--yes")
+	clitest.MustRun(t, "--lab", labDir, "assign", "--pool", "vms", "--owner", "web1")
+	other := filepath.Join(t.TempDir(), "other.yaml")
+	writeFile(t, other, "pfs: [{name: eth0, vfs: [{ids: \"2-3\", vlan: 7, trust: true}]}]\n")
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "300ms")
+	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "apply", "-f", other, "--yes")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	start := labOps(t, labDir)
+	for deadline := time.Now().Add(20 * time.Second); labOps(t, labDir) < start+1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("apply never wrote")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+	journal := filepath.Join(labDir, "state", "apply.journal")
+	if _, err := os.Stat(journal); err != nil {
+		t.Fatalf("the kill did not land mid-apply: %v", err)
+	}
+	host := showNormalized(t, labDir)
+	ops := labOps(t, labDir)
+	for _, args := range [][]string{
+		{"plan", "-f", pol}, {"status"}, {"pool", "list"}, {"assignments"}, {"mirror", "list"},
+	} {
+		r := clitest.MustRun(t, append([]string{"--lab", labDir}, args...)...)
+		if !strings.Contains(r.Stdout, "interrupted apply") && !strings.Contains(r.Stdout, "PENDING") {
+			t.Errorf("%v does not report the pending recovery:\n%s", args, r.Stdout)
+		}
+		if _, err := os.Stat(journal); err != nil {
+			t.Fatalf("%v removed the journal (ran a recovery): %v", args, err)
+		}
+		if labOps(t, labDir) != ops || showNormalized(t, labDir) != host {
+			t.Fatalf("%v wrote to the host", args)
+		}
+	}
+	// A state directory that does not exist stays absent.
+	fresh := filepath.Join(t.TempDir(), "nostate")
+	for _, args := range [][]string{{"plan", "-f", pol}, {"status"}, {"assignments"}, {"mirror", "list"}, {"recover"}} {
+		clitest.MustRun(t, append([]string{"--lab", labDir, "--state-dir", fresh}, args...)...)
+		if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+			t.Fatalf("%v created the state directory", args)
+		}
+	}
+}
+
+// TestCtrlCDuringApplyRollsBackAndExits130: SIGINT during a slowed apply stops it, says it rolls back,
+// undoes what was written and exits 130; the host is as before and no journal is left.
+func TestCtrlCDuringApplyRollsBackAndExits130(t *testing.T) {
+	labDir := clitest.NewLab(t, "igb0=igb", "ice0=ice:8")
+	pol := filepath.Join(t.TempDir(), "a.yaml")
+	writeFile(t, pol, crashPolicies[0])
+	before := showNormalized(t, labDir)
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "100ms")
+	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "apply", "-f", pol, "--yes")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); labOps(t, labDir) < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("apply never wrote")
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted: stopping; undoing") || !strings.Contains(stderr.String(), "rolled back") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+	if got := showNormalized(t, labDir); got != before {
+		t.Fatalf("host not rolled back:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(labDir, "state", "apply.journal")); !os.IsNotExist(err) {
+		t.Fatalf("journal left: %v", err)
+	}
+}
+
+// TestEmptyPolicyDoesNotReplaceDesiredState: a policy naming nothing (`{}`) is refused by apply (exit 2)
+// and the stored desired state stays.
+func TestEmptyPolicyDoesNotReplaceDesiredState(t *testing.T) {
+	labDir := clitest.NewLab(t, "eth0=ice:8")
+	pol := filepath.Join(t.TempDir(), "p.yaml")
+	writeFile(t, pol, "pfs: [{name: eth0, numVfs: 2}]\n")
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol)
+	desired := filepath.Join(labDir, "state", "desired.yaml")
+	want, _ := os.ReadFile(desired)
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	writeFile(t, empty, "{}\n")
+	r := clitest.Run(t, "--lab", labDir, "apply", "-f", empty)
+	if r.Code != 2 {
+		t.Fatalf("exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if got, _ := os.ReadFile(desired); string(got) != string(want) {
+		t.Fatalf("desired state replaced: %q", got)
+	}
+}
+
+// TestKill9MirrorCreateBetweenUnbindAndRebind: on igb, mirror create unbinds a member's igbvf, writes the
+// shared MAC and binds it again. Killed while the member has no driver, `recover` undoes the writes and
+// drops the group (before, nothing repaired it: it stayed "applying" with the VF unbound).
+func TestKill9MirrorCreateBetweenUnbindAndRebind(t *testing.T) {
+	labDir := clitest.NewLab(t, "eth0=igb")
+	clitest.MustRun(t, "--lab", labDir, "pf", "set", "eth0", "--numvfs", "4")
+	before := showNormalized(t, labDir)
+	l, err := lab.Open(labDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unbound := func() bool {
+		st, err := l.Observe(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, v := range st.FindPF("eth0").VFs {
+			if v.Driver == "" {
+				return true
+			}
+		}
+		return false
+	}
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "300ms")
+	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "mirror", "create", "tap", "--pf", "eth0", "--vfs", "1,2", "--mac", "02:00:00:00:00:aa")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !unbound(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("mirror create never unbound a member")
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+	if !unbound() {
+		t.Fatal("the kill did not land between unbind and rebind")
+	}
+	r := clitest.MustRun(t, "--lab", labDir, "recover")
+	if !strings.Contains(r.Stdout, "mirror group tap") {
+		t.Fatalf("recover: %s", r.Stdout)
+	}
+	if got := showNormalized(t, labDir); got != before {
+		t.Fatalf("host not restored:\n%s", got)
+	}
+	if out := clitest.MustRun(t, "--lab", labDir, "mirror", "list").Stdout; !strings.Contains(out, "no mirror groups") {
+		t.Fatalf("group left: %s", out)
+	}
+}
