@@ -143,27 +143,8 @@ func (a *App) HostState(ctx context.Context) (host.Host, *sriov.Host, error) {
 	return h, st, nil
 }
 
-// HostPF is HostState plus the PF named by ref (netdev or PCI address), an input error when absent.
-func (a *App) HostPF(ctx context.Context, ref string) (host.Host, *sriov.Host, *sriov.PF, error) {
-	h, st, err := a.HostState(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, err := FindPF(st, "PF", ref)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return h, st, p, nil
-}
-
 // FindPF resolves a PF reference or returns an input error naming the PFs that exist.
-func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
-	p := st.FindPF(ref)
-	if p == nil {
-		return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + st.PFNames()}
-	}
-	return p, nil
-}
+func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) { return service.FindPF(st, field, ref) }
 
 // PrintJSON writes v as indented JSON.
 func (a *App) PrintJSON(v any) error {

@@ -98,30 +98,28 @@ func newPoolListCmd(a *App) *cobra.Command {
 			if err != nil {
 				return &OpError{What: "pool list", Err: err}
 			}
-			{
-				if a.JSON {
-					m := map[string]any{"pools": sts}
-					if pending != nil {
-						m["pendingRecovery"] = pendingJSON(pending)
-					}
-					return a.PrintJSON(m)
+			if a.JSON {
+				m := map[string]any{"pools": sts}
+				if pending != nil {
+					m["pendingRecovery"] = pendingJSON(pending)
 				}
-				a.printPendingNote(pending)
-				if len(sts) == 0 {
-					a.Printf("no pools defined\n")
-					return nil
-				}
-				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "POOL\tPF\tVFS\tDRIVER\tUSED\tFREE\tMISSING")
-				for _, s := range sts {
-					missing := "-"
-					if len(s.Missing) > 0 {
-						missing = policy.FormatIDs(s.Missing)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.PF, s.IDs, dash(s.Driver), s.Used, s.Free, missing)
-				}
-				return tw.Flush()
+				return a.PrintJSON(m)
 			}
+			a.printPendingNote(pending)
+			if len(sts) == 0 {
+				a.Printf("no pools defined\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "POOL\tPF\tVFS\tDRIVER\tUSED\tFREE\tMISSING")
+			for _, s := range sts {
+				missing := "-"
+				if len(s.Missing) > 0 {
+					missing = policy.FormatIDs(s.Missing)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.PF, s.IDs, dash(s.Driver), s.Used, s.Free, missing)
+			}
+			return tw.Flush()
 		},
 	}
 	src.addFlag(c.Flags())
@@ -290,29 +288,27 @@ was assigned again since, matches nothing: release then changes nothing and says
 				return &OpError{What: "release", Err: err}
 			}
 			done := res.Released
-			{
-				if a.JSON {
-					out := []assignmentJSON{}
-					for _, r := range done {
-						out = append(out, toAssignmentJSON(r))
-					}
-					return a.PrintJSON(map[string]any{"released": out})
-				}
-				if len(done) == 0 {
-					if sel.Lease != "" {
-						a.Printf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed\n", sel.Lease)
-					} else {
-						a.Printf("nothing to release: owner %s holds no VF; nothing changed\n", sel.Owner)
-					}
-					return nil
-				}
+			if a.JSON {
+				out := []assignmentJSON{}
 				for _, r := range done {
-					p := r.Prior
-					a.Printf("released %s vf %d (pool %s) from %s: restored mac %s, vlan %d qos %d, spoofchk %s, trust %s, max-tx-rate %d, driver %s\n",
-						r.PF, r.VF, r.Pool, r.Owner, p.MAC, p.VLAN, p.QoS, onOff(p.SpoofCheck), onOff(p.Trust), p.MaxTxRateMbps, driverName(r.PriorDriver))
+					out = append(out, toAssignmentJSON(r))
+				}
+				return a.PrintJSON(map[string]any{"released": out})
+			}
+			if len(done) == 0 {
+				if sel.Lease != "" {
+					a.Printf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed\n", sel.Lease)
+				} else {
+					a.Printf("nothing to release: owner %s holds no VF; nothing changed\n", sel.Owner)
 				}
 				return nil
 			}
+			for _, r := range done {
+				p := r.Prior
+				a.Printf("released %s vf %d (pool %s) from %s: restored mac %s, vlan %d qos %d, spoofchk %s, trust %s, max-tx-rate %d, driver %s\n",
+					r.PF, r.VF, r.Pool, r.Owner, p.MAC, p.VLAN, p.QoS, onOff(p.SpoofCheck), onOff(p.Trust), p.MaxTxRateMbps, driverName(r.PriorDriver))
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&sel.Owner, "owner", "", "release every VF this owner holds")
@@ -335,27 +331,25 @@ func newAssignmentsCmd(a *App) *cobra.Command {
 			if err != nil {
 				return &OpError{What: "assignments", Err: err}
 			}
-			{
-				if a.JSON {
-					m := map[string]any{"assignments": all}
-					if pending != nil {
-						m["pendingRecovery"] = pendingJSON(pending)
-					}
-					return a.PrintJSON(m)
+			if a.JSON {
+				m := map[string]any{"assignments": all}
+				if pending != nil {
+					m["pendingRecovery"] = pendingJSON(pending)
 				}
-				a.printPendingNote(pending)
-				if len(all) == 0 {
-					a.Printf("no VFs assigned\n")
-					return nil
-				}
-				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE\tHOST")
-				for _, r := range all {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
-						driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"), r.Host)
-				}
-				return tw.Flush()
+				return a.PrintJSON(m)
 			}
+			a.printPendingNote(pending)
+			if len(all) == 0 {
+				a.Printf("no VFs assigned\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE\tHOST")
+			for _, r := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
+					driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"), r.Host)
+			}
+			return tw.Flush()
 		},
 	}
 }
