@@ -3,6 +3,8 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"github.com/sriovctl/sriovctl/internal/applytest"
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"os"
@@ -269,5 +271,59 @@ func TestKill9MirrorCreateBetweenUnbindAndRebind(t *testing.T) {
 	}
 	if out := clitest.MustRun(t, "--lab", labDir, "mirror", "list").Stdout; !strings.Contains(out, "no mirror groups") {
 		t.Fatalf("group left: %s", out)
+	}
+}
+
+// TestIGBRollbacksRestoreTheNetdevMAC: on igb a VF netdev takes its admin MAC only when igbvf binds. When
+// a write of assign, release or mirror delete fails, the rollback must write the old MAC back before it
+// binds igbvf again, or the netdev keeps the new MAC while the tool says "host restored" (they wrote the
+// MAC before the unbind/rebind, and the undo, newest first, rebound before restoring the MAC). Each case
+// fails at every write in turn.
+func TestIGBRollbacksRestoreTheNetdevMAC(t *testing.T) {
+	setup := func(t *testing.T) string {
+		labDir := clitest.NewLab(t, "eth0=igb")
+		clitest.MustRun(t, "--lab", labDir, "pf", "set", "eth0", "--numvfs", "4")
+		for _, v := range []string{"0", "1"} {
+			clitest.MustRun(t, "--lab", labDir, "vf", "set", "eth0", v, "--mac", "02:00:00:00:00:0"+v, "--reload-vf-driver")
+		}
+		pol := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, pol, "pfs: [{name: eth0, numVfs: 4}]\npools: [{name: vms, pf: eth0, ids: \"0\"}]\n")
+		clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol)
+		return labDir
+	}
+	assign := []string{"assign", "--pool", "vms", "--owner", "vm1", "--mac", "02:00:00:00:00:99"}
+	for _, tc := range []struct {
+		name    string
+		prepare [][]string
+		run     []string
+	}{
+		{"assign", nil, assign},
+		{"release", [][]string{assign}, []string{"release", "--owner", "vm1"}},
+		{"mirror delete", [][]string{{"mirror", "create", "m", "--pf", "eth0", "--vfs", "0,1", "--mac", "02:00:00:00:00:aa"}}, []string{"mirror", "delete", "m"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k := 1; ; k++ {
+				labDir := setup(t)
+				for _, p := range tc.prepare {
+					clitest.MustRun(t, append([]string{"--lab", labDir}, p...)...)
+				}
+				before := showNormalized(t, labDir)
+				clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--fail-at", fmt.Sprint(k), "--errno", "EIO")
+				r := clitest.Run(t, append([]string{"--lab", labDir}, tc.run...)...)
+				clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+				if r.Code == 0 {
+					if k < 3 {
+						t.Fatalf("only %d writes: the test did not test", k-1)
+					}
+					return
+				}
+				if r.Code != 1 {
+					t.Fatalf("fail at %d: exit %d: %s", k, r.Code, r.Stderr)
+				}
+				if got := showNormalized(t, labDir); got != before {
+					t.Fatalf("fail at write %d: %s\nnot restored:\n%s", k, r.Stderr, applytest.Diff(got, before))
+				}
+			}
+		})
 	}
 }
