@@ -47,6 +47,7 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 		}
 		return change.Result{}, nil
 	}
+	ops = change.Addressed(observed, ops)
 	hdr := Header{What: what, Policy: policyData, Ops: ops}
 	for _, name := range (&plan.Plan{Ops: ops}).PFs() {
 		if pf := observed.FindPF(name); pf != nil {

@@ -51,6 +51,9 @@ type Value struct {
 type Op struct {
 	Kind Kind   `json:"kind"`
 	PF   string `json:"pf"`
+	// PFAddress is the PF's PCI address, when known: Execute names the PF by it, so that a netdev rename
+	// (udev at boot) between planning and writing does not make the write miss its PF.
+	PFAddress string `json:"pfAddress,omitempty"`
 	VF   int    `json:"vf"` // -1 for PF-level operations
 	To   Value  `json:"to"`
 	From Value  `json:"from"`
@@ -124,6 +127,9 @@ func (o Op) Inverse() Op {
 // Execute performs one operation on h.
 func Execute(ctx context.Context, h host.Host, o Op) error {
 	v := o.To
+	if o.PFAddress != "" {
+		o.PF = o.PFAddress
+	}
 	switch o.Kind {
 	case KindNumVFs:
 		return h.SetNumVFs(ctx, o.PF, v.NumVFs)
@@ -244,6 +250,21 @@ func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error
 	return res, nil
 }
 
+// Addressed returns ops with each one's PFAddress filled from the observed host st (PF names resolve
+// there), so that execution names PFs by PCI address.
+func Addressed(st *sriov.Host, ops []Op) []Op {
+	out := make([]Op, len(ops))
+	for i, o := range ops {
+		if o.PFAddress == "" {
+			if p := st.FindPF(o.PF); p != nil {
+				o.PFAddress = p.PCIAddress
+			}
+		}
+		out[i] = o
+	}
+	return out
+}
+
 // Undo reverts done operations newest first and returns descriptions of those it could not revert.
 // A numvfs operation is reverted by restoring the VF count and then every destroyed VF's configuration.
 func Undo(ctx context.Context, h host.Host, done []Op) []string {
@@ -260,6 +281,14 @@ func Undo(ctx context.Context, h host.Host, done []Op) []string {
 
 // UndoOps returns the operations that revert o.
 func UndoOps(o Op) []Op {
+	ops := undoOps(o)
+	for i := range ops {
+		ops[i].PFAddress = o.PFAddress
+	}
+	return ops
+}
+
+func undoOps(o Op) []Op {
 	ops := []Op{o.Inverse()}
 	if o.Kind == KindNumVFs && len(o.PriorVFs) > 0 && o.From.NumVFs > 0 {
 		for _, vf := range o.PriorVFs {

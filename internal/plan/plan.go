@@ -626,7 +626,10 @@ func Restore(st *sriov.Host, snapshot []sriov.PF) *Plan {
 	// last, once their VFs exist (a VF count change removes every rule with the representors).
 	var dels, adds []change.Op
 	for _, want := range snapshot {
-		cur := st.FindPF(want.Name)
+		cur := st.FindPF(want.PCIAddress)
+		if cur == nil {
+			cur = st.FindPF(want.Name)
+		}
 		if cur == nil {
 			continue
 		}
@@ -668,7 +671,11 @@ func SnapshotPolicy(snapshot []sriov.PF) *policy.Policy {
 	pol := &policy.Policy{}
 	for _, p := range snapshot {
 		n := p.NumVFs
+		// By PCI address: the netdev may have been renamed since (udev at boot).
 		pp := policy.PF{Name: p.Name, NumVFs: &n, Line: 0}
+		if p.PCIAddress != "" {
+			pp = policy.PF{PCIAddress: p.PCIAddress, NumVFs: &n}
+		}
 		for _, v := range p.VFs {
 			c := v.VFConfig
 			drv := v.Driver
