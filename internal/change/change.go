@@ -54,9 +54,9 @@ type Op struct {
 	// PFAddress is the PF's PCI address, when known: Execute names the PF by it, so that a netdev rename
 	// (udev at boot) between planning and writing does not make the write miss its PF.
 	PFAddress string `json:"pfAddress,omitempty"`
-	VF   int    `json:"vf"` // -1 for PF-level operations
-	To   Value  `json:"to"`
-	From Value  `json:"from"`
+	VF        int    `json:"vf"` // -1 for PF-level operations
+	To        Value  `json:"to"`
+	From      Value  `json:"from"`
 	// PriorVFs, on a numvfs operation, holds the VFs (with their configuration) that the write destroys,
 	// so that an undo can recreate them as they were.
 	PriorVFs   []sriov.VF `json:"priorVfs,omitempty"`

@@ -144,7 +144,9 @@ func (a *App) HostState(ctx context.Context) (host.Host, *sriov.Host, error) {
 }
 
 // FindPF resolves a PF reference or returns an input error naming the PFs that exist.
-func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) { return service.FindPF(st, field, ref) }
+func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
+	return service.FindPF(st, field, ref)
+}
 
 // PrintJSON writes v as indented JSON.
 func (a *App) PrintJSON(v any) error {

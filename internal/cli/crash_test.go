@@ -96,20 +96,16 @@ func TestKill9DuringApply(t *testing.T) {
 		}
 		clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", delay.String())
 		start := labOps(t, labDir)
-		// Kill after k of the plan's writes, 1 <= k < all of them: in the middle of the apply.
-		k := 1 + rng.Uint64N(uint64(planned.Changes-1))
+		// Kill once the journal says operation k is about to run (operations 0..k-1 done), 1 <= k < all of
+		// them: in the middle of the apply.
+		k := 1 + rng.IntN(planned.Changes-1)
 		cmd := startApply(t, labDir, pol)
-		for deadline := time.Now().Add(20 * time.Second); labOps(t, labDir) < start+k; time.Sleep(2 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("round %d: apply never made %d writes", i, k)
-			}
-		}
+		waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), k)
 		cmd.Process.Kill()
 		cmd.Wait()
 		clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
-		if n := labOps(t, labDir) - start; n >= uint64(planned.Changes) {
-			t.Fatalf("round %d: the kill landed after the apply's last write (%d of %d)", i, n, planned.Changes)
+		if n := labOps(t, labDir) - start; n < uint64(k) || n >= uint64(planned.Changes) {
+			t.Fatalf("round %d: the kill did not land mid-apply: %d of %d writes made, killed at operation %d", i, n, planned.Changes, k)
 		}
 		if _, err := os.Stat(filepath.Join(labDir, "state", "apply.journal")); err != nil {
 			t.Fatalf("round %d: the kill did not land mid-apply (no journal): %v", i, err)

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -28,6 +30,9 @@ func init() {
 func readPolicy(file string) ([]byte, *policy.Policy, error) {
 	if file == "" {
 		return nil, nil, Usagef("-f", "give the policy file: -f FILE")
+	}
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		return readPolicyDir(file)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -47,7 +52,7 @@ type planOptions struct {
 }
 
 func (o *planOptions) add(c *cobra.Command) {
-	c.Flags().StringVarP(&o.file, "file", "f", "", "the policy file (YAML)")
+	c.Flags().StringVarP(&o.file, "file", "f", "", "the policy file (YAML), or a directory whose *.yaml files are merged in name order")
 	c.Flags().BoolVar(&o.force, "force", false, "let checks of other features accept what they refuse (e.g. removing VFs assigned from a pool)")
 }
 
@@ -186,14 +191,17 @@ func (a *App) printPlan(p *plan.Plan) {
 // applyFlags are apply's and restore's flags.
 type applyFlags struct {
 	planOptions
-	yes, dryRun, noWait bool
+	yes, dryRun, noWait, prune bool
+	waitPFs                    time.Duration
 }
 
 func (f *applyFlags) add(c *cobra.Command, withFile bool) {
 	if withFile {
 		f.planOptions.add(c)
+		c.Flags().BoolVar(&f.prune, "prune", false, "store the policy as the whole desired state, dropping PFs, pools and mirror groups it does not name")
 	} else {
 		c.Flags().BoolVar(&f.force, "force", false, "let checks of other features accept what they refuse")
+		c.Flags().DurationVar(&f.waitPFs, "wait-pfs", 0, "wait up to `DURATION` (e.g. 30s) for the desired state's PFs to appear (boot: drivers, udev)")
 	}
 	c.Flags().BoolVar(&f.yes, "yes", false, "apply a disruptive plan (VF count changes that destroy VFs) without asking")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "plan and check only; write nothing")
@@ -249,7 +257,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	if err != nil {
 		return err
 	}
-	req := service.ApplyRequest{What: what, Data: data, Policy: pol, Force: f.force, DryRun: f.dryRun, Yes: f.yes,
+	req := service.ApplyRequest{What: what, Data: data, Policy: pol, Force: f.force, DryRun: f.dryRun, Yes: f.yes, Prune: f.prune, WaitPFs: f.waitPFs,
 		Confirm: func(p *plan.Plan) error { return a.confirm(what, p) }}
 	var res *service.ApplyResult
 	if what == "restore" {
@@ -270,10 +278,28 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	if !a.JSON {
 		a.printPlan(p)
 	}
+	if len(res.Missing) > 0 {
+		out["missing"] = res.Missing
+	}
+	if len(res.Reasserted) > 0 {
+		out["reasserted"] = len(res.Reasserted)
+	}
 	var pe *service.ProblemsError
-	if errors.As(err, &pe) {
+	var me *service.MissingPFsError
+	switch {
+	case errors.As(err, &pe):
 		if a.JSON {
 			a.PrintJSON(out)
+		}
+		return err
+	case errors.As(err, &me):
+		// Every PF present was restored; the missing ones make the exit 1.
+		if a.JSON {
+			out["error"] = err.Error()
+			a.PrintJSON(out)
+		} else {
+			a.printReasserted(res)
+			a.Printf("%s: done for the PFs present: %d writes; missing: %s\n", what, res.Writes, strings.Join(me.PFs, ", "))
 		}
 		return err
 	}
@@ -303,6 +329,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	if a.JSON {
 		return a.PrintJSON(out)
 	}
+	a.printReasserted(res)
 	switch {
 	case len(p.Ops) == 0:
 		a.Printf("%s: the host already matches: 0 writes\n", what)
@@ -310,6 +337,12 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		a.Printf("%s: done: %d writes\n", what, res.Writes)
 	}
 	return nil
+}
+
+func (a *App) printReasserted(res *service.ApplyResult) {
+	for _, as := range res.Reasserted {
+		a.Printf("%s vf %d: gave %s's settings back (pool %s): %s\n", as.PF, as.VF, as.Owner, as.Pool, strings.Join(as.Reapplied, ", "))
+	}
 }
 
 // confirm asks on a terminal before a disruptive plan; elsewhere it refuses (input error, exit 2).
@@ -410,6 +443,13 @@ func newStatusCmd(a *App) *cobra.Command {
 			out["desired"] = map[string]any{"path": d.Path, "stored": d.Stored, "policy": pol}
 			out["inSync"] = stat.InSync
 			out["drift"] = planJSON(drift, nil)
+			var assignDrift []pool.Held
+			for _, h := range stat.Assignments {
+				if h.Host != "ok" {
+					assignDrift = append(assignDrift, h)
+				}
+			}
+			out["assignmentDrift"] = jsonList(assignDrift)
 			if a.JSON {
 				return a.PrintJSON(out)
 			}
@@ -419,15 +459,34 @@ func newStatusCmd(a *App) *cobra.Command {
 				if pp.NumVFs != nil {
 					n = fmt.Sprintf("%d VFs", *pp.NumVFs)
 				}
-				a.Printf("  %s: %s, %d VF entries\n", pp.Ref(), n, len(pp.VFs))
+				name := pp.Ref()
+				if p := stat.Host.FindPF(pp.Ref()); p != nil && p.Name != name {
+					name += " (" + p.Name + ")"
+				} else if p == nil {
+					name += " (not on this host)"
+				}
+				a.Printf("  pf %s: %s, %d VF entries\n", name, n, len(pp.VFs))
+			}
+			for _, pl := range pol.Pools {
+				a.Printf("  pool %s: %s VFs %s\n", pl.Name, pl.PF, pl.IDs)
+			}
+			for _, m := range pol.Mirrors {
+				a.Printf("  mirror %s: %s VFs %s\n", m.Name, m.PF, m.VFs)
 			}
 			a.printPending(stat.Pending)
 			if stat.InSync {
 				a.Printf("in sync: the host matches the desired state\n")
 				return nil
 			}
-			a.Printf("DRIFT: the host differs from the desired state; `sriovctl restore` would make:\n")
-			a.printPlan(drift)
+			for _, h := range assignDrift {
+				a.Printf("DRIFT: %s vf %d assigned to %s (pool %s): %s\n", h.PF, h.VF, h.Owner, h.Pool, h.Host)
+			}
+			if len(drift.Ops) > 0 || len(drift.Problems) > 0 {
+				a.Printf("DRIFT: the host differs from the desired state; `sriovctl restore` would make:\n")
+				a.printPlan(drift)
+			} else {
+				a.Printf("`sriovctl restore` gives assigned VFs their owners' settings back\n")
+			}
 			return nil
 		},
 	}

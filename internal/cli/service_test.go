@@ -39,20 +39,14 @@ func TestKill9BetweenTheNumVFsWritesOfPFSetForce(t *testing.T) {
 			clitest.MustRun(t, "--lab", labDir, "vf", "set", "eth0", "1", "--vlan", "100", "--trust", "on")
 			before := showNormalized(t, labDir)
 			clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "400ms")
-			start := labOps(t, labDir)
 			cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "pf", "set", "eth0", "--numvfs", "6", "--force")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			journal := filepath.Join(labDir, "state", "apply.journal")
-			deadline := time.Now().Add(20 * time.Second)
-			for labOps(t, labDir) < start+1 { // numvfs -> 0 written
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatal("pf set never wrote numvfs 0")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			// The journal records operation 1 (numvfs -> 6) as about to run once operation 0 (-> 0) is done;
+			// the lab then sleeps 400ms before writing it.
+			waitJournalNext(t, cmd, journal, 1)
 			cmd.Process.Kill()
 			cmd.Wait()
 			// The kill landed between the writes: the PF is at 0 VFs and the journal says so.
@@ -81,6 +75,23 @@ func TestKill9BetweenTheNumVFsWritesOfPFSetForce(t *testing.T) {
 				t.Fatalf("journal left after recovery: %v", err)
 			}
 		})
+	}
+}
+
+// waitJournalNext waits until the journal says operation next is about to run (every earlier one done).
+// It reads only the journal, never the lab (whose lock a slowed write holds).
+func waitJournalNext(t *testing.T, cmd *exec.Cmd, journal string, next int) {
+	t.Helper()
+	mark := fmt.Sprintf(`{"next":%d}`, next)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if data, err := os.ReadFile(journal); err == nil && strings.Contains(string(data), mark) {
+			return
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the journal never reached operation %d", next)
+		}
 	}
 }
 
@@ -126,12 +137,7 @@ func TestReadCommandsWriteNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	start := labOps(t, labDir)
-	for deadline := time.Now().Add(20 * time.Second); labOps(t, labDir) < start+1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("apply never wrote")
-		}
-	}
+	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), 1)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
@@ -179,11 +185,7 @@ func TestCtrlCDuringApplyRollsBackAndExits130(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); labOps(t, labDir) < 2; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("apply never wrote")
-		}
-	}
+	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), 2)
 	cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
 	ee, ok := err.(*exec.ExitError)
@@ -325,5 +327,150 @@ func TestIGBRollbacksRestoreTheNetdevMAC(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStoredDesiredStateIsAMerge: applying a file per NIC keeps both in the stored desired state (before,
+// the second replaced the first, so restore after a reboot forgot it); --prune replaces it; forget drops
+// one entry; a policy directory merges its files in name order and refuses a PF named in two of them.
+func TestStoredDesiredStateIsAMerge(t *testing.T) {
+	labDir := clitest.NewLab(t, "eth0=ice:8", "eth1=i40e:8")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	writeFile(t, a, "pfs: [{name: eth0, numVfs: 2, vfs: [{ids: \"1\", vlan: 10}]}]\npools: [{name: vms, pf: eth0, ids: \"0\"}]\n")
+	writeFile(t, b, "pfs: [{name: eth1, numVfs: 3}]\n")
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", a)
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", b)
+	clitest.MustRun(t, "--lab", labDir, "lab", "reboot")
+	clitest.MustRun(t, "--lab", labDir, "restore", "--yes")
+	if n0, n1 := pfNumVFs(t, labDir, "eth0"), pfNumVFs(t, labDir, "eth1"); n0 != 2 || n1 != 3 {
+		t.Fatalf("after restore eth0 has %d VFs, eth1 %d; want 2 and 3", n0, n1)
+	}
+	st := clitest.MustRun(t, "--lab", labDir, "status").Stdout
+	for _, want := range []string{"in sync", "pool vms", "(eth0)", "(eth1)"} {
+		if !strings.Contains(st, want) {
+			t.Fatalf("status lacks %q:\n%s", want, st)
+		}
+	}
+	// Applying a again replaces eth0's entry (no duplicate), keeps eth1.
+	writeFile(t, a, "pfs: [{name: eth0, numVfs: 2}]\npools: [{name: vms, pf: eth0, ids: \"0-1\"}]\n")
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", a)
+	if st := clitest.MustRun(t, "--lab", labDir, "status").Stdout; strings.Count(st, "pf ") != 2 || !strings.Contains(st, "pool vms: eth0 VFs 0-1") {
+		t.Fatalf("status after re-apply:\n%s", st)
+	}
+	clitest.MustRun(t, "--lab", labDir, "forget", "pf", "eth1")
+	if st := clitest.MustRun(t, "--lab", labDir, "status").Stdout; strings.Contains(st, "(eth1)") {
+		t.Fatalf("forget left eth1:\n%s", st)
+	}
+	if r := clitest.Run(t, "--lab", labDir, "forget", "pool", "nope"); r.Code != 2 || !strings.Contains(r.Stderr, "it has: vms") {
+		t.Fatalf("forget of an unknown pool: exit %d %s", r.Code, r.Stderr)
+	}
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", b, "--prune")
+	if st := clitest.MustRun(t, "--lab", labDir, "status").Stdout; strings.Contains(st, "(eth0)") || !strings.Contains(st, "(eth1)") {
+		t.Fatalf("--prune kept eth0:\n%s", st)
+	}
+	// A directory: a.yaml then b.yaml; a PF in two files is an input error naming both.
+	pd := filepath.Join(dir, "policy.d")
+	os.Mkdir(pd, 0o755)
+	writeFile(t, filepath.Join(pd, "10-eth0.yaml"), "pfs: [{name: eth0, numVfs: 4}]\n")
+	writeFile(t, filepath.Join(pd, "20-eth1.yaml"), "pfs: [{name: eth1, numVfs: 1}]\n")
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pd, "--yes")
+	if n0, n1 := pfNumVFs(t, labDir, "eth0"), pfNumVFs(t, labDir, "eth1"); n0 != 4 || n1 != 1 {
+		t.Fatalf("policy dir: eth0 %d VFs, eth1 %d", n0, n1)
+	}
+	writeFile(t, filepath.Join(pd, "30-again.yaml"), "pfs: [{name: eth0, numVfs: 2}]\n")
+	if r := clitest.Run(t, "--lab", labDir, "plan", "-f", pd); r.Code != 2 || !strings.Contains(r.Stderr, "10-eth0.yaml") || !strings.Contains(r.Stderr, "30-again.yaml") {
+		t.Fatalf("conflict: exit %d %s", r.Code, r.Stderr)
+	}
+}
+
+// TestRestoreGivesAssignedVFsTheirOwnersSettings: after a reboot, restore recreates the VFs and gives an
+// assigned VF its owner's settings and driver again, so that status and assignments agree (before,
+// status said in sync while assignments showed drift).
+func TestRestoreGivesAssignedVFsTheirOwnersSettings(t *testing.T) {
+	labDir, pol := poolLab(t, "ice", 4)
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol, "--yes")
+	clitest.MustRun(t, "--lab", labDir, "assign", "--pool", "vms", "--owner", "web1", "--mac", "02:00:00:00:01:01", "--vlan", "100")
+	clitest.MustRun(t, "--lab", labDir, "lab", "reboot")
+	if st := clitest.MustRun(t, "--lab", labDir, "status").Stdout; strings.Contains(st, "in sync") {
+		t.Fatalf("status after reboot:\n%s", st)
+	}
+	r := clitest.MustRun(t, "--lab", labDir, "restore", "--yes")
+	if !strings.Contains(r.Stdout, "gave web1's settings back") {
+		t.Fatalf("restore:\n%s", r.Stdout)
+	}
+	recs, _ := assignments(t, labDir)
+	if out := clitest.MustRun(t, "--lab", labDir, "assignments").Stdout; len(recs) != 1 || !strings.Contains(out, " ok") {
+		t.Fatalf("assignments after restore:\n%s", out)
+	}
+	if st := clitest.MustRun(t, "--lab", labDir, "status").Stdout; !strings.Contains(st, "in sync") {
+		t.Fatalf("status after restore:\n%s", st)
+	}
+}
+
+// TestRestoreWithAMissingPF: a PF of the desired state that is not on the host (a NIC removed, or not up
+// yet at boot) no longer stops the restore of the others (before: "no such PF", nothing restored); it is
+// reported and the exit is 1, after waiting --wait-pfs for it.
+func TestRestoreWithAMissingPF(t *testing.T) {
+	labDir := clitest.NewLab(t, "eth0=ice:8", "eth1=i40e:8")
+	pol := filepath.Join(t.TempDir(), "p.yaml")
+	writeFile(t, pol, "pfs: [{name: eth0, numVfs: 2}, {name: eth1, numVfs: 3}]\n")
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol)
+	// eth1 disappears: the stored state names it by a PCI address the host does not have.
+	desired := filepath.Join(labDir, "state", "desired.yaml")
+	data, err := os.ReadFile(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eth1 struct{ PFs []struct{ PCIAddress string } }
+	json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "show", "eth1", "--json").Stdout), &eth1)
+	if len(eth1.PFs) != 1 || !strings.Contains(string(data), eth1.PFs[0].PCIAddress) {
+		t.Fatalf("stored state does not name eth1 by PCI address:\n%s", data)
+	}
+	writeFile(t, desired, strings.Replace(string(data), eth1.PFs[0].PCIAddress, "0000:99:00.0", 1))
+	clitest.MustRun(t, "--lab", labDir, "lab", "reboot")
+	start := time.Now()
+	r := clitest.Run(t, "--lab", labDir, "restore", "--yes", "--wait-pfs", "600ms")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "0000:99:00.0") {
+		t.Fatalf("exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if time.Since(start) < 600*time.Millisecond {
+		t.Fatal("restore did not wait for the missing PF")
+	}
+	if n := pfNumVFs(t, labDir, "eth0"); n != 2 {
+		t.Fatalf("eth0 not restored: %d VFs", n)
+	}
+}
+
+// TestSecondCtrlCSaysWhatIsLeft: a second Ctrl-C during the rollback stops waiting for it, says that the
+// host may be half-changed and that `sriovctl recover` repairs it, and exits 130; recover then brings the
+// host back.
+func TestSecondCtrlCSaysWhatIsLeft(t *testing.T) {
+	labDir := clitest.NewLab(t, "igb0=igb", "ice0=ice:8")
+	pol := filepath.Join(t.TempDir(), "a.yaml")
+	writeFile(t, pol, crashPolicies[0])
+	before := showNormalized(t, labDir)
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "200ms")
+	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "apply", "-f", pol, "--yes")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), 4)
+	cmd.Process.Signal(os.Interrupt)
+	time.Sleep(300 * time.Millisecond) // the rollback of 3-4 writes takes about a second
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted again") || !strings.Contains(stderr.String(), "sriovctl recover") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+	clitest.MustRun(t, "--lab", labDir, "recover")
+	if got := showNormalized(t, labDir); got != before {
+		t.Fatalf("recover did not restore the host:\n%s", applytest.Diff(got, before))
 	}
 }

@@ -273,6 +273,37 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 	return Assignment{Record: rec, Existing: true, Reapplied: drift}, nil
 }
 
+// Reassert gives every assigned VF that is on the host its owner's settings and driver again where they
+// drifted (restore after a reboot or PF reset recreated it with defaults). It returns the assignments it
+// wrote; a VF that is missing is left for a later restore.
+func (m *Manager) Reassert(ctx context.Context) ([]Assignment, error) {
+	all, err := m.Ledger.All()
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Assignment
+	var errs []error
+	for _, r := range all {
+		if r.State != ledger.StateAssigned {
+			continue
+		}
+		if _, cur, err := find(st, r); err != nil || len(Drift(*cur, r)) == 0 {
+			continue
+		}
+		a, err := m.reassert(ctx, st, r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, errors.Join(errs...)
+}
+
 // MissingError says an assigned VF is not on the host now.
 type MissingError struct{ Held ledger.Record }
 

@@ -3,10 +3,16 @@ package service
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -79,10 +85,15 @@ type ApplyRequest struct {
 	Force bool
 	// DryRun plans and checks only.
 	DryRun bool
+	// Prune replaces the whole stored desired state with this policy; without it the stored state keeps
+	// the PFs, pools and mirror groups this policy does not name (see MergeDesired).
+	Prune bool
 	// Confirm, when set, is asked before a disruptive plan runs; its error stops the apply unchanged.
 	// Without it a disruptive plan is refused unless Yes.
 	Confirm func(p *plan.Plan) error
 	Yes     bool
+	// WaitPFs (restore) is how long to wait for PFs of the desired state to appear (boot: udev, drivers).
+	WaitPFs time.Duration
 }
 
 // ApplyResult is what Apply did.
@@ -94,6 +105,10 @@ type ApplyResult struct {
 	Unrestored []string   `json:"unrestored,omitempty"`
 	// Pending is, for a dry run, what a real apply would recover first.
 	Pending *Pending `json:"pending,omitempty"`
+	// Missing (restore) lists the desired state's PFs the host lacks; Reasserted the assigned VFs whose
+	// owner's settings were written again.
+	Missing    []string          `json:"missing,omitempty"`
+	Reasserted []pool.Assignment `json:"reasserted,omitempty"`
 }
 
 // Apply brings the host to a policy: lock, recover, plan, confirm, execute journaled with rollback,
@@ -122,49 +137,160 @@ func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 	if !ss.recovered.Empty() {
 		res.Recovered = ss.recovered
 	}
+	return res, s.applyLocked(ctx, what, req, res)
+}
+
+// applyLocked plans and executes req; the caller holds the lock.
+func (s *Service) applyLocked(ctx context.Context, what string, req ApplyRequest, res *ApplyResult) error {
 	st, err := s.observe(ctx)
 	if err != nil {
-		return res, err
+		return err
 	}
 	p, err := s.build(ctx, st, req.Policy, req.Force)
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Plan = p
 	if err := problems(what, p); err != nil {
-		return res, err
+		return err
 	}
 	if p.Disruptive() > 0 && !req.Yes {
 		if req.Confirm == nil {
-			return res, &UsageError{What: what, Msg: fmt.Sprintf("the plan is disruptive (%s): it destroys VFs; rerun with --yes to apply it", p.Summary())}
+			return &UsageError{What: what, Msg: fmt.Sprintf("the plan is disruptive (%s): it destroys VFs; rerun with --yes to apply it", p.Summary())}
 		}
 		if err := req.Confirm(p); err != nil {
-			return res, err
+			return err
 		}
 	}
-	r, err := apply.Exec(ctx, s.host, st, p.Ops, req.Data, s.dir, what)
+	data := req.Data
+	if what != "restore" {
+		_, stored, err := s.storedPolicy()
+		if err != nil && !req.Prune {
+			return fmt.Errorf("%s: %w (apply --prune replaces it)", what, err)
+		}
+		if data, err = EncodePolicy(MergeDesired(st, stored, req.Policy, req.Prune)); err != nil {
+			return err
+		}
+	}
+	r, err := apply.Exec(ctx, s.host, st, p.Ops, data, s.dir, what)
 	res.Writes, res.RolledBack, res.Unrestored = r.Writes, r.RolledBack, r.Unrestored
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return res, nil
+	return nil
 }
 
-// Restore re-applies the stored desired state, as Apply does.
+// MissingPFsError says restore found PFs of the desired state missing from the host (after waiting for
+// them): it restored every PF present and reports these (exit 1).
+type MissingPFsError struct{ PFs []string }
+
+func (e *MissingPFsError) Error() string {
+	return fmt.Sprintf("restore: PFs of the desired state are not on this host: %s; every PF present was restored (wait longer with --wait-pfs, or `sriovctl forget pf PF`)", strings.Join(e.PFs, ", "))
+}
+
+// present splits pol into what the host st has (PF entries, and pools and mirror groups on those PFs)
+// and the refs of the PFs it lacks.
+func present(st *sriov.Host, pol *policy.Policy) (*policy.Policy, []string) {
+	out := &policy.Policy{PFs: []policy.PF{}}
+	var missing []string
+	miss := func(ref string) bool {
+		if st.FindPF(ref) != nil {
+			return false
+		}
+		if !slices.Contains(missing, ref) {
+			missing = append(missing, ref)
+		}
+		return true
+	}
+	for _, pp := range pol.PFs {
+		if !miss(pp.Ref()) {
+			out.PFs = append(out.PFs, pp)
+		}
+	}
+	for _, pl := range pol.Pools {
+		if !miss(pl.PF) {
+			out.Pools = append(out.Pools, pl)
+		}
+	}
+	for _, m := range pol.Mirrors {
+		if !miss(m.PF) {
+			out.Mirrors = append(out.Mirrors, m)
+		}
+	}
+	return out, missing
+}
+
+// waitPFs observes the host until every PF pol names is there, at most wait (or until ctx ends).
+func (s *Service) waitPFs(ctx context.Context, pol *policy.Policy, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := s.observe(ctx)
+		if err != nil {
+			return err
+		}
+		if _, missing := present(st, pol); len(missing) == 0 || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Restore re-applies the stored desired state, as Apply does, to every PF of it that the host has (after
+// waiting up to req.WaitPFs for missing ones to appear), then gives every assigned VF its owner's settings
+// and driver again (a reboot or PF reset recreated it with defaults), so that status and assignments
+// agree. PFs still missing are reported with a *MissingPFsError once the rest is restored.
 func (s *Service) Restore(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
-	d, err := apply.LoadDesired(s.dir)
+	d, pol, err := s.storedPolicy()
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if d == nil {
 		return nil, &UsageError{What: "restore", Msg: fmt.Sprintf("no desired state in %s: apply a policy first (sriovctl apply -f FILE)", s.dir)}
 	}
-	pol, err := policy.Parse(d.Path, d.Policy)
-	if err != nil {
-		return nil, fmt.Errorf("restore: stored desired state: %w", err)
+	if req.WaitPFs > 0 {
+		if err := s.waitPFs(ctx, pol, req.WaitPFs); err != nil {
+			return nil, fmt.Errorf("restore: waiting for PFs: %w", err)
+		}
 	}
-	req.What, req.Data, req.Policy = "restore", d.Policy, pol
-	return s.Apply(ctx, req)
+	ss, err := s.begin(ctx, "restore", false)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.end()
+	res := &ApplyResult{}
+	if !ss.recovered.Empty() {
+		res.Recovered = ss.recovered
+	}
+	st, err := s.observe(ctx)
+	if err != nil {
+		return res, err
+	}
+	here, missing := present(st, pol)
+	res.Missing = missing
+	req.What, req.Data, req.Policy = "restore", d.Policy, here
+	if err := s.applyLocked(ctx, "restore", req, res); err != nil {
+		return res, err
+	}
+	if exists(filepath.Join(s.dir, ledger.DBFile)) {
+		l, err := ledger.Open(ctx, s.dir)
+		if err != nil {
+			return res, fmt.Errorf("restore: %w", err)
+		}
+		defer l.Close()
+		again, err := s.manager(l).Reassert(ctx)
+		res.Reasserted = again
+		if err != nil {
+			return res, fmt.Errorf("restore: assigned VFs: %w", err)
+		}
+	}
+	if len(missing) > 0 {
+		return res, &MissingPFsError{PFs: missing}
+	}
+	return res, nil
 }
 
 // StatusResult is the stored desired state and the host's drift from it.
@@ -174,9 +300,10 @@ type StatusResult struct {
 	Policy   *policy.Policy `json:"-"`
 	Drift    *plan.Plan     `json:"-"`
 	Pending  *Pending       `json:"-"`
-	Journal  *apply.Pending `json:"-"`
 	InSync   bool           `json:"inSync"`
 	Host     *sriov.Host    `json:"-"`
+	// Assignments are the assigned VFs with whether the host still matches their owners' settings.
+	Assignments []pool.Held `json:"-"`
 }
 
 // emptyPolicy: a policy naming nothing (a file holding `~` or `{}`) would replace the desired state
@@ -218,6 +345,14 @@ func (s *Service) Status(ctx context.Context) (*StatusResult, error) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	out.Drift = drift
+	recs, err := s.ledgerRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	out.Assignments = pool.HeldOn(st, recs)
 	out.InSync = len(drift.Ops) == 0 && len(drift.Problems) == 0
+	for _, h := range out.Assignments {
+		out.InSync = out.InSync && h.Host == "ok"
+	}
 	return out, nil
 }
