@@ -171,27 +171,40 @@ func TestReadCommandsWriteNothing(t *testing.T) {
 	}
 }
 
-// TestCtrlCDuringApplyRollsBackAndExits130: SIGINT during a slowed apply stops it, says it rolls back,
-// undoes what was written and exits 130; the host is as before and no journal is left.
-func TestCtrlCDuringApplyRollsBackAndExits130(t *testing.T) {
+// interruptApply starts a slowed apply on a new lab, sends it n SIGINTs (300ms apart) once the journal
+// says operation next is about to run, and checks that it exits 130. It returns the lab, the host as it
+// was before, and the command's stderr.
+func interruptApply(t *testing.T, delay string, next, n int) (string, string, *strings.Builder) {
+	t.Helper()
 	labDir := clitest.NewLab(t, "igb0=igb", "ice0=ice:8")
 	pol := filepath.Join(t.TempDir(), "a.yaml")
 	writeFile(t, pol, crashPolicies[0])
 	before := showNormalized(t, labDir)
-	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "100ms")
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", delay)
 	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "apply", "-f", pol, "--yes")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), 2)
-	cmd.Process.Signal(os.Interrupt)
+	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), next)
+	for i := range n {
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		cmd.Process.Signal(os.Interrupt)
+	}
 	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 130 {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Fatalf("exit %v, want 130\n%s", err, stderr.String())
 	}
+	return labDir, before, stderr
+}
+
+// TestCtrlCDuringApplyRollsBackAndExits130: SIGINT during a slowed apply stops it, says it rolls back,
+// undoes what was written and exits 130; the host is as before and no journal is left.
+func TestCtrlCDuringApplyRollsBackAndExits130(t *testing.T) {
+	labDir, before, stderr := interruptApply(t, "100ms", 2, 1)
 	if !strings.Contains(stderr.String(), "interrupted: stopping; undoing") || !strings.Contains(stderr.String(), "rolled back") {
 		t.Fatalf("stderr:\n%s", stderr.String())
 	}
@@ -446,25 +459,8 @@ func TestRestoreWithAMissingPF(t *testing.T) {
 // host may be half-changed and that `sriovctl recover` repairs it, and exits 130; recover then brings the
 // host back.
 func TestSecondCtrlCSaysWhatIsLeft(t *testing.T) {
-	labDir := clitest.NewLab(t, "igb0=igb", "ice0=ice:8")
-	pol := filepath.Join(t.TempDir(), "a.yaml")
-	writeFile(t, pol, crashPolicies[0])
-	before := showNormalized(t, labDir)
-	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "200ms")
-	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "apply", "-f", pol, "--yes")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), 4)
-	cmd.Process.Signal(os.Interrupt)
-	time.Sleep(300 * time.Millisecond) // the rollback of 3-4 writes takes about a second
-	cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-		t.Fatalf("exit %v, want 130\n%s", err, stderr.String())
-	}
+	// The second Ctrl-C comes 300ms into a rollback of 3-4 writes at 200ms each.
+	labDir, before, stderr := interruptApply(t, "200ms", 4, 2)
 	if !strings.Contains(stderr.String(), "interrupted again") || !strings.Contains(stderr.String(), "sriovctl recover") {
 		t.Fatalf("stderr:\n%s", stderr.String())
 	}
