@@ -470,3 +470,18 @@ func TestSecondCtrlCSaysWhatIsLeft(t *testing.T) {
 		t.Fatalf("recover did not restore the host:\n%s", applytest.Diff(got, before))
 	}
 }
+
+// TestMirrorDeleteBindsTheRecordedDriver: a member left without a driver (as a killed create could leave
+// it) gets the driver recorded for it back from mirror delete (before, delete ignored it and left the VF
+// unbound).
+func TestMirrorDeleteBindsTheRecordedDriver(t *testing.T) {
+	labDir := clitest.NewLab(t, "eth0=igb")
+	clitest.MustRun(t, "--lab", labDir, "pf", "set", "eth0", "--numvfs", "4")
+	before := showNormalized(t, labDir)
+	clitest.MustRun(t, "--lab", labDir, "mirror", "create", "m", "--pf", "eth0", "--vfs", "1,2", "--mac", "02:00:00:00:00:aa")
+	clitest.MustRun(t, "--lab", labDir, "vf", "bind", "eth0", "1", "none")
+	clitest.MustRun(t, "--lab", labDir, "mirror", "delete", "m")
+	if got := showNormalized(t, labDir); got != before {
+		t.Fatalf("mirror delete did not restore the members:\n%s", applytest.Diff(got, before))
+	}
+}
