@@ -295,15 +295,18 @@ func (s *Service) Restore(ctx context.Context, req ApplyRequest) (*ApplyResult, 
 
 // StatusResult is the stored desired state and the host's drift from it.
 type StatusResult struct {
-	StateDir string         `json:"stateDir"`
-	Desired  *apply.Desired `json:"-"`
-	Policy   *policy.Policy `json:"-"`
-	Drift    *plan.Plan     `json:"-"`
-	Pending  *Pending       `json:"-"`
-	InSync   bool           `json:"inSync"`
-	Host     *sriov.Host    `json:"-"`
+	StateDir string `json:"stateDir"`
+	// Desired is the stored desired state (nil: none stored); Policy is it parsed.
+	Desired *apply.Desired `json:"desired,omitempty"`
+	Policy  *policy.Policy `json:"policy,omitempty"`
+	// Drift is the plan that restore would make (nil without a desired state).
+	Drift *plan.Plan `json:"drift,omitempty"`
+	// Pending is what killed commands left for recovery.
+	Pending *Pending    `json:"pending,omitempty"`
+	InSync  bool        `json:"inSync"`
+	Host    *sriov.Host `json:"-"`
 	// Assignments are the assigned VFs with whether the host still matches their owners' settings.
-	Assignments []pool.Held `json:"-"`
+	Assignments []pool.Held `json:"assignments"`
 }
 
 // emptyPolicy: a policy naming nothing (a file holding `~` or `{}`) would replace the desired state
