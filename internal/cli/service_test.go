@@ -485,3 +485,47 @@ func TestMirrorDeleteBindsTheRecordedDriver(t *testing.T) {
 		t.Fatalf("mirror delete did not restore the members:\n%s", applytest.Diff(got, before))
 	}
 }
+
+// TestReadCommandsWorkForAUserWhoCanOnlyRead: plan, status, pool list, assignments and mirror list work
+// for a user who may read the state directory but not write it (before, plan and status opened the ledger
+// read-write with its lock file and failed; pool list and assignments took the apply lock).
+func TestReadCommandsWorkForAUserWhoCanOnlyRead(t *testing.T) {
+	runuser, err := exec.LookPath("runuser")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and runuser to run a command as nobody")
+	}
+	top, err := os.MkdirTemp("", "sriovctl-ro-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	bin := filepath.Join(top, "sriovctl")
+	data, err := os.ReadFile(clitest.Binary(t))
+	if err != nil || os.WriteFile(bin, data, 0o755) != nil {
+		t.Fatal("copy the binary", err)
+	}
+	labDir := filepath.Join(top, "lab")
+	clitest.MustRun(t, "lab", "init", labDir)
+	pol := filepath.Join(top, "p.yaml")
+	writeFile(t, pol, "pfs: [{name: ens5f0, numVfs: 2}]\npools: [{name: vms, pf: ens5f0, ids: \"0-1\", driver: vfio-pci}]\n")
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol)
+	clitest.MustRun(t, "--lab", labDir, "assign", "--pool", "vms", "--owner", "a")
+	// Everyone may read (and enter directories); only root may write.
+	filepath.Walk(top, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			mode := fi.Mode().Perm()&0o755 | 0o444
+			if fi.IsDir() {
+				mode |= 0o111
+			}
+			os.Chmod(p, mode)
+		}
+		return nil
+	})
+	for _, args := range [][]string{{"plan", "-f", pol}, {"status"}, {"pool", "list"}, {"assignments"}, {"mirror", "list"}} {
+		cmd := exec.Command(runuser, append([]string{"-u", "nobody", "--", bin, "--lab", labDir}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%v as nobody: %v\n%s", args, err, out)
+		}
+	}
+}
