@@ -9,9 +9,13 @@
 //     "assigned" (fsync) and only then report the VF.
 //   - release: record "releasing" (fsync), write the prior configuration and driver back, then delete
 //     the record (fsync).
-//   - repair, run first by every Manager command: a record still "assigning" or "releasing" belongs to a
+//   - repair, run first by every command that writes (package service, after the journal's recovery has
+//     undone the dead command's host writes): a record still "assigning" or "releasing" belongs to a
 //     command that died; its VF gets its prior state back and the record is deleted. Either way the owner
 //     was never told of success (assign) or had already given the VF up (release).
+//
+// Host writes go through Manager.Run, the service's journaled runner, so a kill between two writes is
+// undone from the journal before Repair looks at the records.
 //
 // All of it runs inside one ledger session, which excludes every other sriovctl process working on the
 // ledger, so host writes of two commands never interleave.
@@ -346,19 +350,6 @@ type Held struct {
 	Host string `json:"host"`
 }
 
-// Assignments lists every record, sorted by owner, with the state of its VF on the host.
-func (m *Manager) Assignments(ctx context.Context) ([]Held, error) {
-	all, err := m.Ledger.All()
-	if err != nil || len(all) == 0 {
-		return []Held{}, err
-	}
-	st, err := m.Host.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return HeldOn(st, all), nil
-}
-
 // HeldOn pairs each record with the state of its VF on observed host st, sorted by owner.
 func HeldOn(st *sriov.Host, all []ledger.Record) []Held {
 	all = slices.Clone(all)
@@ -506,21 +497,9 @@ type Holder struct {
 	Owner string `json:"owner"`
 }
 
-// Statuses reports the use of each pool. A VF counts as used when the ledger has a record for it, whoever
-// assigned it; free when it exists on the host and has no record.
-func (m *Manager) Statuses(ctx context.Context, pools []policy.Pool) ([]Status, error) {
-	st, err := m.Host.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	all, err := m.Ledger.All()
-	if err != nil {
-		return nil, err
-	}
-	return StatusesOn(st, all, pools), nil
-}
-
-// StatusesOn is Statuses on observed host st with the ledger's records all.
+// StatusesOn reports the use of each pool on observed host st with the ledger's records all. A VF counts
+// as used when the ledger has a record for it, whoever assigned it; free when it exists on the host and
+// has no record.
 func StatusesOn(st *sriov.Host, all []ledger.Record, pools []policy.Pool) []Status {
 	out := make([]Status, 0, len(pools))
 	for _, pl := range pools {
