@@ -221,21 +221,21 @@ const ExitInterrupted = 130
 // what may be left and that `sriovctl recover` (which reads the journal) repairs it, and exits 130.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &App{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	finished := make(chan struct{})
+	defer close(finished)
 	var interrupted atomic.Bool
 	go func() {
 		for n := 0; ; n++ {
 			select {
 			case <-sigs:
-			case <-ctx.Done():
-				if !interrupted.Load() {
-					return
-				}
-				<-sigs
+			case <-finished:
+				return
 			}
 			if n == 0 {
 				interrupted.Store(true)
@@ -257,7 +257,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(err.Error()))
-	if interrupted.Load() && !change.IsRollbackFailure(err) {
+	// The caller's context ends on a signal too (main's signal.NotifyContext), maybe before this one saw it.
+	if (interrupted.Load() || parent.Err() != nil) && !change.IsRollbackFailure(err) {
 		fmt.Fprintf(stderr, "%s: interrupted: rolled back; the host is as it was before this command\n", programName)
 		return ExitInterrupted
 	}

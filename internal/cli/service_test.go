@@ -7,6 +7,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/applytest"
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/ledger"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -527,5 +528,41 @@ func TestReadCommandsWorkForAUserWhoCanOnlyRead(t *testing.T) {
 		if err != nil {
 			t.Errorf("%v as nobody: %v\n%s", args, err, out)
 		}
+	}
+}
+
+// TestReadWaitingForTheLedgerStopsOnCtrlC: while a pool command holds the ledger, status waits for it
+// (bounded) and Ctrl-C ends the wait (before, status waited without bound and ignored Ctrl-C).
+func TestReadWaitingForTheLedgerStopsOnCtrlC(t *testing.T) {
+	labDir, pol := poolLab(t, "ice", 4)
+	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol, "--yes")
+	clitest.MustRun(t, "--lab", labDir, "assign", "--pool", "vms", "--owner", "web1")
+	held, err := ledger.Open(context.Background(), filepath.Join(labDir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cmd := exec.Command(clitest.Binary(t), "--lab", labDir, "status")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("status did not wait for the ledger held by another command: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			t.Fatalf("exit %v, want 130: %s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("status ignored Ctrl-C while waiting for the ledger")
 	}
 }
