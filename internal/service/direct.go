@@ -7,6 +7,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
+	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -172,20 +173,7 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 		ops := change.Diff(p.Name, *vf, want, "vf set")
 		prof := nicprofile.ForDriver(p.Driver)
 		if req.ReloadDriver {
-			if r := change.ReloadOps(p.Name, *vf, prof.VFDriver, "reload VF driver"); len(r) == 2 {
-				ops = append(append([]change.Op{r[0]}, ops...), r[1])
-				if prof.RebindReportsVFMAC {
-					// igb reports igbvf's own MAC as the admin MAC after a bind to a VF without one: a clear
-					// MAC is written again after the bind, and before the unbind for an undo (which binds last).
-					pin := change.KeepMACClear(p.Name, id, p.Driver, prof.VFDriver, "")
-					if vf.MAC == sriov.ZeroMAC {
-						ops = append([]change.Op{pin}, ops...)
-					}
-					if want.MAC == sriov.ZeroMAC {
-						ops = append(ops, pin)
-					}
-				}
-			}
+			ops = pool.ReloadAround(p.Name, prof, *vf, want, ops, "reload VF driver")
 		}
 		var notes []string
 		macChanged := req.Settings.MAC != nil && *req.Settings.MAC != vf.MAC
