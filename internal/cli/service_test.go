@@ -8,6 +8,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -564,5 +565,79 @@ func TestReadWaitingForTheLedgerStopsOnCtrlC(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("status ignored Ctrl-C while waiting for the ledger")
+	}
+}
+
+// TestKill9AnyWriterThenRecover kills each writer between two of its host writes (the journal says which
+// operation is next) and runs `recover`: the host must then be as before the command, or as the command
+// would have left it had it finished, and never anything in between (before, only apply and restore
+// journaled their writes).
+func TestKill9AnyWriterThenRecover(t *testing.T) {
+	mirror := []string{"mirror", "create", "m", "--pf", "eth0", "--vfs", "1,2", "--mac", "02:00:00:00:00:aa"}
+	for _, tc := range []struct {
+		name    string
+		prepare [][]string
+		run     []string
+		next    int // the operation about to run when killed
+	}{
+		{"pf set --force", nil, []string{"pf", "set", "eth0", "--numvfs", "3", "--force"}, 1},
+		{"vf set --reload-vf-driver", nil, []string{"vf", "set", "eth0", "0", "--mac", "02:00:00:00:00:77", "--vlan", "5", "--reload-vf-driver"}, 2},
+		{"vf bind", nil, []string{"vf", "bind", "eth0", "3", "vfio-pci"}, 0},
+		{"mirror create", nil, mirror, 2},
+		{"mirror delete", [][]string{mirror}, []string{"mirror", "delete", "m"}, 2},
+		{"assign", nil, []string{"assign", "--pool", "vms", "--owner", "vm1", "--mac", "02:00:00:00:00:99", "--vlan", "7"}, 2},
+		{"release", [][]string{{"assign", "--pool", "vms", "--owner", "vm1", "--mac", "02:00:00:00:00:99", "--vlan", "7"}}, []string{"release", "--owner", "vm1"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newLab := func() string {
+				labDir := clitest.NewLab(t, "eth0=igb")
+				pol := filepath.Join(t.TempDir(), "p.yaml")
+				writeFile(t, pol, "pfs: [{name: eth0, numVfs: 4, vfs: [{ids: \"0\", mac: \"02:00:00:00:00:10\"}]}]\npools: [{name: vms, pf: eth0, ids: \"0\"}]\n")
+				clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol, "--yes")
+				for _, p := range tc.prepare {
+					clitest.MustRun(t, append([]string{"--lab", labDir}, p...)...)
+				}
+				return labDir
+			}
+			// Two labs differ in their PFs' own MACs only.
+			state := func(labDir string) string {
+				var st sriov.Host
+				json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "show", "--json").Stdout), &st)
+				for i := range st.PFs {
+					st.PFs[i].MAC = ""
+				}
+				return applytest.Normalize(&st)
+			}
+			twin := newLab()
+			clitest.MustRun(t, append([]string{"--lab", twin}, tc.run...)...)
+			finished := state(twin)
+
+			labDir := newLab()
+			before := state(labDir)
+			clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "300ms")
+			cmd := exec.Command(clitest.Binary(t), append([]string{"--lab", labDir}, tc.run...)...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), tc.next)
+			cmd.Process.Kill()
+			cmd.Wait()
+			clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+			if tc.next > 0 && state(labDir) == before {
+				t.Fatal("the kill did not land between writes: the host is unchanged")
+			}
+			r := clitest.MustRun(t, "--lab", labDir, "recover")
+			got := state(labDir)
+			if got != before && got != finished {
+				t.Fatalf("after recover (%s) the host is neither as before nor as finished:\nvs before:\n%s\nvs finished:\n%s", strings.TrimSpace(r.Stdout), applytest.Diff(got, before), applytest.Diff(got, finished))
+			}
+			if _, err := os.Stat(filepath.Join(labDir, "state", "apply.journal")); !os.IsNotExist(err) {
+				t.Fatalf("journal left after recover: %v", err)
+			}
+			// The records agree with the host: nothing is left half-done for a later command.
+			if st := clitest.MustRun(t, "--lab", labDir, "status").Stdout; strings.Contains(st, "PENDING") {
+				t.Fatalf("status after recover:\n%s", st)
+			}
+		})
 	}
 }
