@@ -218,8 +218,10 @@ func newApplyCmd(a *App) *cobra.Command {
 confirmation on a terminal. A resize keeps the settings of the VFs that survive it. If any write fails,
 every attribute already changed is restored and the command exits 1. A journal in the state directory
 makes a crash safe: the next apply (or ` + "`sriovctl recover`" + `) first undoes an interrupted apply. One
-apply runs at a time; --no-wait fails at once instead of waiting. On success the policy is stored as the
-host's desired state (` + "`sriovctl status`, `sriovctl restore`" + `). The output says how many writes were made.`,
+apply runs at a time; --no-wait fails at once instead of waiting. On success the policy is merged into the
+host's stored desired state (` + "`sriovctl status`, `sriovctl restore`" + `): the PFs (by PCI address), pools and
+mirror groups it names replace the stored ones, the others stay; --prune stores it as the whole state.
+-f DIR reads DIR/*.yaml in name order as one policy. The output says how many writes were made.`,
 		Example: `  sriovctl apply -f policy.yaml
   sriovctl apply -f policy.yaml --yes --no-wait`,
 		Args: exactArgs(0, "none"),
@@ -240,8 +242,10 @@ func newRestoreCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "restore [--yes] [--no-wait]",
 		Short: "Re-apply the stored desired state (after a reboot or a PF reset)",
-		Long: `Apply the policy stored by the last successful apply, as apply does. Run at boot by
-dist/systemd/sriovctl-restore.service, before the network comes up.`,
+		Long: `Apply the stored desired state (the merge of the policies applied), as apply does, to every PF of it
+that is present, then give every VF handed to an owner its owner's settings and driver again. PFs of the
+desired state that are missing are reported and make the exit code 1; --wait-pfs waits for them first.
+Run at boot by dist/systemd/sriovctl-restore.service, before the network comes up.`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.applyPolicy(cmd.Context(), "restore", nil, nil, f)
@@ -376,10 +380,12 @@ func newRecoverCmd(a *App) *cobra.Command {
 	var noWait bool
 	c := &cobra.Command{
 		Use:   "recover [--no-wait]",
-		Short: "Undo (or finish) an apply interrupted by a crash, from its journal",
-		Long: `If an apply or restore was killed, its journal in the state directory says what it was doing. recover
-brings every PF it touched back to the state before it started (or, if it had made every write, finishes
-it by storing its desired state). apply and restore do this themselves first.`,
+		Short: "Undo (or finish) what a killed command left: its host writes, from the journal, and its records",
+		Long: `If a command that writes the host was killed (apply, restore, pf set, vf set, vf bind, mirror create or
+delete, assign, release), its journal in the state directory says what it was doing. recover brings every
+PF it touched back to the state before it started (or, if it had made every write, finishes it), then
+repairs the ledger's and the mirror records' entries the command left. Every command that writes does
+this itself first; read commands only report it. With nothing pending, recover writes nothing.`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.quietService(noWait)
