@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sriovctl/sriovctl/internal/agent"
-	"github.com/sriovctl/sriovctl/internal/cli"
+	"github.com/sriovctl/sriovctl/internal/agent/agenttest"
 	"github.com/sriovctl/sriovctl/internal/host"
-	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/metrics"
 )
 
@@ -36,37 +34,10 @@ func (f fakeStats) VFStats(ctx context.Context, pf string) (map[int]host.VFStats
 	return f[pf], nil
 }
 
-func run(t *testing.T, labDir string, args ...string) {
-	t.Helper()
-	var out bytes.Buffer
-	if code := cli.Run(context.Background(), append([]string{"--lab", labDir}, args...), nil, &out, &out); code != 0 {
-		t.Fatalf("sriovctl %v: %d %s", args, code, out.String())
-	}
-}
-
 // scrape builds the metrics of a lab with a policy, a pool, an assigned VF and a drifted VF.
 func scrape(t *testing.T, stats host.StatsReader) string {
 	t.Helper()
-	dir := t.TempDir()
-	labDir := filepath.Join(dir, "lab")
-	l, err := lab.Init(labDir, []lab.NIC{{Name: "igb0", Profile: "igb"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol := filepath.Join(dir, "p.yaml")
-	os.WriteFile(pol, []byte("pfs:\n  - name: igb0\n    numVfs: 4\n    vfs:\n      - ids: \"0-1\"\n        vlan: 100\npools:\n  - name: vms\n    pf: igb0\n    ids: \"2-3\"\n    driver: vfio-pci\n"), 0o644)
-	run(t, labDir, "apply", "-f", pol)
-	run(t, labDir, "assign", "--pool", "vms", "--owner", "web1", "--mac", "52:54:00:00:00:01")
-	run(t, labDir, "vf", "set", "igb0", "1", "--vlan", "5")
-	state := filepath.Join(labDir, "state")
-	des, err := agent.StoredSource{StateDir: state}.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := (&agent.LocalEngine{Host: l, StateDir: state}).Drift(context.Background(), des)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := agenttest.Drifted(t)
 	m := metrics.New(view{snap: agent.Snapshot{Drift: d, Observations: 3}, stats: stats})
 	m.ObserveRepair(30*time.Millisecond, 2, "")
 	m.ObserveRepair(time.Second, 0, "host_busy")
