@@ -39,7 +39,7 @@ pools:
 
 // env is a lab host with an applied policy and an agent on it.
 type env struct {
-	t              *testing.T
+	t              testing.TB
 	labDir, state  string
 	lab            *lab.Lab
 	agent          *agent.Agent
@@ -58,7 +58,7 @@ func (e *env) sctl(args ...string) string {
 	return out.String()
 }
 
-func newEnv(t *testing.T, policy string) *env {
+func newEnv(t testing.TB, policy string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, labDir: filepath.Join(dir, "lab"), state: filepath.Join(dir, "lab", "state")}
