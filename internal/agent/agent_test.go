@@ -39,13 +39,10 @@ pools:
 
 // env is a lab host with an applied policy and an agent on it.
 type env struct {
-	t              testing.TB
-	labDir, state  string
-	lab            *lab.Lab
-	agent          *agent.Agent
-	cancel         func()
-	done           chan struct{}
-	observedWrites func() uint64
+	t             testing.TB
+	labDir, state string
+	lab           *lab.Lab
+	agent         *agent.Agent
 }
 
 // sctl runs a sriovctl command line on the env's lab, in process, and fails the test unless it exits 0.
@@ -92,14 +89,20 @@ func (e *env) config(mut func(c *agent.Config)) agent.Config {
 // start runs an agent on the env until the test ends.
 func (e *env) start(c agent.Config) *agent.Agent {
 	e.t.Helper()
-	e.agent = agent.New(c)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel, e.done = cancel, make(chan struct{})
-	go func() { e.agent.Run(ctx); close(e.done) }()
-	e.t.Cleanup(func() { cancel(); <-e.done })
+	e.agent = run(e.t, c)
 	e.waitEvent(agent.EventStart)
 	e.waitFor("the first observation", func() bool { return e.agent.Observations() > 0 && e.agent.Snapshot().Drift != nil })
 	return e.agent
+}
+
+// run runs an agent until the test ends.
+func run(tb testing.TB, c agent.Config) *agent.Agent {
+	a := agent.New(c)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return a
 }
 
 func (e *env) waitFor(what string, cond func() bool) {
@@ -425,11 +428,7 @@ func (noSource) Load(ctx context.Context) (*agent.Desired, error) {
 // TestBurstIsOneObservation: 4096 change notifications in a burst cost one observation.
 func TestBurstIsOneObservation(t *testing.T) {
 	eng := &countingEngine{}
-	a := agent.New(agent.Config{Engine: eng, Source: noSource{}, Quiet: 30 * time.Millisecond, MaxDelay: 5 * time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	a := run(t, agent.Config{Engine: eng, Source: noSource{}, Quiet: 30 * time.Millisecond, MaxDelay: 5 * time.Second})
 	for eng.drifts.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}

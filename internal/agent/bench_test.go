@@ -18,11 +18,7 @@ import (
 // it causes (observations/storm must stay 1: O(1) per burst, not per VF).
 func BenchmarkEventStorm(b *testing.B) {
 	eng := &countingEngine{}
-	a := agent.New(agent.Config{Engine: eng, Source: noSource{}, Quiet: time.Millisecond, MaxDelay: time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	a := run(b, agent.Config{Engine: eng, Source: noSource{}, Quiet: time.Millisecond, MaxDelay: time.Second})
 	for eng.drifts.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
@@ -46,14 +42,10 @@ func BenchmarkEventStorm(b *testing.B) {
 func BenchmarkDriftToRepaired(b *testing.B) {
 	e := newEnv(b, basePolicy)
 	l := e.lab
-	a := agent.New(e.config(func(c *agent.Config) {
+	run(b, e.config(func(c *agent.Config) {
 		c.Watchers = []agent.Watcher{agent.FilePoller{Path: filepath.Join(e.labDir, "lab.json"), Interval: 5 * time.Millisecond}}
 		c.Quiet = 5 * time.Millisecond
 	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
 	vlan := func() int {
 		st, _ := l.Observe(context.Background())
 		return st.FindPF("igb0").VF(1).VLAN
@@ -102,12 +94,8 @@ func BenchmarkIdle16x256(b *testing.B) {
 	e := &env{t: b, labDir: labDir, state: filepath.Join(labDir, "state"), lab: l}
 	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(pol), 0o644)
 	e.sctl("apply", "-f", filepath.Join(dir, "p.yaml"))
-	a := agent.New(agent.Config{Engine: &agent.LocalEngine{Host: l, StateDir: e.state}, Source: agent.StoredSource{StateDir: e.state},
+	a := run(b, agent.Config{Engine: &agent.LocalEngine{Host: l, StateDir: e.state}, Source: agent.StoredSource{StateDir: e.state},
 		Resync: 30 * time.Second, Watchers: []agent.Watcher{agent.FilePoller{Path: filepath.Join(labDir, "lab.json")}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
 	for a.Snapshot().Drift == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
