@@ -50,6 +50,12 @@ type Config struct {
 	Source          Source
 	Mode            string // RepairAuto or RepairReport
 	AllowDisruptive bool
+	// Admit, when set, decides each disruptive repair instead of AllowDisruptive: the fleet mode takes a
+	// rollout slot (and cordons) here and says no while none is free. Called from the loop, before the
+	// repair; the reason is reported when it says no.
+	Admit func(ctx context.Context, d *Drift) (ok bool, reason string)
+	// Observed, when set, receives every observation (the fleet mode publishes the plan from it).
+	Observed func(d *Drift)
 	// Resync is the backstop interval between observations; 0 disables it.
 	Resync time.Duration
 	// Quiet is how long the loop waits for a burst of signals to end; MaxDelay bounds that wait.
@@ -243,16 +249,27 @@ func (a *Agent) reconcile(ctx context.Context, manual bool) (*Repair, error) {
 			return nil, ErrReportMode
 		}
 		return nil, nil
-	case len(p.Problems) == 0 && p.Disruptive() > 0 && !a.cfg.AllowDisruptive:
-		a.setPending("disruptive: needs --repair-disruptive")
-		if manual {
-			return nil, ErrDisruptive
-		}
-		return nil, nil
 	case !manual && a.backoff.Waiting(time.Now()):
 		return nil, nil
 	}
-	return a.repair(ctx)
+	allow := a.cfg.AllowDisruptive
+	if len(p.Problems) == 0 && p.Disruptive() > 0 {
+		why := "disruptive: needs --repair-disruptive"
+		if a.cfg.Admit != nil {
+			var reason string
+			if allow, reason = a.cfg.Admit(ctx, d); !allow {
+				why = "disruptive: not admitted: " + reason
+			}
+		}
+		if !allow {
+			a.setPending(why)
+			if manual {
+				return nil, ErrDisruptive
+			}
+			return nil, nil
+		}
+	}
+	return a.repair(ctx, allow)
 }
 
 // observe loads the desired state, observes and records the snapshot, reporting new drift once.
@@ -266,6 +283,9 @@ func (a *Agent) observe(ctx context.Context) (*Drift, error) {
 		return nil, err
 	}
 	a.record(d)
+	if a.cfg.Observed != nil {
+		a.cfg.Observed(d)
+	}
 	return d, nil
 }
 
@@ -317,10 +337,10 @@ func driftSignature(d *Drift) (string, []string) {
 }
 
 // repair runs one repair through the engine and records its outcome.
-func (a *Agent) repair(ctx context.Context) (*Repair, error) {
+func (a *Agent) repair(ctx context.Context, allowDisruptive bool) (*Repair, error) {
 	start := time.Now()
 	rep, err := a.cfg.Engine.Repair(ctx, a.cfg.Source, RepairOptions{
-		AllowDisruptive: a.cfg.AllowDisruptive,
+		AllowDisruptive: allowDisruptive,
 		Waiting: func(holder string) {
 			a.event(EventWaiting, "a CLI command holds the apply lock; the repair waits for it and plans again afterwards ("+holder+")", nil)
 		},
@@ -426,7 +446,7 @@ func (a *Agent) setPending(p string) {
 	a.snap.Pending = p
 	a.mu.Unlock()
 	if p != prev && strings.HasPrefix(p, "disruptive") {
-		a.event(EventDisruptive, "drift needs a disruptive repair (a VF count change through 0); not repaired without --repair-disruptive", nil)
+		a.event(EventDisruptive, "drift needs a disruptive repair (a VF count change through 0); not repaired: "+strings.TrimPrefix(p, "disruptive: "), nil)
 	}
 	if p != prev && p == "report only" {
 		a.event(EventReportOnly, "drift left alone: --repair report", nil)

@@ -303,6 +303,42 @@ func TestDisruptiveDriftNeedsTheFlag(t *testing.T) {
 	}
 }
 
+// TestAdmitDecidesDisruptiveRepairs: the fleet mode's hook says whether a disruptive repair may run now
+// (a rollout slot); while it says no the drift is reported with its reason, once it says yes it is
+// repaired. Every observation reaches the Observed hook.
+func TestAdmitDecidesDisruptiveRepairs(t *testing.T) {
+	e := newEnv(t, basePolicy)
+	var slot atomic.Bool
+	var observed atomic.Int64
+	e.start(e.config(func(c *agent.Config) {
+		c.Admit = func(ctx context.Context, d *agent.Drift) (bool, string) {
+			if d.Plan.Disruptive() == 0 {
+				t.Error("Admit asked about a non-disruptive plan")
+			}
+			return slot.Load(), "no rollout slot free"
+		}
+		c.Observed = func(d *agent.Drift) { observed.Add(1) }
+	}))
+	e.sctl("pf", "set", "igb0", "--numvfs", "2", "--force")
+	ev := e.waitEvent(agent.EventDisruptive)
+	if !strings.Contains(ev.Message, "no rollout slot free") {
+		t.Fatalf("event %q", ev.Message)
+	}
+	if e.numVFs("igb0") != 2 {
+		t.Fatal("repaired without a slot")
+	}
+	slot.Store(true)
+	e.agent.Kick()
+	e.waitEvent(agent.EventRepair)
+	e.waitFor("in sync", e.inSync)
+	if e.numVFs("igb0") != 4 {
+		t.Fatalf("numvfs %d", e.numVFs("igb0"))
+	}
+	if n := observed.Load(); n < 3 || uint64(n) > e.agent.Observations()+1 {
+		t.Fatalf("Observed called %d times for %d observations", n, e.agent.Observations())
+	}
+}
+
 // TestWaitsForTheLockAndRereads: while a CLI command holds the apply lock the agent writes nothing; when
 // the command stores a new desired state, the agent takes that as desired, not as drift to undo.
 func TestWaitsForTheLockAndRereads(t *testing.T) {
