@@ -63,7 +63,7 @@ func TestPlantedLinksInStateDirCLI(t *testing.T) {
 		file string
 		args []string
 	}{
-		{"apply.lock", []string{"recover"}},
+		{"apply.lock", []string{"pf", "set", "eth0", "--numvfs", "1"}},
 		{"apply.lock", []string{"vf", "set", "eth0", "0", "--vlan", "5"}},
 		{"ledger.db", []string{"assignments"}},
 	} {

@@ -4,11 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sriovctl/sriovctl/internal/applytest"
-
-	"github.com/sriovctl/sriovctl/internal/host/lab"
-	"github.com/sriovctl/sriovctl/internal/ledger"
-	"github.com/sriovctl/sriovctl/internal/sriov"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/applytest"
 	"github.com/sriovctl/sriovctl/internal/clitest"
+	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 // pfNumVFs reads a lab PF's VF count the way a user would.
@@ -432,17 +432,21 @@ func TestRestoreWithAMissingPF(t *testing.T) {
 	writeFile(t, pol, "pfs: [{name: eth0, numVfs: 2}, {name: eth1, numVfs: 3}]\n")
 	clitest.MustRun(t, "--lab", labDir, "apply", "-f", pol)
 	// eth1 disappears: the stored state names it by a PCI address the host does not have.
-	desired := filepath.Join(labDir, "state", "desired.yaml")
-	data, err := os.ReadFile(desired)
-	if err != nil {
+	stateDir := filepath.Join(labDir, "state")
+	d, err := apply.LoadDesired(stateDir)
+	if err != nil || d == nil {
 		t.Fatal(err)
 	}
+	data := d.Policy
 	var eth1 struct{ PFs []struct{ PCIAddress string } }
 	json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "show", "eth1", "--json").Stdout), &eth1)
 	if len(eth1.PFs) != 1 || !strings.Contains(string(data), eth1.PFs[0].PCIAddress) {
 		t.Fatalf("stored state does not name eth1 by PCI address:\n%s", data)
 	}
-	writeFile(t, desired, strings.Replace(string(data), eth1.PFs[0].PCIAddress, "0000:99:00.0", 1))
+	// Stored through apply.StoreDesired: desired.yaml carries a seal that a hand edit would break.
+	if err := apply.StoreDesired(stateDir, []byte(strings.Replace(string(data), eth1.PFs[0].PCIAddress, "0000:99:00.0", 1))); err != nil {
+		t.Fatal(err)
+	}
 	clitest.MustRun(t, "--lab", labDir, "lab", "reboot")
 	start := time.Now()
 	r := clitest.Run(t, "--lab", labDir, "restore", "--yes", "--wait-pfs", "600ms")

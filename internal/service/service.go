@@ -150,7 +150,8 @@ func (s *Service) begin(ctx context.Context, what string, strict bool) (*session
 	ss.recovered = rec
 	if err != nil {
 		var re *repairError
-		if !strict && errors.As(err, &re) {
+		// A damaged ledger is never worked around: every writer that goes on would ignore the owners.
+		if !strict && errors.As(err, &re) && !errors.Is(err, ledger.ErrDamaged) {
 			s.note(NoteWarning, "%v", err)
 			return ss, nil
 		}
