@@ -28,7 +28,7 @@ func readPolicy(file string) ([]byte, *policy.Policy, error) {
 	if file == "" {
 		return nil, nil, Usagef("-f", "give the policy file: -f FILE")
 	}
-	data, err := os.ReadFile(file)
+	data, err := policy.ReadFile(file)
 	if err != nil {
 		return nil, nil, usageErr("-f", err)
 	}
