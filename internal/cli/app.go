@@ -164,7 +164,12 @@ type UsageError struct {
 	Err  error
 }
 
-func (e *UsageError) Error() string { return e.What + ": " + e.Err.Error() }
+func (e *UsageError) Error() string {
+	if e.What == "" {
+		return e.Err.Error()
+	}
+	return e.What + ": " + e.Err.Error()
+}
 func (e *UsageError) Unwrap() error { return e.Err }
 
 func usageErr(what string, err error) error { return &UsageError{What: what, Err: err} }
@@ -292,13 +297,11 @@ it works on an emulated lab host that behaves like real NICs; try ` + "`sriovctl
 	root.PersistentFlags().StringVar(&a.LabDir, "lab", "", "use the emulated lab host whose state lives in `DIR` (env "+labEnvVar+")")
 	root.PersistentFlags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "where sriovctl keeps durable state (desired state, journal, ledger); default "+DefaultStateDir+", or DIR/state with --lab")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &UsageError{What: c.CommandPath(), Err: err}
-	})
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.CompletionOptions.DisableDefaultCmd = true // completion.go has its own, with dynamic completion
 	for _, add := range commands {
 		root.AddCommand(add(a))
 	}
+	finishRoot(a, root)
 	return root
 }
 
@@ -312,7 +315,7 @@ func register(f func(a *App) *cobra.Command) { commands = append(commands, f) }
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return Usagef(cmd.CommandPath(), "want %d argument(s): %s; got %d", n, names, len(args))
+			return Usagef(commandName(cmd), "want %d argument(s): %s; got %d", n, names, len(args))
 		}
 		return nil
 	}

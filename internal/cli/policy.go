@@ -34,7 +34,7 @@ func readPolicy(file string) ([]byte, *policy.Policy, error) {
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		return readPolicyDir(file)
 	}
-	data, err := os.ReadFile(file)
+	data, err := policy.ReadFile(file)
 	if err != nil {
 		return nil, nil, usageErr("-f", err)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -47,7 +46,7 @@ func (s *poolSource) load(a *App) ([]policy.Pool, string, error) {
 		path, data = d.Path, d.Policy
 	} else {
 		var err error
-		if data, err = os.ReadFile(path); err != nil {
+		if data, err = policy.ReadFile(path); err != nil {
 			return nil, "", usageErr("--policy", err)
 		}
 	}
