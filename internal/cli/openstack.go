@@ -144,6 +144,15 @@ func (f *renderFlags) options(cmd *cobra.Command) (openstack.Options, error) {
 	if f.ports < 0 || f.mirrorPorts < 0 {
 		return o, Usagef("--ports", "port counts must be 0 or more")
 	}
+	// Every value that reaches the CLI steps, before the host is read.
+	for _, name := range []string{"network", "subnet-range", "flavor", "image"} {
+		if v, _ := cmd.Flags().GetString(name); ch(name) && v == "" {
+			return o, &sriov.FieldError{Field: "--" + name, Value: v, Allowed: "must not be empty"}
+		}
+	}
+	if err := o.ValidateSteps(); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
