@@ -479,7 +479,9 @@ func (c *checker) spec(d *Doc, src *specSource, labels []string, i int, s Device
 		c.add(d, src.section, src.key, fmt.Sprintf("%s offers %s on %s, but nova tags each device with the first entry that matches it: %s", label, strings.Join(shadowed, ", "), s.PhysicalNetwork, "those VFs get the earlier entry's physnet"),
 			"give each physnet its own VFs: one entry per VF address, no devname or PF address for a PF whose VFs are split")
 	}
-	if len(all) == 0 {
+	if len(all) == 0 && s.PhysicalNetwork != "" {
+		// Without a physnet the entry is for PCI passthrough through an alias (a GPU, say): the
+		// devices it names need not be VFs, which is all this host's model knows.
 		c.add(d, src.section, src.key, fmt.Sprintf("%s matches no VF on this host (%s)", label, s.JSON()),
 			"name a PF that has VFs (devname or its PCI address), or a VF address, with the VFs' vendor_id/product_id: "+c.vfIDs())
 		return

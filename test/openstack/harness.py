@@ -122,12 +122,22 @@ def check_ml2(path, physnets, out):
     res = out["ml2"] = {}
     try:
         load_conf(conf, path)
+        # Drivers that talk to agents (l2population, qos) build RPC clients when loaded; an
+        # in-memory transport stands in for the message queue.
+        import oslo_messaging
+        from neutron_lib import rpc as n_rpc
+        n_rpc.TRANSPORT = oslo_messaging.get_rpc_transport(conf, url="fake:/")
+        n_rpc.NOTIFICATION_TRANSPORT = oslo_messaging.get_notification_transport(conf, url="fake:/")
+        n_rpc.NOTIFIER = oslo_messaging.Notifier(n_rpc.NOTIFICATION_TRANSPORT)
         tm = managers.TypeManager()
         res["typeDrivers"] = sorted(tm.drivers)
+        # Names stevedore did not find are skipped silently: a driver the operator asked for is missing.
+        res["typeDriversMissing"] = [t for t in conf.ml2.type_drivers if t not in tm.drivers]
         mm = managers.MechanismManager()
         res["mechanismDrivers"] = [d.name for d in mm.ordered_mech_drivers]
         em = managers.ExtensionManager()
         res["extensionAliases"] = sorted(em.extension_aliases())
+        res["extensionDriversMissing"] = [e for e in conf.ml2.extension_drivers if e not in em.names()]
     except BaseException as e:  # SystemExit: neutron-server would stop
         res["error"] = err(e)
         return None, None
@@ -157,9 +167,16 @@ def check_agent(path, show, out):
     from oslo_config import cfg
     from neutron.plugins.ml2.drivers.mech_sriov.agent import sriov_nic_agent
     from neutron.plugins.ml2.drivers.mech_sriov.agent import eswitch_manager as esm
+    from neutron.agent import firewall
+    from neutron.conf.agent import securitygroups_rpc
+    securitygroups_rpc.register_securitygroups_opts()
     res = out["agent"] = {}
     try:
         load_conf(cfg.CONF, path)
+        # SecurityGroupAgentRpc, which the agent builds at start, loads the firewall driver so.
+        fw = cfg.CONF.SECURITYGROUP.firewall_driver
+        if fw:
+            firewall.load_firewall_driver_class(fw)
         p = sriov_nic_agent.SriovNicAgentConfigParser()
         p.parse()
         mgr = esm.ESwitchManager()
@@ -179,7 +196,7 @@ def check_agent(path, show, out):
     return p.device_mappings
 
 
-def check_nova(path, show, out):
+def check_nova(path, show, out, mappings):
     import nova.conf
     from nova import objects
     from nova.pci import request as pci_request
@@ -230,7 +247,9 @@ def check_nova(path, show, out):
             res["error"] = "matching %s: %s" % (vf["pciAddress"], err(e))
             return
     # What a direct port on each physnet can get: nova's own request spec and pool filter.
-    physnets = set()
+    # A port's network physnet is what Neutron knows (the agent's mappings); nova compares it with
+    # the devices' tags case-insensitively.
+    physnets = set(mappings)
     for pool in st.pools:
         if pool.get("physical_network"):
             physnets.add(pool["physical_network"])
@@ -247,7 +266,7 @@ def check_nova(path, show, out):
                 dst[p] = addrs
     res["offered"] = offered
     res["trusted"] = trusted
-    res["physnets"] = sorted(physnets, key=str)
+    res["physnets"] = sorted({p for pool in st.pools for p in [pool.get("physical_network")] if p}, key=str)
 
 
 class PortContext:
@@ -419,8 +438,9 @@ def main():
         build_sys(c["_sys"], c["show"])
     redirect_sys()
     results = [{"name": c.get("name", "")} for c in cases]
-    phase(cases, results, import_nova, lambda c, res, o: check_nova(c["nova"], c["show"], o))
     phase(cases, results, import_neutron, lambda c, res, o: check_agent(c["agent"], c["show"], o))
+    phase(cases, results, import_nova, lambda c, res, o: check_nova(c["nova"], c["show"], o,
+                                                                   res.get("agent", {}).get("deviceMappings") or {}))
     phase(cases, results, import_neutron, run_ml2)
     phase(cases, results, import_osc, lambda c, res, o: check_steps(c.get("steps") or [], o))
     json.dump(results, sys.stdout, indent=1, sort_keys=True, default=str)
