@@ -327,7 +327,7 @@ func TestCheckAcceptsWhatTheServicesAccept(t *testing.T) {
 // An option before the first section header: oslo.config refuses the file, so ParseDoc does.
 func TestParseDocRefusesOptionBeforeSection(t *testing.T) {
 	for text, ok := range map[string]bool{
-		"debug = true\n[ml2]\n":       false,
+		"debug = true\n[ml2]\n":        false,
 		"root:x:0:0:root:/root:/bin\n": false,
 		"# comment\n\n[ml2]\na = b\n":  true,
 		"; c\n[DEFAULT]\na = b\n":      true,

@@ -221,9 +221,9 @@ var renderCases = []renderCase{
 	{name: "vlan-mlx5-subset", renders: [][]string{{"--physnet", "physnet4", "--pf", "ens4f0", "--network-type", "vlan", "--vlan-range", "10:20", "--vfs", "1-3"}},
 		want: map[string]map[string][]int{"physnet4": {"ens4f0": {1, 2, 3}}}, types: map[string]string{"physnet4": "vlan"}},
 	{name: "into-existing", seed: map[string]string{
-		"ml2_conf.ini": "# the operator's\n[DEFAULT]\ndebug = true\n\n[ml2]\ntype_drivers = flat,vxlan\ntenant_network_types = vxlan\nmechanism_drivers = openvswitch,l2population\nextension_drivers = port_security,qos\n\n[ml2_type_flat]\nflat_networks = extnet\n\n[ml2_type_vxlan]\nvni_ranges = 1:1000\n",
+		"ml2_conf.ini":    "# the operator's\n[DEFAULT]\ndebug = true\n\n[ml2]\ntype_drivers = flat,vxlan\ntenant_network_types = vxlan\nmechanism_drivers = openvswitch,l2population\nextension_drivers = port_security,qos\n\n[ml2_type_flat]\nflat_networks = extnet\n\n[ml2_type_vxlan]\nvni_ranges = 1:1000\n",
 		"sriov_agent.ini": "[agent]\nextensions = qos\n",
-		"nova.conf": "[DEFAULT]\nmy_ip = 192.0.2.10\n\n[pci]\npassthrough_whitelist = {\"vendor_id\": \"10de\", \"product_id\": \"1db4\"}\nalias = {\"name\": \"gpu\", \"vendor_id\": \"10de\", \"product_id\": \"1db4\", \"device_type\": \"type-PCI\"}\n\n[filter_scheduler]\nenabled_filters = ComputeFilter, AvailabilityZoneFilter\n",
+		"nova.conf":       "[DEFAULT]\nmy_ip = 192.0.2.10\n\n[pci]\npassthrough_whitelist = {\"vendor_id\": \"10de\", \"product_id\": \"1db4\"}\nalias = {\"name\": \"gpu\", \"vendor_id\": \"10de\", \"product_id\": \"1db4\", \"device_type\": \"type-PCI\"}\n\n[filter_scheduler]\nenabled_filters = ComputeFilter, AvailabilityZoneFilter\n",
 	}, renders: [][]string{{"--physnet", "physnet2", "--pf", "ens1f0", "--network-type", "vlan", "--vlan-range", "100:199"}},
 		want: map[string]map[string][]int{"physnet2": {"ens1f0": nil}}, types: map[string]string{"physnet2": "vlan"},
 		keep: map[string][]string{"ml2_conf.ini": {"# the operator's", "tenant_network_types = vxlan", "vni_ranges = 1:1000", "flat_networks = extnet", "debug = true"},
