@@ -312,13 +312,15 @@ type specSource struct {
 
 func (c *checker) nova() {
 	d := c.f.Nova
-	// Filters: [filter_scheduler] enabled_filters, or the pre-Ocata [DEFAULT] scheduler_default_filters.
+	// Filters: [filter_scheduler] enabled_filters. Nova no longer reads the pre-Ocata [DEFAULT]
+	// scheduler_default_filters (Zed has no deprecated name for it): such a file runs the defaults.
 	fsec, fkey := secFilterSched, keyEnabledFilter
 	filters, ok := d.Get(fsec, fkey)
-	if !ok {
-		if old, okOld := d.Get("DEFAULT", "scheduler_default_filters"); okOld {
-			fsec, fkey, filters, ok = "DEFAULT", "scheduler_default_filters", old, true
-		}
+	if _, okOld := d.Get("DEFAULT", "scheduler_default_filters"); okOld && !ok {
+		c.add(d, "DEFAULT", "scheduler_default_filters", "nova no longer reads this option: nova-scheduler runs its default filters, without PciPassthroughFilter",
+			"move the list to [filter_scheduler] enabled_filters, with PciPassthroughFilter")
+		ok = true // reported here; not again below
+		filters = pciFilter
 	}
 	if avail, set := d.Get(secFilterSched, keyAvailFilters); !set || strings.TrimSpace(avail) == allFilters {
 		c.names(d, fsec, fkey, knownFilters, true, "scheduler filter")
@@ -397,7 +399,10 @@ func (c *checker) nova() {
 
 // aliases checks [pci] alias entries as nova-api's schema does.
 func (c *checker) aliases(d *Doc) {
-	vals, _ := d.GetAll(secPCI, keyAlias)
+	vals, ok := d.GetAll(secPCI, keyAlias)
+	if !ok {
+		vals, _ = d.GetAll("DEFAULT", "pci_alias") // the deprecated name, read when alias is unset
+	}
 	type seenAlias struct{ devType, numa string }
 	seen := map[string]seenAlias{}
 	hexRE := regexp.MustCompile(`^[0-9a-fA-F]{4}$`)

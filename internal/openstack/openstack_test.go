@@ -192,6 +192,9 @@ func TestCheckFindsEachBrokenVariant(t *testing.T) {
 		{"device_spec offering a VF the agent excludes", flat,
 			[]edit{{NovaFile, `"address": "0000:01:10.0"`, `"address": "0000:01:10.6"`}},
 			"nova.conf:pci:device_spec", "ens5f0 VF 3 (0000:01:10.6), which sriov_agent.ini exclude_devices excludes"},
+		{"filters under their pre-Ocata name", flat,
+			[]edit{{NovaFile, "enabled_filters", "#enabled_filters"}, {NovaFile, "[pci]", "[DEFAULT]\nscheduler_default_filters = ComputeFilter, PciPassthroughFilter\n\n[pci]"}},
+			"nova.conf:DEFAULT:scheduler_default_filters", "nova no longer reads this option"},
 		{"mechanism driver in other letter case", flat,
 			[]edit{{ML2File, "= sriovnicswitch", "= SriovNicSwitch"}},
 			"ml2_conf.ini:ml2:mechanism_drivers", `"SriovNicSwitch" is not a mechanism driver OpenStack ships`},
@@ -509,5 +512,24 @@ func TestRenderAccumulates(t *testing.T) {
 				t.Errorf("check:\n%s", problemLines(ps))
 			}
 		})
+	}
+}
+
+// A nova.conf with the pre-Ocata [DEFAULT] pci_passthrough_whitelist: render folds it into device_spec
+// (nova reads the old name only while device_spec is unset), so its entries survive.
+func TestRenderFoldsLegacyWhitelist(t *testing.T) {
+	h := labHost(t, nil, map[string]int{"ens5f0": 4})
+	old, err := ParseDoc(NovaFile, []byte("[DEFAULT]\npci_passthrough_whitelist = {\"vendor_id\": \"10de\", \"product_id\": \"1db4\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(h, Options{Physnet: "physnet1", PF: "ens5f0", NetworkType: Flat}, Existing{Nova: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reparse(t, r.Nova)
+	specs, _ := d.GetAll(secPCI, keyDeviceSpec)
+	if len(specs) != 2 || !strings.Contains(specs[0], "1db4") || d.Has("DEFAULT", "pci_passthrough_whitelist") {
+		t.Errorf("device_spec %q, legacy option left: %v\n%s", specs, d.Has("DEFAULT", "pci_passthrough_whitelist"), r.Nova.Bytes())
 	}
 }

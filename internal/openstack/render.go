@@ -345,8 +345,8 @@ func physnetCaseConflict(ex Existing, physnet string) error {
 
 // specValues are the device_spec lines nova reads: the option's current name, else the deprecated one.
 func specValues(d *Doc) []string {
-	for _, key := range []string{keyDeviceSpec, keyOldWhitelist} {
-		if vals, ok := d.GetAll(secPCI, key); ok && len(vals) > 0 {
+	for _, o := range [][2]string{{secPCI, keyDeviceSpec}, {secPCI, keyOldWhitelist}, {"DEFAULT", "pci_passthrough_whitelist"}} {
+		if vals, ok := d.GetAll(o[0], o[1]); ok && len(vals) > 0 {
 			return vals
 		}
 	}
@@ -531,8 +531,9 @@ func renderAgent(d *Doc, o Options, pf *sriov.PF, final map[string]int, specs []
 }
 
 func renderNova(d *Doc, o Options, pf *sriov.PF, specs []string) *Doc {
-	// The deprecated passthrough_whitelist is folded into device_spec so that only one is set.
+	// The deprecated names are folded into device_spec: nova reads them only while it is unset.
 	d.Delete(secPCI, keyOldWhitelist)
+	d.Delete("DEFAULT", "pci_passthrough_whitelist")
 	d.SetAll(secPCI, keyDeviceSpec, specs)
 
 	// Aliases accumulate: entries of one name may list several vendor/product pairs (one physnet on
