@@ -221,14 +221,22 @@ func Render(h *sriov.Host, o Options, ex Existing) (*Rendered, error) {
 			}
 		}
 		if len(clash) > 0 {
-			s := keptSpecs[taken[clash[0]]]
+			byNet := map[string][]int{}
+			for _, id := range clash {
+				n := orNone(keptSpecs[taken[id]].PhysicalNetwork)
+				byNet[n] = append(byNet[n], id)
+			}
+			var parts []string
+			for _, n := range sortedKeys(byNet) {
+				parts = append(parts, fmt.Sprintf("VFs %s on %s", policy.FormatIDs(byNet[n]), n))
+			}
 			hint := "none is left: re-render the other physnet with fewer --vfs first"
 			if len(free) > 0 {
 				hint = "give --vfs from the VFs still free: " + policy.FormatIDs(free)
 			}
 			return nil, &sriov.FieldError{Field: "--vfs", Value: policy.FormatIDs(ids),
-				Allowed: fmt.Sprintf("%s VFs %s are already offered on %s by nova.conf device_spec %s (nova gives each VF the first entry that matches it); %s",
-					pf.Name, policy.FormatIDs(clash), orNone(s.PhysicalNetwork), s.JSON(), hint)}
+				Allowed: fmt.Sprintf("nova.conf device_spec already offers %s %s (nova gives each VF the first entry that matches it); %s",
+					pf.Name, strings.Join(parts, ", "), hint)}
 		}
 	}
 	if o.Ports < 0 || o.MirrorPorts < 0 || o.Ports+o.MirrorPorts > len(ids) {

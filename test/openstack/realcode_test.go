@@ -327,9 +327,6 @@ func TestRealServicesAcceptRenders(t *testing.T) {
 			for _, why := range realRejects(r, rc, show) {
 				t.Error(why)
 			}
-			if !r.Nova.PCIFilter {
-				t.Error("PciPassthroughFilter is not enabled")
-			}
 			if len(r.Steps.Errors) > 0 {
 				t.Errorf("openstackclient refuses steps: %v", r.Steps.Errors)
 			}
@@ -392,9 +389,9 @@ func TestRenderRefusesImpossibleLayouts(t *testing.T) {
 		{"second physnet wants all VFs of a split PF", []string{"--physnet", "physnetA", "--pf", "ens1f0", "--vfs", "0-2"},
 			[]string{"--physnet", "physnetB", "--pf", "ens1f0"}, "give --vfs from the VFs still free: 3-5"},
 		{"overlapping VFs", []string{"--physnet", "physnetA", "--pf", "ens1f0", "--vfs", "0-2"},
-			[]string{"--physnet", "physnetB", "--pf", "ens1f0", "--vfs", "2-3"}, "VFs 2 are already offered on physnetA"},
+			[]string{"--physnet", "physnetB", "--pf", "ens1f0", "--vfs", "2-3"}, "already offers ens1f0 VFs 2 on physnetA"},
 		{"a PF given whole to one physnet", []string{"--physnet", "physnetA", "--pf", "ens5f0"},
-			[]string{"--physnet", "physnetB", "--pf", "ens5f0", "--vfs", "0"}, "already offered on physnetA"},
+			[]string{"--physnet", "physnetB", "--pf", "ens5f0", "--vfs", "0"}, "already offers ens5f0 VFs 0 on physnetA"},
 		{"physnet in other letter case", []string{"--physnet", "physnet1", "--pf", "ens5f0"},
 			[]string{"--physnet", "PhysNet1", "--pf", "ens2f0"}, "the existing files name it physnet1"},
 	}
@@ -479,6 +476,7 @@ const (
 	flatTrusted = "subset-trusted-mirror-i40e" // physnet1 flat on ens2f0 VFs 0-1, trusted, a mirror port
 	vlanIxgbe   = "vlan-ixgbe"                 // physnet2 VLAN 100-199 on ens1f0
 	flatIgb     = "flat-igb"                   // physnet1 flat on all of ens5f0
+	splitPF     = "one-pf-two-physnets"        // ens1f0: VFs 0-2 on physnetA (flat), 3-4 on physnetB (VLAN)
 )
 
 var mutations = []mutation{
@@ -498,6 +496,20 @@ var mutations = []mutation{
 	{"flat physnet in other case in ml2", flatIgb, "ml2_conf.ini", setKey("flat_networks", "Physnet1"), true},
 	{"VF address in upper case in exclude_devices", flatTrusted, "sriov_agent.ini", func(t *testing.T, s string) string {
 		return regexp.MustCompile(`0000:5e:(\w+)\.(\d)`).ReplaceAllStringFunc(s, strings.ToUpper)
+	}, true},
+	{"PciPassthroughFilter absent", flatIgb, "nova.conf", replace(", PciPassthroughFilter", ""), true},
+	{"filters under their pre-Ocata name", flatIgb, "nova.conf", func(t *testing.T, s string) string {
+		s = setKey("enabled_filters", "ComputeFilter")(t, s)
+		return replace("[filter_scheduler]\nenabled_filters = ComputeFilter", "[DEFAULT]\nscheduler_default_filters = ComputeFilter, PciPassthroughFilter\n\n[filter_scheduler]")(t, s)
+	}, true},
+	{"PF by PCI address in physical_device_mappings", flatIgb, "sriov_agent.ini", replace("physnet1:ens5f0", "physnet1:0000:01:00.0"), true},
+	{"one PF under two physnets by devname", splitPF, "nova.conf", func(t *testing.T, s string) string {
+		re := regexp.MustCompile(`(?m)^device_spec\s*=.*\n`)
+		if len(re.FindAllString(s, -1)) != 5 {
+			t.Fatalf("want 5 device_spec lines:\n%s", s)
+		}
+		s = re.ReplaceAllString(s, "")
+		return replace("[pci]\n", "[pci]\ndevice_spec = {\"devname\": \"ens1f0\", \"physical_network\": \"physnetA\"}\ndevice_spec = {\"devname\": \"ens1f0\", \"physical_network\": \"physnetB\"}\n")(t, s)
 	}, true},
 	// The services accept these.
 	{"physnet in other case in device_spec", flatIgb, "nova.conf", replace(`"physical_network": "physnet1"`, `"physical_network": "PHYSNET1"`), false},
@@ -521,6 +533,9 @@ func realRejects(r result, rc renderCase, show showJSON) []string {
 	}
 	if len(r.ML2.TypeDriversMissing)+len(r.ML2.ExtensionDriversMissing) > 0 {
 		why = append(why, fmt.Sprintf("drivers not loaded: %v %v", r.ML2.TypeDriversMissing, r.ML2.ExtensionDriversMissing))
+	}
+	if !r.Nova.PCIFilter {
+		why = append(why, "nova-scheduler runs without PciPassthroughFilter")
 	}
 	if len(why) > 0 {
 		return why
@@ -574,7 +589,7 @@ func TestCheckAgreesWithRealServices(t *testing.T) {
 	bases := map[string]renderCase{}
 	baseDirs := map[string]string{}
 	for _, rc := range renderCases {
-		if rc.name == flatTrusted || rc.name == vlanIxgbe || rc.name == flatIgb {
+		if rc.name == flatTrusted || rc.name == vlanIxgbe || rc.name == flatIgb || rc.name == splitPF {
 			bases[rc.name] = rc
 			baseDirs[rc.name], _ = h.renderAll(rc)
 		}
