@@ -33,6 +33,7 @@ import builtins
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -443,6 +444,7 @@ def main():
                                                                    res.get("agent", {}).get("deviceMappings") or {}))
     phase(cases, results, import_neutron, run_ml2)
     phase(cases, results, import_osc, lambda c, res, o: check_steps(c.get("steps") or [], o))
+    shutil.rmtree(tmp, ignore_errors=True)
     json.dump(results, sys.stdout, indent=1, sort_keys=True, default=str)
     print()
 
