@@ -635,15 +635,6 @@ func vfAddresses(p *sriov.PF) string {
 	return p.VFs[0].PCIAddress + " ... " + p.VFs[len(p.VFs)-1].PCIAddress
 }
 
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

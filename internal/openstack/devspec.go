@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -305,23 +303,4 @@ func assignVFs(h *sriov.Host, specs []DeviceSpec) map[string]int {
 		}
 	}
 	return out
-}
-
-// describeMatches renders matched VFs compactly per PF: "ens5f0 VFs 0-3".
-func describeMatches(ms []matchedVF) string {
-	byPF := map[string][]int{}
-	var order []string
-	for _, m := range ms {
-		if _, ok := byPF[m.PF]; !ok {
-			order = append(order, m.PF)
-		}
-		byPF[m.PF] = append(byPF[m.PF], m.VF)
-	}
-	var parts []string
-	for _, pf := range order {
-		ids := byPF[pf]
-		sort.Ints(ids)
-		parts = append(parts, pf+" VFs "+policy.FormatIDs(ids))
-	}
-	return strings.Join(parts, ", ")
 }

@@ -197,14 +197,3 @@ func (d *Doc) Delete(section, key string) {
 		s.DeleteKey(key)
 	}
 }
-
-// splitList splits an oslo.config ListOpt value: comma-separated, blanks trimmed, empties dropped.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
