@@ -445,17 +445,21 @@ func addToList(cur string, items ...string) string {
 // renderML2 adds what SR-IOV ports on o's network need to neutron-server's ML2 settings and never
 // removes what other networks use. scratch: there was no file, so every option is ours to set.
 func renderML2(d *Doc, o Options, scratch bool) *Doc {
+	// Neutron's default type_drivers already has flat and vlan, but its default tenant_network_types
+	// (local) needs a type driver an explicit list may not enable: then tenants get VLANs from the
+	// range when there is one, else only provider networks exist. An explicit tenant list stays.
+	tenant := ""
+	if o.NetworkType == VLAN && o.VLANMin != 0 {
+		tenant = string(VLAN)
+	}
 	if types, ok := d.Get(secML2, keyTypes); ok {
-		d.Set(secML2, keyTypes, addToList(types, string(o.NetworkType)))
-	} else if scratch {
-		// Neutron's default type_drivers already has flat and vlan, but its default
-		// tenant_network_types (local) needs a type driver this file would not enable: tenants get
-		// VLANs from the range when there is one, else only provider networks exist.
-		d.Set(secML2, keyTypes, string(o.NetworkType))
-		tenant := ""
-		if o.NetworkType == VLAN && o.VLANMin != 0 {
-			tenant = string(VLAN)
+		types = addToList(types, string(o.NetworkType))
+		d.Set(secML2, keyTypes, types)
+		if !d.Has(secML2, keyTenantTypes) && !contains(listOpt(types), "local") {
+			d.Set(secML2, keyTenantTypes, tenant) // e.g. a file an older sriovctl rendered
 		}
+	} else if scratch {
+		d.Set(secML2, keyTypes, string(o.NetworkType))
 		d.Set(secML2, keyTenantTypes, tenant)
 	}
 	mech, _ := d.Get(secML2, keyMech)

@@ -233,6 +233,10 @@ var renderCases = []renderCase{
 	}, renders: [][]string{{"--physnet", "physnet1", "--pf", "ens5f0", "--mirror-ports", "1", "--ports", "0"}},
 		want: map[string]map[string][]int{"physnet1": {"ens5f0": nil}}, types: map[string]string{"physnet1": "flat"}, mirror: true,
 		keep: map[string][]string{"ml2_conf.ini": {"tenant_network_types = vxlan", "openvswitch"}}},
+	{name: "over-an-older-render", seed: map[string]string{ // what sriovctl rendered before: neutron-server stopped on it
+		"ml2_conf.ini": "[ml2]\ntype_drivers = flat\nmechanism_drivers = sriovnicswitch\n\n[ml2_type_flat]\nflat_networks = physnet1\n",
+	}, renders: [][]string{{"--physnet", "physnet1", "--pf", "ens5f0"}},
+		want: map[string]map[string][]int{"physnet1": {"ens5f0": nil}}, types: map[string]string{"physnet1": "flat"}},
 	{name: "one-pf-two-physnets", renders: [][]string{
 		{"--physnet", "physnetA", "--pf", "ens1f0", "--vfs", "0-2"},
 		{"--physnet", "physnetB", "--pf", "ens1f0", "--network-type", "vlan", "--vlan-range", "300:399", "--vfs", "3-4"}},
