@@ -23,7 +23,7 @@ prints a list of results, one per case (exit 0 even when a service rejects the f
            the device_mappings the agent reports.
     steps  errors of openstackclient's own argument parser on each CLI step.
 
-The host is what show.json says: a fake /sys tree is built from it in a temporary directory and
+The host is what the case's show says: a fake /sys tree is built from it in a temporary directory and
 every /sys path the services open is redirected there, so nova.pci.utils and the agent's
 PciOsWrapper run unmodified.
 """
@@ -231,10 +231,7 @@ def check_nova(path, show, out, mappings):
 
     # nova-compute: the devices the libvirt driver reports, kept if a device_spec entry matches.
     st = pci_stats.PciDeviceStats(objects.NUMATopology(cells=[]), dev_filter=wl)
-    pfdev = {}
-    n = 0
     for pf, vf in devices(show):
-        n += 1
         d = objects.PciDevice(compute_node_id=1, address=vf["pciAddress"], vendor_id=pf["vendorId"],
                               product_id=pf.get("vfDeviceId", ""), dev_type="type-VF", status="available",
                               parent_addr=pf["pciAddress"], numa_node=None, dev_id="pci_" + vf["pciAddress"],
@@ -321,7 +318,6 @@ def check_bind(mm, tm, physnets, mappings, out):
 
 
 def check_steps(steps, out):
-    from cliff import app as cliff_app  # noqa: F401
     from openstackclient.network.v2 import network, subnet, port
     from openstackclient.compute.v2 import server
 
