@@ -54,8 +54,8 @@ type VFState struct {
 	ID         int    `json:"id"`
 	PCIAddress string `json:"pciAddress"`
 	// Netdev is empty while the VF is bound to vfio-pci or to no driver.
-	Netdev string `json:"netdev"`
-	Driver string `json:"driver"`
+	Netdev   string `json:"netdev"`
+	Driver   string `json:"driver"`
 	VFConfig `json:",inline"`
 	// NetdevMAC is the MAC the VF's own netdev carries, when it differs in meaning from the admin MAC (igb).
 	// +optional
@@ -147,7 +147,7 @@ type Problem struct {
 	// +optional
 	Field string `json:"field,omitempty"`
 	// +optional
-	Line int `json:"line,omitempty"`
+	Line int    `json:"line,omitempty"`
 	Msg  string `json:"message"`
 }
 
