@@ -1,14 +1,12 @@
 package kubernetes_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -18,13 +16,11 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -38,46 +34,6 @@ const (
 	agentSA   = "sriovctl-agent"
 )
 
-// readObjects decodes every YAML document of a manifest file.
-func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		err := dec.Decode(&u.Object)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
-}
-
-// kustomizeResources is the resource list of kustomization.yaml, the files `kubectl apply -k` installs.
-func kustomizeResources(t *testing.T) []string {
-	t.Helper()
-	data, err := os.ReadFile("kustomization.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k struct {
-		Resources []string `json:"resources"`
-	}
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatal(err)
-	}
-	return k.Resources
-}
-
 // TestKustomizationListsEveryManifest: a manifest added to the folder but not to kustomization.yaml would
 // never be installed.
 func TestKustomizationListsEveryManifest(t *testing.T) {
@@ -90,7 +46,10 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 		files = append(files, m...)
 	}
 	files = slices.DeleteFunc(files, func(f string) bool { return f == "kustomization.yaml" })
-	listed := kustomizeResources(t)
+	listed, err := k8s.KustomizeResources(".")
+	if err != nil {
+		t.Fatal(err)
+	}
 	slices.Sort(files)
 	sorted := slices.Clone(listed)
 	slices.Sort(sorted)
@@ -101,56 +60,6 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 	if len(listed) < 2 || !strings.HasPrefix(listed[0], "crd/") || !strings.HasPrefix(listed[1], "crd/") {
 		t.Errorf("kustomization.yaml must list the CRDs first, got %v", listed)
 	}
-}
-
-// applyAll server-side applies every manifest, in kustomization.yaml's order, as `kubectl apply
-// --server-side` would: first as a dry run of each object against the real API server, then for real, and
-// waits for the CRDs to be served.
-func applyAll(t *testing.T, cp *k8s.ControlPlane) {
-	t.Helper()
-	ctx := context.Background()
-	for _, file := range kustomizeResources(t) {
-		for _, u := range readObjects(t, file) {
-			what := fmt.Sprintf("%s: %s %s", file, u.GetKind(), u.GetName())
-			if u.GetNamespace() == "" || nsExists(t, cp, u.GetNamespace()) {
-				dry := u.DeepCopy()
-				if err := cp.Client.Patch(ctx, dry, client.Apply, client.FieldOwner("sriovctl-test"), client.ForceOwnership, client.DryRunAll); err != nil {
-					t.Fatalf("%s: server-side dry run: %v", what, err)
-				}
-			}
-			if err := cp.Client.Patch(ctx, u, client.Apply, client.FieldOwner("sriovctl-test"), client.ForceOwnership); err != nil {
-				t.Fatalf("%s: server-side apply: %v", what, err)
-			}
-			if u.GetKind() == "CustomResourceDefinition" {
-				waitEstablished(t, cp, u.GetName())
-			}
-		}
-	}
-}
-
-func nsExists(t *testing.T, cp *k8s.ControlPlane, name string) bool {
-	t.Helper()
-	err := cp.Client.Get(context.Background(), types.NamespacedName{Name: name}, &corev1.Namespace{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	return err == nil
-}
-
-func waitEstablished(t *testing.T, cp *k8s.ControlPlane, name string) {
-	t.Helper()
-	eventually(t, 30*time.Second, "CRD "+name+" established", func() error {
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := cp.Client.Get(context.Background(), types.NamespacedName{Name: name}, &crd); err != nil {
-			return err
-		}
-		for _, c := range crd.Status.Conditions {
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return nil
-			}
-		}
-		return fmt.Errorf("not established yet: %v", crd.Status.Conditions)
-	})
 }
 
 // eventually retries f until it returns nil or the time is up (the API server's caches and admission
@@ -175,10 +84,16 @@ func eventually(t *testing.T, limit time.Duration, what string, f func() error) 
 // and that an agent may write only its own node's objects.
 func TestManifestsOnARealAPIServer(t *testing.T) {
 	cp := k8s.Start(t, k8s.Options{WithoutCRDs: true})
-	applyAll(t, cp)
+	if err := k8s.ApplyKustomization(context.Background(), cp.Client, "."); err != nil {
+		t.Fatal(err)
+	}
 	t.Run("policy schema", func(t *testing.T) { testPolicySchema(t, cp) })
 	t.Run("example policy", func(t *testing.T) {
-		for _, u := range readObjects(t, "examples/sriovhostpolicy.yaml") {
+		objs, err := k8s.ReadObjects("examples/sriovhostpolicy.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range objs {
 			if err := cp.Client.Create(context.Background(), u, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("examples/sriovhostpolicy.yaml: %v", err)
 			}
