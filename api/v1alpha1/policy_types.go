@@ -4,7 +4,8 @@ package v1alpha1
 // and the mirror groups. Field names and JSON are those of the policy file (internal/policy.Policy).
 type PolicyDocument struct {
 	// PFs lists the PFs to configure; PFs it does not name are not touched.
-	// +kubebuilder:validation:MaxItems=256
+	// (The list bounds keep the API server's cost estimate of the per-entry CEL rules within its budget.)
+	// +kubebuilder:validation:MaxItems=64
 	// +listType=atomic
 	PFs []PFPolicy `json:"pfs"`
 	// Mirrors are groups of VFs of one PF that receive the same frames.
@@ -40,7 +41,7 @@ type PFPolicy struct {
 	NumVFs *int `json:"numVfs,omitempty"`
 	// VFs are the settings of sets of VFs; a VF may appear in one entry only.
 	// +optional
-	// +kubebuilder:validation:MaxItems=4096
+	// +kubebuilder:validation:MaxItems=1024
 	// +listType=atomic
 	VFs []VFGroup `json:"vfs,omitempty"`
 }
