@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -38,10 +39,13 @@ func CRDDir() string {
 	return filepath.Join(Dir(), "..", "..", "deploy", "kubernetes", "crd")
 }
 
-// Scheme knows the built-in Kubernetes types and sriovctl.io/v1alpha1.
+// Scheme knows the built-in Kubernetes types, CRDs and sriovctl.io/v1alpha1.
 func Scheme() *kruntime.Scheme {
 	s := kruntime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
