@@ -60,6 +60,8 @@ func run() error {
 			return err
 		}
 		*dir = d
+	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
 	}
 
 	env := &envtest.Environment{
