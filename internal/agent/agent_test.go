@@ -77,7 +77,7 @@ func newEnv(t testing.TB, policy string) *env {
 func (e *env) config(mut func(c *agent.Config)) agent.Config {
 	c := agent.Config{
 		Engine: &agent.LocalEngine{Host: e.lab, StateDir: e.state}, Source: agent.StoredSource{StateDir: e.state},
-		Watchers: []agent.Watcher{agent.FilePoller{Path: filepath.Join(e.labDir, "lab.json"), Interval: 10 * time.Millisecond}},
+		Watchers: []agent.Watcher{agent.GenerationPoller{Generation: e.lab.Generation, Interval: 10 * time.Millisecond}},
 		Quiet:    10 * time.Millisecond, MaxDelay: 100 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 80 * time.Millisecond,
 	}
 	if mut != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/agent/statuspage"
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/metrics"
 )
 
@@ -40,7 +41,7 @@ func newAgentCmd(a *App) *cobra.Command {
 		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION]",
 		Short: "Run the node daemon: keep the host at its desired state, serve a local API, metrics and a status page",
 		Long: `Run in the foreground until SIGTERM. The agent observes the host at start, when it changes (rtnetlink
-link notifications; on a lab, its state file) and every --resync, and compares it with the desired state:
+link notifications; on a lab, its generation number) and every --resync, and compares it with the desired state:
 the policy stored by ` + "`sriovctl apply`" + `, each assigned VF's owner settings from the ledger, and the
 mirror groups. With --repair auto it repairs non-disruptive drift at once through the same planner, lock,
 journal and rollback as apply; disruptive drift (a VF count change through 0) only with
@@ -61,7 +62,7 @@ Tells systemd when it is ready (Type=notify).`,
 	fl.DurationVar(&f.resync, "resync", 30*time.Second, "observe at least this often, whatever the notifications say (0: only on notifications)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json (log/slog on stderr)")
 	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "on SIGTERM, how long a repair in flight may take to finish or roll back before the agent exits and leaves its journal to the next start")
-	fl.DurationVar(&f.poll, "lab-poll", 200*time.Millisecond, "with --lab: how often the lab's state file is checked for changes")
+	fl.DurationVar(&f.poll, "lab-poll", 200*time.Millisecond, "with --lab: how often the lab's generation is checked for changes")
 	fl.MarkHidden("stop-grace")
 	fl.MarkHidden("lab-poll")
 	return c
@@ -111,11 +112,12 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 		return err
 	}
 	log := newLogger(a.Stderr, f.logFormat)
+	a.logsSignals.Store(true)
 	dir := a.StateDir()
 	var watchers []agent.Watcher
-	if a.LabDir != "" {
-		// The lab replaces DIR/lab.json on every host write.
-		watchers = append(watchers, agent.FilePoller{Path: filepath.Join(a.LabDir, "lab.json"), Interval: f.poll})
+	if l, ok := h.(*lab.Lab); ok {
+		// Every change of the lab's host bumps its generation (traffic does not).
+		watchers = append(watchers, agent.GenerationPoller{Generation: l.Generation, Interval: f.poll})
 	} else {
 		watchers = append(watchers, agent.LinkWatcher{})
 	}
