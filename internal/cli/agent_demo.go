@@ -84,6 +84,16 @@ func demoAgent(d *Demo) error {
 		}
 		return nil
 	}
+	// repaired waits for a repair and the host in sync again, then shows the events.
+	repaired := func() error {
+		if err := wait("a repair", agent.EventRepair); err != nil {
+			return err
+		}
+		if err := wait("the host in sync", agent.EventInSync); err != nil {
+			return err
+		}
+		return showEvents()
+	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if st, err := c.Status(ctx); err == nil && st.Agent.Observations > 0 && st.InSync {
 			break
@@ -100,13 +110,7 @@ func demoAgent(d *Demo) error {
 	if _, err := d.OK("vf", "set", "ens3f0", "0", "--vlan", "7"); err != nil {
 		return err
 	}
-	if err := wait("a repair", agent.EventRepair); err != nil {
-		return err
-	}
-	if err := wait("the host in sync", agent.EventInSync); err != nil {
-		return err
-	}
-	if err := showEvents(); err != nil {
+	if err := repaired(); err != nil {
 		return err
 	}
 
@@ -114,13 +118,7 @@ func demoAgent(d *Demo) error {
 	if _, err := d.OK("lab", "reset", "ens3f0"); err != nil {
 		return err
 	}
-	if err := wait("a repair", agent.EventRepair); err != nil {
-		return err
-	}
-	if err := wait("the host in sync", agent.EventInSync); err != nil {
-		return err
-	}
-	if err := showEvents(); err != nil {
+	if err := repaired(); err != nil {
 		return err
 	}
 	d.Say("status shows the agent's view next to the stored desired state.")
