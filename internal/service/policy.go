@@ -333,15 +333,15 @@ func (s *Service) Status(ctx context.Context) (*StatusResult, error) {
 		return nil, err
 	}
 	out.Host = st
-	drift, err := s.build(ctx, st, pol, false)
-	if err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	out.Drift = drift
 	recs, err := s.ledgerRecords(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
+	drift, err := s.build(ctx, st, withoutAssigned(pol, st, recs), false)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	out.Drift = drift
 	out.Assignments = pool.HeldOn(st, recs)
 	out.InSync = len(drift.Ops) == 0 && len(drift.Problems) == 0
 	for _, h := range out.Assignments {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/mirror"
@@ -76,17 +77,17 @@ func (s *Service) driftOn(ctx context.Context, st *sriov.Host, pol *policy.Polic
 	if err != nil {
 		return nil, err
 	}
-	if pol != nil {
-		var here *policy.Policy
-		here, d.Missing = present(st, pol)
-		if d.Plan, err = s.build(ctx, st, here, false); err != nil {
-			return nil, err
-		}
-		groups = append(groups, policyGroups(pol)...)
-	}
 	recs, err := s.ledgerRecords(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if pol != nil {
+		var here *policy.Policy
+		here, d.Missing = present(st, pol)
+		if d.Plan, err = s.build(ctx, st, withoutAssigned(here, st, recs), false); err != nil {
+			return nil, err
+		}
+		groups = append(groups, policyGroups(pol)...)
 	}
 	d.Assignments = pool.HeldOn(st, recs)
 	d.Mirrors = []mirror.Group{}
@@ -159,7 +160,12 @@ func (s *Service) reconcileLocked(ctx context.Context, pol *policy.Policy, req A
 	}
 	res.Missing = drift.Missing
 	if pol != nil {
-		req.Policy, _ = present(st, pol)
+		recs, err := s.ledgerRecords(ctx)
+		if err != nil {
+			return drift, err
+		}
+		here, _ := present(st, pol)
+		req.Policy = withoutAssigned(here, st, recs)
 		if err := s.applyLocked(ctx, req.What, req, res); err != nil {
 			return drift, err
 		}
@@ -177,4 +183,30 @@ func (s *Service) reconcileLocked(ctx context.Context, pol *policy.Policy, req A
 		}
 	}
 	return drift, nil
+}
+
+// withoutAssigned returns pol without the VFs the ledger holds in its pfs entries: the desired settings
+// of an assigned VF are its owner's (put back after the plan), not the stored policy's. An explicit apply
+// does not use it: changing an assigned VF is refused there unless forced.
+func withoutAssigned(pol *policy.Policy, st *sriov.Host, recs []ledger.Record) *policy.Policy {
+	held := map[string][]int{}
+	for _, r := range recs {
+		held[r.PFAddress] = append(held[r.PFAddress], r.VF)
+	}
+	if len(held) == 0 {
+		return pol
+	}
+	cp := *pol
+	cp.PFs = slices.Clone(pol.PFs)
+	for i, pp := range cp.PFs {
+		pf := st.FindPF(pp.Ref())
+		if pf == nil || len(held[pf.PCIAddress]) == 0 {
+			continue
+		}
+		cp.PFs[i].VFs = slices.Clone(pp.VFs)
+		for j, g := range cp.PFs[i].VFs {
+			cp.PFs[i].VFs[j].VFIDs = slices.DeleteFunc(slices.Clone(g.VFIDs), func(id int) bool { return slices.Contains(held[pf.PCIAddress], id) })
+		}
+	}
+	return &cp
 }

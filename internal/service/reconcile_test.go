@@ -22,6 +22,7 @@ import (
 func TestReconcile(t *testing.T) {
 	ctx := context.Background()
 	stored := []byte("pfs: [{name: eth0, numVfs: 4, vfs: [{ids: \"0\", vlan: 100}]}]\npools: [{name: vms, pf: eth0, ids: \"3\"}]\n")
+	covers := []byte("pfs: [{name: eth0, numVfs: 4, vfs: [{ids: \"0-3\", vlan: 100}]}]\npools: [{name: vms, pf: eth0, ids: \"3\"}]\n")
 	other := []byte("pfs: [{name: eth0, numVfs: 4, vfs: [{ids: \"0\", vlan: 200}]}, {name: gone0, numVfs: 1}]\npools: [{name: vms, pf: eth0, ids: \"3\"}]\n")
 	vf := func(l *lab.Lab, id int) sriov.VF {
 		st, err := l.Observe(ctx)
@@ -55,6 +56,13 @@ func TestReconcile(t *testing.T) {
 			func(l *lab.Lab) string {
 				if vf(l, 3).VLAN != 42 {
 					return "assigned vf 3 not back at its owner's vlan 42"
+				}
+				return ""
+			}},
+		{"assigned VF the policy names too", covers, func(l *lab.Lab) error { return l.SetVFVLAN(ctx, "eth0", 3, 5, 0, "802.1Q") }, nil, nil,
+			func(l *lab.Lab) string {
+				if vf(l, 3).VLAN != 42 || vf(l, 1).VLAN != 100 {
+					return "vf 3 not at its owner's vlan 42 (the owner's settings win over the policy's), or vf 1 not at the policy's 100"
 				}
 				return ""
 			}},
