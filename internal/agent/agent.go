@@ -1,7 +1,7 @@
 // Package agent is sriovctl's node daemon: a reconcile loop that keeps a host at its desired state.
 //
 // The loop observes the host when something may have changed (at start, on a Watcher's signal such as an
-// rtnetlink link notification or the lab's state file changing, and every Resync as a backstop). Signals
+// rtnetlink link notification or the lab's generation changing, and every Resync as a backstop). Signals
 // only set a flag (Kick), and the loop waits for a quiet moment before observing, so a burst of events
 // costs one observation, however many VFs it touched. Each observation plans from the host to the desired
 // state (a Source: the stored policy today, a Kubernetes object in fleet mode) through an Engine, the one

@@ -478,3 +478,37 @@ func TestBurstIsOneObservation(t *testing.T) {
 		t.Fatalf("%d observations for one burst of 4096 events", got)
 	}
 }
+
+// TestGenerationPollerKicks: the lab watch kicks after a change of the emulated host (a hand-made VLAN
+// change, a PF reset), not for traffic, which changes only counters.
+func TestGenerationPollerKicks(t *testing.T) {
+	e := newEnv(t, basePolicy)
+	var kicks atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		agent.GenerationPoller{Generation: e.lab.Generation, Interval: 5 * time.Millisecond}.Watch(ctx, func() { kicks.Add(1) })
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(30 * time.Millisecond)
+	steps := []struct {
+		name string
+		do   func()
+		kick bool
+	}{
+		{"vf set", func() { e.sctl("vf", "set", "igb0", "0", "--vlan", "9") }, true},
+		{"lab traffic", func() {
+			e.sctl("lab", "traffic", "--pf", "igb0", "--from", "wire", "--dst", "ff:ff:ff:ff:ff:ff", "--count", "3")
+		}, false},
+		{"lab reset", func() { e.sctl("lab", "reset", "igb0") }, true},
+	}
+	for _, s := range steps {
+		before := kicks.Load()
+		s.do()
+		time.Sleep(60 * time.Millisecond)
+		if got := kicks.Load() > before; got != s.kick {
+			t.Errorf("%s: kicked %v, want %v", s.name, got, s.kick)
+		}
+	}
+}

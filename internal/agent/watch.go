@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// FilePoller kicks when a file changes: its inode, size or modification time. The lab replaces its
-// state file atomically on every write, so a stat every Interval sees each change for the cost of one
-// stat call, on any filesystem (inotify misses changes on some network and overlay mounts).
+// FilePoller kicks when a file changes: its inode, size or modification time (the agent watches the
+// stored desired state with it). Writers replace the file atomically, so a stat every Interval sees each
+// change for the cost of one stat call, on any filesystem (inotify misses changes on some network and
+// overlay mounts).
 type FilePoller struct {
 	Path     string
 	Interval time.Duration
