@@ -270,7 +270,9 @@ func TestAgentUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sriovctl-agent.service")
-	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/sriovctl", clitest.Binary(t))), 0o644)
+	// The unit names the installed binary (/usr/bin from the package, /usr/local/bin by hand): the test's.
+	bin := clitest.Binary(t)
+	os.WriteFile(path, []byte(strings.NewReplacer("/usr/local/bin/sriovctl", bin, "/usr/bin/sriovctl", bin).Replace(string(unit))), 0o644)
 	out, err := exec.Command(sa, "verify", path).CombinedOutput()
 	// Messages about units it references that this machine lacks are no fault of ours.
 	var bad []string
