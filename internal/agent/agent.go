@@ -1,7 +1,7 @@
 // Package agent is sriovctl's node daemon: a reconcile loop that keeps a host at its desired state.
 //
 // The loop observes the host when something may have changed (at start, on a Watcher's signal such as an
-// rtnetlink link notification or the lab's state file changing, and every Resync as a backstop). Signals
+// rtnetlink link notification or the lab's generation changing, and every Resync as a backstop). Signals
 // only set a flag (Kick), and the loop waits for a quiet moment before observing, so a burst of events
 // costs one observation, however many VFs it touched. Each observation plans from the host to the desired
 // state (a Source: the stored policy today, a Kubernetes object in fleet mode) through an Engine, the one
@@ -25,6 +25,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/plan"
+	"github.com/sriovctl/sriovctl/internal/service"
 )
 
 // Repair modes.
@@ -253,7 +254,7 @@ func (a *Agent) reconcile(ctx context.Context, manual bool) (*Repair, error) {
 		return nil, nil
 	}
 	allow := a.cfg.AllowDisruptive
-	if len(p.Problems) == 0 && p.Disruptive() > 0 {
+	if p != nil && len(p.Problems) == 0 && p.Disruptive() > 0 {
 		why := "disruptive: needs --repair-disruptive"
 		if a.cfg.Admit != nil {
 			var reason string
@@ -311,11 +312,12 @@ func (a *Agent) record(d *Drift) {
 	case sig == "":
 		a.event(EventInSync, "the host matches the desired state", nil)
 	default:
-		msg := "drift: " + d.Plan.Summary()
-		if d.Plan.Disruptive() > 0 {
+		summary, _ := describe(d)
+		msg := "drift: " + summary
+		if d.Plan != nil && d.Plan.Disruptive() > 0 {
 			msg += "; disruptive"
 		}
-		if len(d.Plan.Problems) > 0 {
+		if d.Plan != nil && len(d.Plan.Problems) > 0 {
 			msg += fmt.Sprintf("; %d problem(s), first: %s", len(d.Plan.Problems), d.Plan.Problems[0])
 		}
 		a.event(EventDrift, msg, ops)
@@ -326,12 +328,11 @@ func driftSignature(d *Drift) (string, []string) {
 	if d.InSync() {
 		return "", nil
 	}
-	var ops []string
-	for _, o := range d.Plan.Ops {
-		ops = append(ops, o.Describe())
-	}
-	for _, pr := range d.Plan.Problems {
-		ops = append(ops, "problem: "+pr.String())
+	_, ops := describe(d)
+	if d.Plan != nil {
+		for _, pr := range d.Plan.Problems {
+			ops = append(ops, "problem: "+pr.String())
+		}
 	}
 	return strings.Join(ops, "\n"), ops
 }
@@ -346,9 +347,12 @@ func (a *Agent) repair(ctx context.Context, allowDisruptive bool) (*Repair, erro
 		},
 	})
 	dur := time.Since(start)
+	if err == nil && rep.Skipped == "" && rep.Writes == 0 && len(rep.Reasserted) == 0 {
+		// Drift that a repair cannot change would otherwise be repaired again at every observation.
+		err = errNoProgress
+	}
 	if rep != nil && rep.Recovered != nil {
-		r := rep.Recovered
-		a.event(EventRecovered, fmt.Sprintf("an interrupted %s (pid %d, started %s) was %s: %d writes", r.What, r.PID, r.Started, r.Action, r.Writes), nil)
+		a.event(EventRecovered, describeRecovered(rep.Recovered), nil)
 	}
 	if rep != nil && rep.Drift != nil {
 		a.record(rep.Drift)
@@ -397,6 +401,24 @@ func (a *Agent) repair(ctx context.Context, allowDisruptive bool) (*Repair, erro
 	return rep, nil
 }
 
+// errNoProgress says a repair of drift wrote nothing.
+var errNoProgress = errors.New("the repair wrote nothing but the host still differs from the desired state")
+
+// describeRecovered is one line for what a repair recovered first.
+func describeRecovered(r *service.Recovered) string {
+	var parts []string
+	if r.Apply != nil {
+		parts = append(parts, service.DescribeRecovery(r.Apply))
+	}
+	for _, rec := range r.Assignments {
+		parts = append(parts, fmt.Sprintf("%s vf %d (owner %s, was %s) restored and free", rec.PF, rec.VF, rec.Owner, rec.State))
+	}
+	for _, g := range r.Mirrors {
+		parts = append(parts, fmt.Sprintf("mirror group %s (was %s) removed", g.Name, g.State))
+	}
+	return "finished what a killed command left: " + strings.Join(parts, "; ")
+}
+
 func (r *Repair) writes() int {
 	if r == nil {
 		return 0
@@ -407,11 +429,11 @@ func (r *Repair) writes() int {
 // failureReason classifies a repair failure for metrics: plan_<problem kind>, host_<error kind>, or
 // "other".
 func failureReason(err error) string {
-	var pe *PlanError
+	var pe *service.ProblemsError
 	var he *host.Error
 	switch {
 	case errors.As(err, &pe):
-		return pe.Reason()
+		return "plan_" + pe.Plan.Problems[0].Kind
 	case errors.As(err, &he):
 		return "host_" + strings.ReplaceAll(he.Kind.String(), " ", "_")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

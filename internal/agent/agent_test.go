@@ -77,7 +77,7 @@ func newEnv(t testing.TB, policy string) *env {
 func (e *env) config(mut func(c *agent.Config)) agent.Config {
 	c := agent.Config{
 		Engine: &agent.LocalEngine{Host: e.lab, StateDir: e.state}, Source: agent.StoredSource{StateDir: e.state},
-		Watchers: []agent.Watcher{agent.FilePoller{Path: filepath.Join(e.labDir, "lab.json"), Interval: 10 * time.Millisecond}},
+		Watchers: []agent.Watcher{agent.GenerationPoller{Generation: e.lab.Generation, Interval: 10 * time.Millisecond}},
 		Quiet:    10 * time.Millisecond, MaxDelay: 100 * time.Millisecond, BackoffBase: 20 * time.Millisecond, BackoffMax: 80 * time.Millisecond,
 	}
 	if mut != nil {
@@ -476,5 +476,39 @@ func TestBurstIsOneObservation(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if got := eng.drifts.Load() - before; got != 1 {
 		t.Fatalf("%d observations for one burst of 4096 events", got)
+	}
+}
+
+// TestGenerationPollerKicks: the lab watch kicks after a change of the emulated host (a hand-made VLAN
+// change, a PF reset), not for traffic, which changes only counters.
+func TestGenerationPollerKicks(t *testing.T) {
+	e := newEnv(t, basePolicy)
+	var kicks atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		agent.GenerationPoller{Generation: e.lab.Generation, Interval: 5 * time.Millisecond}.Watch(ctx, func() { kicks.Add(1) })
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(30 * time.Millisecond)
+	steps := []struct {
+		name string
+		do   func()
+		kick bool
+	}{
+		{"vf set", func() { e.sctl("vf", "set", "igb0", "0", "--vlan", "9") }, true},
+		{"lab traffic", func() {
+			e.sctl("lab", "traffic", "--pf", "igb0", "--from", "wire", "--dst", "ff:ff:ff:ff:ff:ff", "--count", "3")
+		}, false},
+		{"lab reset", func() { e.sctl("lab", "reset", "igb0") }, true},
+	}
+	for _, s := range steps {
+		before := kicks.Load()
+		s.do()
+		time.Sleep(60 * time.Millisecond)
+		if got := kicks.Load() > before; got != s.kick {
+			t.Errorf("%s: kicked %v, want %v", s.name, got, s.kick)
+		}
 	}
 }

@@ -43,7 +43,7 @@ func BenchmarkDriftToRepaired(b *testing.B) {
 	e := newEnv(b, basePolicy)
 	l := e.lab
 	run(b, e.config(func(c *agent.Config) {
-		c.Watchers = []agent.Watcher{agent.FilePoller{Path: filepath.Join(e.labDir, "lab.json"), Interval: 5 * time.Millisecond}}
+		c.Watchers = []agent.Watcher{agent.GenerationPoller{Generation: l.Generation, Interval: 5 * time.Millisecond}}
 		c.Quiet = 5 * time.Millisecond
 	}))
 	vlan := func() int {
@@ -95,7 +95,7 @@ func BenchmarkIdle16x256(b *testing.B) {
 	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(pol), 0o644)
 	e.sctl("apply", "-f", filepath.Join(dir, "p.yaml"))
 	a := run(b, agent.Config{Engine: &agent.LocalEngine{Host: l, StateDir: e.state}, Source: agent.StoredSource{StateDir: e.state},
-		Resync: 30 * time.Second, Watchers: []agent.Watcher{agent.FilePoller{Path: filepath.Join(labDir, "lab.json")}}})
+		Resync: 30 * time.Second, Watchers: []agent.Watcher{agent.GenerationPoller{Generation: l.Generation}}})
 	for a.Snapshot().Drift == nil {
 		time.Sleep(10 * time.Millisecond)
 	}

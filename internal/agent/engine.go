@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
-	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/pool"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -57,10 +58,10 @@ func (s StoredSource) Load(ctx context.Context) (*Desired, error) {
 
 // Engine is the narrow interface through which the agent observes and repairs the host. Every write goes
 // through the same planner, lock, journal and rollback as `sriovctl apply`; the agent has no other path
-// that writes the host. LocalEngine implements it over today's packages; the service layer replaces it.
+// that writes the host. LocalEngine implements it over the service layer (internal/service).
 type Engine interface {
 	// Drift observes the host and plans from it to d (plus the ledger's assignments and the mirror
-	// groups), writing nothing and taking no lock.
+	// groups), writing nothing and taking no lock. d.Policy nil: only the owners' settings count.
 	Drift(ctx context.Context, d *Desired) (*Drift, error)
 	// Repair takes the one-writer lock (waiting while a CLI command holds it), finishes or undoes an
 	// interrupted apply, loads the desired state from src again, plans and, if opts allow the plan, applies
@@ -80,36 +81,53 @@ type RepairOptions struct {
 type Drift struct {
 	Observed *sriov.Host `json:"-"`
 	Desired  *Desired    `json:"desired"`
-	// Plan is what a repair would write; nil without desired state.
-	Plan        *plan.Plan     `json:"-"`
+	// Plan is what a repair would write to the policy's PFs; nil without desired state.
+	Plan *plan.Plan `json:"-"`
+	// Missing lists the desired state's PFs the host lacks (reported; nothing to repair there).
+	Missing []string `json:"missing,omitempty"`
+	// Assignments are the ledger's records; those whose Host is "drift: ..." are repaired after the plan,
+	// with their owners' settings.
 	Assignments []Assignment   `json:"assignments"`
 	Mirrors     []mirror.Group `json:"mirrors"`
-	At          time.Time      `json:"at"`
+	// Pending is what killed commands left; the next repair recovers it first.
+	Pending *service.Pending `json:"pending,omitempty"`
+	At      time.Time        `json:"at"`
 }
 
-// Assignment is a ledger record with what the host shows for its VF now.
-type Assignment struct {
-	ledger.Record
-	// Host is "ok", "missing" or "drift: ..." (what differs from the owner's settings).
-	Host string `json:"host"`
-}
+// Assignment is a ledger record with what the host shows for its VF now ("ok", "missing" or
+// "drift: ...", what differs from the owner's settings).
+type Assignment = pool.Held
 
-// InSync reports whether the host matches the desired state.
+// InSync reports whether the host matches the desired state: nothing to plan, and every assigned VF
+// that exists has its owner's settings.
 func (d *Drift) InSync() bool {
-	return d.Plan == nil || (len(d.Plan.Ops) == 0 && len(d.Plan.Problems) == 0)
+	return (&service.DriftResult{Plan: d.Plan, Assignments: d.Assignments}).InSync()
 }
 
-// DriftedVFs maps each PF name to the VFs the plan writes (-1: the PF itself, its VF count).
+// DriftedVFs maps each PF name to the VFs the plan writes (-1: the PF itself, its VF count) and the
+// assigned VFs that drifted from their owners' settings.
 func (d *Drift) DriftedVFs() map[string]map[int]bool {
 	out := map[string]map[int]bool{}
-	if d.Plan == nil {
-		return out
-	}
 	add := func(pf string, vf int) {
 		if out[pf] == nil {
 			out[pf] = map[int]bool{}
 		}
 		out[pf][vf] = true
+	}
+	for _, a := range d.Assignments {
+		if !a.Drifted() {
+			continue
+		}
+		name := a.PF
+		if d.Observed != nil {
+			if pf := d.Observed.FindPF(a.PFAddress); pf != nil {
+				name = pf.Name
+			}
+		}
+		add(name, a.VF)
+	}
+	if d.Plan == nil {
+		return out
 	}
 	for _, o := range d.Plan.Ops {
 		add(o.PF, o.VF)
@@ -126,12 +144,14 @@ func (d *Drift) DriftedVFs() map[string]map[int]bool {
 type Repair struct {
 	// Drift is the observation made under the lock, which the repair acted on.
 	Drift *Drift `json:"-"`
-	// Recovered is set when an interrupted apply was finished or undone first.
-	Recovered *apply.Recovery `json:"recovered,omitempty"`
-	// Planned is the plan's summary; Writes the host writes made.
-	Planned string   `json:"planned"`
-	Ops     []string `json:"ops,omitempty"`
-	Writes  int      `json:"writes"`
+	// Recovered is set when what a killed command left was finished or undone first.
+	Recovered *service.Recovered `json:"recovered,omitempty"`
+	// Planned is the plan's summary; Ops its writes and the assigned VFs to put back; Writes the host
+	// writes the plan made; Reasserted the assigned VFs given their owners' settings again.
+	Planned    string   `json:"planned"`
+	Ops        []string `json:"ops,omitempty"`
+	Writes     int      `json:"writes"`
+	Reasserted []string `json:"reasserted,omitempty"`
 	// Skipped says why nothing was applied: "in sync", "disruptive", "problems".
 	Skipped    string   `json:"skipped,omitempty"`
 	RolledBack bool     `json:"rolledBack,omitempty"`

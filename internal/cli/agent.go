@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/agent"
 	"github.com/sriovctl/sriovctl/internal/agent/api"
+	"github.com/sriovctl/sriovctl/internal/agent/client"
 	"github.com/sriovctl/sriovctl/internal/agent/statuspage"
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/metrics"
 )
 
@@ -40,7 +43,7 @@ func newAgentCmd(a *App) *cobra.Command {
 		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION]",
 		Short: "Run the node daemon: keep the host at its desired state, serve a local API, metrics and a status page",
 		Long: `Run in the foreground until SIGTERM. The agent observes the host at start, when it changes (rtnetlink
-link notifications; on a lab, its state file) and every --resync, and compares it with the desired state:
+link notifications; on a lab, its generation number) and every --resync, and compares it with the desired state:
 the policy stored by ` + "`sriovctl apply`" + `, each assigned VF's owner settings from the ledger, and the
 mirror groups. With --repair auto it repairs non-disruptive drift at once through the same planner, lock,
 journal and rollback as apply; disruptive drift (a VF count change through 0) only with
@@ -54,14 +57,14 @@ Tells systemd when it is ready (Type=notify).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return a.runAgent(cmd.Context(), f) },
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.socket, "socket", api.DefaultSocket, "the local API's unix `PATH` (directory 0700, socket 0600)")
+	fl.StringVar(&f.socket, "socket", "", "the local API's unix `PATH` (directory 0700, socket 0600; default "+api.DefaultSocket+", with --lab DIR/agent.sock)")
 	fl.StringVar(&f.metrics, "metrics", DefaultMetricsAddr, "`ADDR` for /metrics and the status page (read-only); \"\" turns them off")
 	fl.StringVar(&f.repair, "repair", agent.RepairAuto, "auto: repair non-disruptive drift at once; report: never write the host")
 	fl.BoolVar(&f.disruptive, "repair-disruptive", false, "also repair drift that destroys VFs (a PF at another non-zero VF count)")
 	fl.DurationVar(&f.resync, "resync", 30*time.Second, "observe at least this often, whatever the notifications say (0: only on notifications)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json (log/slog on stderr)")
 	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "on SIGTERM, how long a repair in flight may take to finish or roll back before the agent exits and leaves its journal to the next start")
-	fl.DurationVar(&f.poll, "lab-poll", 200*time.Millisecond, "with --lab: how often the lab's state file is checked for changes")
+	fl.DurationVar(&f.poll, "lab-poll", 200*time.Millisecond, "with --lab: how often the lab's generation is checked for changes")
 	fl.MarkHidden("stop-grace")
 	fl.MarkHidden("lab-poll")
 	return c
@@ -84,9 +87,6 @@ func (f agentFlags) validate() error {
 	if f.disruptive && f.repair == agent.RepairReport {
 		return Usagef("--repair-disruptive", "needs --repair auto (report mode never writes)")
 	}
-	if f.socket == "" {
-		return Usagef("--socket", "give a path for the unix socket")
-	}
 	if f.metrics != "" {
 		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
 			return Usagef("--metrics", "%q: want HOST:PORT (%v)", f.metrics, err)
@@ -102,20 +102,33 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
+// AgentSocket is where the agent of the selected backend listens by default: DIR/agent.sock on a lab,
+// else api.DefaultSocket.
+func (a *App) AgentSocket() string {
+	if a.LabDir != "" {
+		return filepath.Join(a.LabDir, "agent.sock")
+	}
+	return api.DefaultSocket
+}
+
 func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 	if err := f.validate(); err != nil {
 		return err
+	}
+	if f.socket == "" {
+		f.socket = a.AgentSocket()
 	}
 	h, err := a.Host()
 	if err != nil {
 		return err
 	}
 	log := newLogger(a.Stderr, f.logFormat)
+	a.logsSignals.Store(true)
 	dir := a.StateDir()
 	var watchers []agent.Watcher
-	if a.LabDir != "" {
-		// The lab replaces DIR/lab.json on every host write.
-		watchers = append(watchers, agent.FilePoller{Path: filepath.Join(a.LabDir, "lab.json"), Interval: f.poll})
+	if l, ok := h.(*lab.Lab); ok {
+		// Every change of the lab's host bumps its generation (traffic does not).
+		watchers = append(watchers, agent.GenerationPoller{Generation: l.Generation, Interval: f.poll})
 	} else {
 		watchers = append(watchers, agent.LinkWatcher{})
 	}
@@ -194,4 +207,75 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 	}
 	log.Info("agent stopped")
 	return nil
+}
+
+// agentView is what `status` shows of the agent on socket: whether one runs, and its view.
+type agentView struct {
+	Socket  string      `json:"socket"`
+	Running bool        `json:"running"`
+	Error   string      `json:"error,omitempty"`
+	Status  *api.Status `json:"status,omitempty"`
+}
+
+// queryAgent asks the agent on socket for its status, briefly: `status` must not hang on a stuck agent.
+func queryAgent(ctx context.Context, socket string) agentView {
+	v := agentView{Socket: socket}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := client.New(socket).Status(ctx)
+	switch {
+	case errors.Is(err, client.ErrNotRunning):
+	case err != nil:
+		v.Running, v.Error = true, err.Error()
+	default:
+		v.Running, v.Status = true, st
+	}
+	return v
+}
+
+// printAgentView prints the agent's view for `status`: up or not, last repair, pending drift.
+func (a *App) printAgentView(v agentView) {
+	switch {
+	case !v.Running:
+		a.Printf("agent: not running (no agent on %s)\n", v.Socket)
+		return
+	case v.Status == nil:
+		a.Printf("agent: on %s, not answering: %s\n", v.Socket, v.Error)
+		return
+	}
+	s := v.Status.Agent
+	mode := s.Mode
+	if s.AllowDisruptive {
+		mode += " (disruptive too)"
+	}
+	a.Printf("agent: running on %s since %s, repair %s; %d observations, %d repairs, %d refused\n",
+		v.Socket, s.Started.Local().Format("2006-01-02 15:04:05"), mode, s.Observations, s.Repairs, s.Failures)
+	if !s.Observed.IsZero() {
+		sync := "in sync"
+		if !v.Status.InSync {
+			sync = "drift"
+			if d, ok := v.Status.Drift["summary"].(string); ok && d != "" {
+				sync += ": " + d
+			}
+		}
+		a.Printf("  last observation %s: %s\n", s.Observed.Local().Format("15:04:05"), sync)
+	}
+	if r := s.LastRepair; r != nil {
+		what := "ok"
+		switch {
+		case r.Error != "":
+			what = "failed: " + r.Error
+		case r.Repair != nil && r.Repair.Skipped != "":
+			what = "skipped: " + r.Repair.Skipped
+		case r.Repair != nil:
+			what = fmt.Sprintf("%s, %d writes", r.Repair.Planned, r.Repair.Writes)
+		}
+		a.Printf("  last repair %s (%s): %s\n", r.Time.Local().Format("15:04:05"), r.Duration, what)
+	}
+	if s.Pending != "" {
+		a.Printf("  pending drift, not repaired: %s\n", s.Pending)
+	}
+	if s.Error != "" {
+		a.Printf("  last error: %s\n", s.Error)
+	}
 }

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -169,8 +170,24 @@ func TestAgentProcess(t *testing.T) {
 
 	clitest.MustRun(t, "--lab", labDir, "vf", "set", "igb0", "1", "--vlan", "77")
 	waitEvent(t, c, agent.EventRepair)
-	if out := clitest.MustRun(t, "--lab", labDir, "status").Stdout; !strings.Contains(out, "in sync") {
+	if out := clitest.MustRun(t, "--lab", labDir, "status").Stdout; !strings.Contains(out, "in sync") || !strings.Contains(out, "agent: not running (no agent on "+filepath.Join(labDir, "agent.sock")) {
 		t.Fatalf("after the repair: %s", out)
+	}
+	// status shows the view of the agent on the socket it is given: up, its last repair, nothing pending.
+	out := clitest.MustRun(t, "--lab", labDir, "status", "--agent-socket", sock).Stdout
+	for _, want := range []string{"agent: running on " + sock, "repair auto", "last observation", "in sync", "last repair", "1 changes (0 disruptive), 1 writes"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("status does not say %q:\n%s", want, out)
+		}
+	}
+	var js struct {
+		Agent struct {
+			Running bool
+			Status  struct{ InSync bool }
+		}
+	}
+	if err := json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "--json", "status", "--agent-socket", sock).Stdout), &js); err != nil || !js.Agent.Running || !js.Agent.Status.InSync {
+		t.Fatalf("status --json: %v %+v", err, js)
 	}
 	if code := p.term(t); code != 0 {
 		t.Fatalf("exit %d after SIGTERM\n%s", code, p.log())
@@ -253,7 +270,9 @@ func TestAgentUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sriovctl-agent.service")
-	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/sriovctl", clitest.Binary(t))), 0o644)
+	// The unit names the installed binary (/usr/bin from the package, /usr/local/bin by hand): the test's.
+	bin := clitest.Binary(t)
+	os.WriteFile(path, []byte(strings.NewReplacer("/usr/local/bin/sriovctl", bin, "/usr/bin/sriovctl", bin).Replace(string(unit))), 0o644)
 	out, err := exec.Command(sa, "verify", path).CombinedOutput()
 	// Messages about units it references that this machine lacks are no fault of ours.
 	var bad []string

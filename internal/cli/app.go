@@ -45,6 +45,8 @@ type App struct {
 	cmdCtx         *cobra.Command // the running command, for its context
 	// ran is set once a command's RunE starts: errors before that are usage errors from cobra.
 	ran bool
+	// logsSignals is set by a command that reports signals in its own log (the agent, whose log may be JSON).
+	logsSignals atomic.Bool
 }
 
 // NewKernelHost builds the kernel backend; the kernel package's wiring replaces it where the backend
@@ -244,7 +246,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			if n == 0 {
 				interrupted.Store(true)
-				fmt.Fprintf(stderr, "%s: interrupted: stopping; undoing what was written so far, if anything (Ctrl-C again to stop waiting)\n", programName)
+				if !a.logsSignals.Load() {
+					fmt.Fprintf(stderr, "%s: interrupted: stopping; undoing what was written so far, if anything (Ctrl-C again to stop waiting)\n", programName)
+				}
 				cancel()
 				continue
 			}

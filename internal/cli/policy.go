@@ -418,9 +418,10 @@ this itself first; read commands only report it. With nothing pending, recover w
 }
 
 func newStatusCmd(a *App) *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the stored desired state and any drift of the host from it",
+	var socket string
+	c := &cobra.Command{
+		Use:   "status [--agent-socket PATH]",
+		Short: "Show the stored desired state, any drift of the host from it, and the agent's view",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.Service(false)
@@ -431,8 +432,15 @@ func newStatusCmd(a *App) *cobra.Command {
 			if err != nil {
 				return opErr("status", err)
 			}
+			if socket == "" {
+				socket = a.AgentSocket()
+			}
+			av := queryAgent(cmd.Context(), socket)
+			if !a.JSON {
+				defer a.printAgentView(av)
+			}
 			dir := svc.StateDir()
-			out := map[string]any{"stateDir": dir, "desired": nil}
+			out := map[string]any{"stateDir": dir, "desired": nil, "agent": av}
 			if stat.Pending != nil {
 				out["pendingRecovery"] = pendingJSON(stat.Pending)
 			}
@@ -496,6 +504,8 @@ func newStatusCmd(a *App) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().StringVar(&socket, "agent-socket", "", "show the view of the agent on this unix socket (default: the agent's default socket)")
+	return c
 }
 
 func (a *App) printPending(p *service.Pending) {

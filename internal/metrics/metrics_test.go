@@ -116,3 +116,34 @@ func promtool(t *testing.T, out string) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, res)
 	}
 }
+
+// TestLabTrafficReachesMetrics: frames sent with `sriovctl lab traffic` to the assigned VF's MAC show in
+// its counters, labelled with its owner and pool, read at scrape time from the lab's counters.
+func TestLabTrafficReachesMetrics(t *testing.T) {
+	h, d := agenttest.Drifted(t)
+	m := metrics.New(view{snap: agent.Snapshot{Drift: d}, stats: h.Lab})
+	get := func() string {
+		srv := httptest.NewServer(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+		defer srv.Close()
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	series := `sriovctl_vf_receive_packets_total{owner="web1",pci_address="0000:01:10.4",pf="igb0",pool="vms",source="lab",vf="2"} `
+	if out := get(); !strings.Contains(out, series+"0\n") {
+		t.Fatalf("before traffic, want %s0:\n%s", series, out)
+	}
+	agenttest.Run(t, h.LabDir, "lab", "traffic", "--pf", "igb0", "--from", "wire", "--dst", "52:54:00:00:00:01", "--count", "5")
+	out := get()
+	if !strings.Contains(out, series+"5\n") {
+		t.Fatalf("after 5 frames, want %s5:\n%s", series, out)
+	}
+	if !strings.Contains(out, `sriovctl_vf_receive_bytes_total{owner="web1",pci_address="0000:01:10.4",pf="igb0",pool="vms",source="lab",vf="2"} `) {
+		t.Fatal("no byte counter for the assigned VF")
+	}
+	promtool(t, out)
+}

@@ -350,6 +350,9 @@ type Held struct {
 	Host string `json:"host"`
 }
 
+// Drifted says the VF exists with other settings or driver than its owner's (restore puts them back).
+func (h Held) Drifted() bool { return strings.HasPrefix(h.Host, "drift") }
+
 // HeldOn pairs each record with the state of its VF on observed host st, sorted by owner.
 func HeldOn(st *sriov.Host, all []ledger.Record) []Held {
 	all = slices.Clone(all)

@@ -3,13 +3,11 @@ package service
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
-	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
@@ -94,6 +92,8 @@ type ApplyRequest struct {
 	Yes     bool
 	// WaitPFs (restore) is how long to wait for PFs of the desired state to appear (boot: udev, drivers).
 	WaitPFs time.Duration
+	// KeepDesired leaves the stored desired state as it is (a repair: Reconcile).
+	KeepDesired bool
 }
 
 // ApplyResult is what Apply did.
@@ -163,7 +163,9 @@ func (s *Service) applyLocked(ctx context.Context, what string, req ApplyRequest
 		}
 	}
 	data := req.Data
-	if what != "restore" {
+	if req.KeepDesired {
+		data = nil
+	} else if what != "restore" {
 		_, stored, err := s.storedPolicy()
 		if err != nil && !req.Prune {
 			return fmt.Errorf("%s: %w (apply --prune replaces it)", what, err)
@@ -265,30 +267,18 @@ func (s *Service) Restore(ctx context.Context, req ApplyRequest) (*ApplyResult, 
 	if !ss.recovered.Empty() {
 		res.Recovered = ss.recovered
 	}
-	st, err := s.observe(ctx)
-	if err != nil {
+	// Read again under the lock: a writer that held it may just have stored a new desired state.
+	if d, pol, err = s.storedPolicy(); err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	} else if d == nil {
+		return res, &UsageError{What: "restore", Msg: fmt.Sprintf("the desired state in %s was removed while waiting for the lock", s.dir)}
+	}
+	req.What, req.Data = "restore", d.Policy
+	if _, err := s.reconcileLocked(ctx, pol, req, res); err != nil {
 		return res, err
 	}
-	here, missing := present(st, pol)
-	res.Missing = missing
-	req.What, req.Data, req.Policy = "restore", d.Policy, here
-	if err := s.applyLocked(ctx, "restore", req, res); err != nil {
-		return res, err
-	}
-	if exists(filepath.Join(s.dir, ledger.DBFile)) {
-		l, err := ledger.Open(ctx, s.dir)
-		if err != nil {
-			return res, fmt.Errorf("restore: %w", err)
-		}
-		defer l.Close()
-		again, err := s.manager(l).Reassert(ctx)
-		res.Reasserted = again
-		if err != nil {
-			return res, fmt.Errorf("restore: assigned VFs: %w", err)
-		}
-	}
-	if len(missing) > 0 {
-		return res, &MissingPFsError{PFs: missing}
+	if len(res.Missing) > 0 {
+		return res, &MissingPFsError{PFs: res.Missing}
 	}
 	return res, nil
 }
@@ -343,15 +333,15 @@ func (s *Service) Status(ctx context.Context) (*StatusResult, error) {
 		return nil, err
 	}
 	out.Host = st
-	drift, err := s.build(ctx, st, pol, false)
-	if err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	out.Drift = drift
 	recs, err := s.ledgerRecords(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
+	drift, err := s.build(ctx, st, withoutAssigned(pol, st, recs), false)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	out.Drift = drift
 	out.Assignments = pool.HeldOn(st, recs)
 	out.InSync = len(drift.Ops) == 0 && len(drift.Problems) == 0
 	for _, h := range out.Assignments {

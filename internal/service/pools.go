@@ -213,9 +213,14 @@ func (s *Service) PolicyMirrors() ([]mirror.Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stored desired state: %w", err)
 	}
+	return policyGroups(pol), nil
+}
+
+// policyGroups are the mirror groups a policy names.
+func policyGroups(pol *policy.Policy) []mirror.Group {
 	var out []mirror.Group
 	for _, m := range pol.Mirrors {
 		out = append(out, mirror.Group{Name: m.Name, PF: m.PF, VFs: m.VFIDs, MAC: m.MAC, Strategy: m.Strategy, State: mirror.StateActive, Source: mirror.SourcePolicy})
 	}
-	return out, nil
+	return out
 }

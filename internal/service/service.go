@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
@@ -42,6 +43,8 @@ type Options struct {
 	ReadWait time.Duration
 	// Progress, when set, receives notes as they happen (what a recovery or repair did first).
 	Progress func(Note)
+	// Waiting, when set (and not NoWait), is told who holds the lock once, before a writer waits for it.
+	Waiting func(holder string)
 }
 
 // Note kinds.
@@ -141,7 +144,12 @@ type session struct {
 // pending entries. A repair that fails is an error when strict (pool commands need the ledger right),
 // else a warning note.
 func (s *Service) begin(ctx context.Context, what string, strict bool) (*session, error) {
-	lock, err := apply.AcquireContext(ctx, s.dir, s.opts.NoWait)
+	lock, err := apply.AcquireContext(ctx, s.dir, s.opts.NoWait || s.opts.Waiting != nil)
+	if errors.Is(err, apply.ErrLocked) && !s.opts.NoWait && s.opts.Waiting != nil {
+		holder, _, _ := strings.Cut(err.Error(), "; not waiting")
+		s.opts.Waiting(holder)
+		lock, err = apply.AcquireContext(ctx, s.dir, false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
