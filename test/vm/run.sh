@@ -211,7 +211,7 @@ for m in $MODS; do
 done
 # netdevsim (built above) after psample, its one dependency; dummy and matchall push frames into a
 # representor's ingress (test/vm/guest/netdevsim_test.go).
-cp "$NDS" "$INITRD_ROOT/lib/modules/netdevsim.ko"
+strip --strip-debug -o "$INITRD_ROOT/lib/modules/netdevsim.ko" "$NDS" 2>/dev/null || cp "$NDS" "$INITRD_ROOT/lib/modules/netdevsim.ko"
 echo netdevsim >>"$INITRD_ROOT/lib/modules/order"
 cp "$ROOT/test/vm/init" "$INITRD_ROOT/init"
 chmod +x "$INITRD_ROOT/init"

@@ -172,7 +172,7 @@ func (h *Host) delFilter(dev string, handle uint32) error {
 
 // removeMirror deletes the rule's filters wherever they are; ENOENT when there were none.
 func (h *Host) removeMirror(uplink string, reps map[int]string, name string) error {
-	handle := sriov.MirrorRuleHandle(name)
+	handle := ruleHandle(name)
 	found := false
 	devs := []string{uplink}
 	for _, d := range reps {

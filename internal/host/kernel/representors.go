@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 // representors finds the VF representors of a PF whose eswitch devlink reports in switchdev mode: from
@@ -109,4 +110,16 @@ func (h *Host) SetEswitchMode(_ context.Context, pfRef, mode string) error {
 		h.markLog()
 		return h.withKernelLog(mapErr(op, h.nl.SetEswitchMode(e.bus, e.addr, mode)), e.addr)
 	})
+}
+
+// ruleHandle is the tc handle of the mirror rule named name. The backend reads rules back by handle
+// only, named MirrorRuleNameOf(handle) ("tc-2af74aa3"), and callers delete what they observed by that
+// name: such a name is its own handle, not hashed again.
+func ruleHandle(name string) uint32 {
+	if hex, ok := strings.CutPrefix(name, "tc-"); ok && len(hex) == 8 {
+		if v, err := strconv.ParseUint(hex, 16, 32); err == nil && sriov.MirrorRuleNameOf(uint32(v)) == name {
+			return uint32(v)
+		}
+	}
+	return sriov.MirrorRuleHandle(name)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 // devlinkPortMsg lays out one DEVLINK_CMD_PORT_GET answer as the kernel does: genlmsghdr, then bus
@@ -304,5 +305,25 @@ func TestSetEswitchMode(t *testing.T) {
 				t.Fatalf("calls %v, want %v", nl.calls, tt.calls)
 			}
 		})
+	}
+}
+
+// TestRuleHandle: a rule read back by handle ("tc-<handle>") is deleted by that handle; any other name
+// is hashed as when the rule was installed.
+func TestRuleHandle(t *testing.T) {
+	h := sriov.MirrorRuleHandle("tap")
+	tests := []struct {
+		name string
+		want uint32
+	}{
+		{"tap", h},
+		{sriov.MirrorRuleNameOf(h), h},
+		{"tc-xyz", sriov.MirrorRuleHandle("tc-xyz")},
+		{"tc-0000000g", sriov.MirrorRuleHandle("tc-0000000g")},
+	}
+	for _, tt := range tests {
+		if got := ruleHandle(tt.name); got != tt.want {
+			t.Errorf("ruleHandle(%q) = %#x, want %#x", tt.name, got, tt.want)
+		}
 	}
 }
