@@ -1,19 +1,20 @@
 #!/bin/bash
 # test/vm/run.sh: runs sriovctl's guest suite against the real Linux igb/igbvf drivers on QEMU's emulated
-# Intel 82576 (see ../shared/notes/qemu-igb.md). It installs what it needs on a fresh Debian 12 machine
-# (qemu from bookworm-backports, cpio), caches the guest kernel and busybox .debs under $CACHE, builds a
-# static sriovctl and the guest test binary, packs an initramfs, boots it and turns the result lines the
+# Intel 82576 and against netdevsim, the kernel's SR-IOV test device (see README.md here). It installs what
+# it needs on a fresh Debian 12 machine (qemu from bookworm-backports, cpio, gcc-12 and make), caches the
+# guest kernel and busybox .debs under $CACHE, builds netdevsim.ko for the guest kernel once per cache, a
+# static sriovctl and the guest test binaries, packs an initramfs, boots it and turns the result lines the
 # guest prints on its serial console into an exit code. Every step is bounded. The igb's wire goes to a
 # QEMU hub whose only other port is an e1000 in the same guest (the wire tap): nothing leaves the guest.
 #
 # Usage: test/vm/run.sh [-run REGEXP]   (REGEXP is passed to the guest's go test binary)
-# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 420 s),
+# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 600 s),
 #      SRIOVCTL_VM_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${SRIOVCTL_VM_CACHE:-/var/cache/sriovctl-vm}
-VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-420}
+VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-600}
 RUN_REGEXP=.
 if [ "${1:-}" = "-run" ]; then RUN_REGEXP=$2; fi
 START=$(date +%s)
@@ -131,7 +132,11 @@ build_netdevsim() {
 		fi
 	done
 	# linux-headers-KVER depends on its -common headers and on the kbuild tools of the same version.
-	deps=$(apt-cache show "linux-headers-$KVER=$ver" 2>/dev/null | sed -n 's/^Depends: //p' | head -1)
+	deps=$(apt-cache show "linux-headers-$KVER=$ver" 2>/dev/null | sed -n 's/^Depends: //p' | head -1 || true)
+	if [ -z "$deps" ]; then # a fresh machine's package lists may predate this kernel
+		timeout 900 apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update"
+		deps=$(apt-cache show "linux-headers-$KVER=$ver" 2>/dev/null | sed -n 's/^Depends: //p' | head -1 || true)
+	fi
 	hcommon=$(echo "$deps" | grep -o 'linux-headers-[^ ,]*-common' | head -1)
 	kbuild=$(echo "$deps" | grep -o 'linux-kbuild-[^ ,]*' | head -1)
 	[ -n "$hcommon" ] && [ -n "$kbuild" ] || die "cannot resolve the headers of linux-headers-$KVER=$ver (apt-cache show)"
