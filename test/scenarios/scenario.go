@@ -33,6 +33,13 @@ func Names() []string {
 	return n
 }
 
+// Profile is the NIC profile a scenario file is written for: its name up to the first "-" (igb-basic.txt:
+// igb, netdevsim-basic.txt: netdevsim).
+func Profile(name string) string {
+	p, _, _ := strings.Cut(name, "-")
+	return p
+}
+
 // Step is one line of a scenario.
 type Step struct {
 	Line int
