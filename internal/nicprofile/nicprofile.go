@@ -5,6 +5,8 @@
 package nicprofile
 
 import (
+	"github.com/sriovctl/sriovctl/internal/sriov"
+
 	_ "embed"
 	"fmt"
 	"sort"
@@ -130,6 +132,18 @@ type Profile struct {
 	// KeepsVFConfig: VF settings survive sriov_numvfs going to 0 and back (netdevsim); on a PCI NIC the
 	// VFs are destroyed and come back at their defaults.
 	KeepsVFConfig bool `json:"keepsVfConfig,omitempty"`
+	// FreshSpoofCheck is the spoof check of a freshly created VF when it is not on (netdevsim: off, its
+	// VF state starts zeroed); nil means on, as on every PCI NIC here.
+	FreshSpoofCheck *bool `json:"freshSpoofchk,omitempty"`
+}
+
+// FreshVFConfig is what a freshly created VF of this NIC reports.
+func (p *Profile) FreshVFConfig() sriov.VFConfig {
+	c := sriov.DefaultVFConfig()
+	if p.FreshSpoofCheck != nil {
+		c.SpoofCheck = *p.FreshSpoofCheck
+	}
+	return c
 }
 
 // Where a profile's facts come from (Profile.Verified).

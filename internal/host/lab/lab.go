@@ -312,7 +312,7 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 				return err
 			}
 			v := &vf{
-				ID: i, Driver: prof.VFDriver, VFConfig: sriov.DefaultVFConfig(),
+				ID: i, Driver: prof.VFDriver, VFConfig: prof.FreshVFConfig(),
 				NetdevMAC: derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, i, serial)),
 			}
 			if err := t.putVF(p, v); err != nil {

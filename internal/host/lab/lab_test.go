@@ -347,7 +347,7 @@ func TestParseNIC(t *testing.T) {
 }
 
 // TestNetdevsimProfile: a lab PF with the netdevsim profile answers as the real driver does (test/vm):
-// ENOMEM above the maximum from 0 VFs, and VFs without PCI address or netdev.
+// ENOMEM above the maximum from 0 VFs, and VFs without PCI address or netdev, spoof checking off.
 func TestNetdevsimProfile(t *testing.T) {
 	l := newLab(t, NIC{Name: "eth0", Profile: "netdevsim"})
 	ctx := context.Background()
@@ -362,6 +362,9 @@ func TestNetdevsimProfile(t *testing.T) {
 	for _, v := range p.VFs {
 		if v.PCIAddress != "" || v.Netdev != "" || v.Driver != "" || v.NetdevMAC != "" {
 			t.Errorf("VF %d has device fields: %+v", v.ID, v)
+		}
+		if v.SpoofCheck {
+			t.Errorf("fresh VF %d has spoof checking on; netdevsim's start off", v.ID)
 		}
 	}
 }

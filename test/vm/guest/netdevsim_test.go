@@ -128,6 +128,9 @@ func TestNetdevsimNumVFs(t *testing.T) {
 		if v.ID != i || v.PCIAddress != "" || v.Driver != "" || v.Netdev != "" || v.Representor != "" {
 			t.Errorf("VF %d: %+v (a netdevsim VF has no device fields)", i, v)
 		}
+		if want := nsimProfile(t).FreshVFConfig(); v.VFConfig != want {
+			t.Errorf("fresh VF %d: %+v, the profile says %+v", i, v.VFConfig, want)
+		}
 	}
 	if out := mustRun(t, "pf", "set", n.pf, "--numvfs", "4"); !strings.Contains(out, "no changes") {
 		t.Errorf("4 -> 4: %q", out)
