@@ -14,7 +14,10 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/host"
@@ -25,7 +28,18 @@ import (
 // Run executes p on h with a journal in dir, then stores policyData as the desired state (when not nil).
 // observed must be the host state p was planned from. The caller holds the lock.
 func Run(ctx context.Context, h host.Host, observed *sriov.Host, p *plan.Plan, policyData []byte, dir, what string) (change.Result, error) {
-	if len(p.Ops) == 0 {
+	return Exec(ctx, h, observed, p.Ops, policyData, dir, what)
+}
+
+// Exec executes ops on h with a journal in dir (see the package comment), then stores policyData as the
+// desired state (when not nil). observed must be the host state ops were planned from; the caller holds
+// the lock. Every writer of sriovctl goes through it, so that a crash anywhere is undone by Recover.
+//
+// After a failed write and its rollback the journal is removed only once the host is known to match the
+// snapshot again (observed and compared); otherwise it stays, and the error says to run `sriovctl
+// recover`, which retries the undo.
+func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.Op, policyData []byte, dir, what string) (change.Result, error) {
+	if len(ops) == 0 {
 		if policyData != nil {
 			if err := StoreDesired(dir, policyData); err != nil {
 				return change.Result{}, fmt.Errorf("store desired state: %w", err)
@@ -33,8 +47,9 @@ func Run(ctx context.Context, h host.Host, observed *sriov.Host, p *plan.Plan, p
 		}
 		return change.Result{}, nil
 	}
-	hdr := Header{What: what, Policy: policyData, Ops: p.Ops}
-	for _, name := range p.PFs() {
+	ops = change.Addressed(observed, ops)
+	hdr := Header{What: what, Policy: policyData, Ops: ops}
+	for _, name := range (&plan.Plan{Ops: ops}).PFs() {
 		if pf := observed.FindPF(name); pf != nil {
 			hdr.Snapshot = append(hdr.Snapshot, *pf)
 		}
@@ -43,11 +58,24 @@ func Run(ctx context.Context, h host.Host, observed *sriov.Host, p *plan.Plan, p
 	if err != nil {
 		return change.Result{}, err
 	}
-	res, err := change.Run(ctx, h, p.Ops, change.Hooks{Before: func(i int, _ change.Op) error { return j.Next(i) }})
+	res, err := change.Run(ctx, h, ops, change.Hooks{Before: func(i int, _ change.Op) error { return j.Next(i) }})
 	if err != nil {
 		if len(res.Unrestored) > 0 {
 			j.Close()
-			return res, fmt.Errorf("%w; the journal %s/%s is kept: `sriovctl recover` retries the undo", err, dir, JournalFile)
+			return res, fmt.Errorf("%w; the journal %s is kept: `sriovctl recover` retries the undo", err, filepath.Join(dir, JournalFile))
+		}
+		if diff, verr := Differs(context.WithoutCancel(ctx), h, hdr.Snapshot); verr != nil || len(diff) > 0 {
+			j.Close()
+			why := "the host could not be observed after the undo"
+			if verr == nil {
+				why = "after the undo the host still differs from before (" + strings.Join(diff, "; ") + ")"
+			}
+			res.Unrestored = append(res.Unrestored, why)
+			var fe *change.FailedError
+			if errors.As(err, &fe) {
+				fe.Unrestored = append(fe.Unrestored, why)
+			}
+			return res, fmt.Errorf("%w; the journal %s is kept: run `sriovctl recover`", err, filepath.Join(dir, JournalFile))
 		}
 		if rerr := j.Remove(); rerr != nil {
 			return res, fmt.Errorf("%w; removing the journal: %v", err, rerr)
@@ -65,6 +93,26 @@ func Run(ctx context.Context, h host.Host, observed *sriov.Host, p *plan.Plan, p
 		}
 	}
 	return res, j.Remove()
+}
+
+// Differs observes h and returns what of snapshot's PFs differs on it now (the writes that would bring
+// them back), empty when the host matches the snapshot.
+func Differs(ctx context.Context, h host.Host, snapshot []sriov.PF) ([]string, error) {
+	st, err := h.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	undo := plan.Restore(st, snapshot)
+	var out []string
+	for _, p := range undo.Problems {
+		out = append(out, p.String())
+	}
+	for _, o := range undo.Ops {
+		if o.Reason == "" || !strings.HasPrefix(o.Reason, "reload ") {
+			out = append(out, o.Describe())
+		}
+	}
+	return out, nil
 }
 
 // Recovery reports what Recover did about an interrupted apply.

@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/applytest"
 	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -84,7 +86,7 @@ func (e *env) plan(y string) (*sriov.Host, *plan.Plan) {
 		e.t.Fatal(err)
 	}
 	st := e.observe()
-	p := plan.Build(st, pol, plan.Options{NoContributors: true})
+	p := plan.Build(st, pol, plan.Options{})
 	if len(p.Problems) > 0 {
 		e.t.Fatal(p.Problems)
 	}
@@ -295,5 +297,61 @@ func TestLockWaitEndsWithContext(t *testing.T) {
 			t.Fatalf("lock after a cancelled wait: %v", err)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// renamedHost is a host whose PF igb0 was renamed igb9 (udev at boot) after the plan was made: the old
+// name no longer resolves.
+type renamedHost struct{ *lab.Lab }
+
+func (h renamedHost) check(pf string) error {
+	if pf == "igb0" {
+		return fmt.Errorf("no PF igb0: %w", host.ErrNotFound)
+	}
+	return nil
+}
+
+func (h renamedHost) SetNumVFs(ctx context.Context, pf string, n int) error {
+	if err := h.check(pf); err != nil {
+		return err
+	}
+	return h.Lab.SetNumVFs(ctx, pf, n)
+}
+
+func (h renamedHost) SetVFMAC(ctx context.Context, pf string, vf int, mac string) error {
+	if err := h.check(pf); err != nil {
+		return err
+	}
+	return h.Lab.SetVFMAC(ctx, pf, vf, mac)
+}
+
+func (h renamedHost) SetVFVLAN(ctx context.Context, pf string, vf int, vlan, qos int, proto sriov.VLANProto) error {
+	if err := h.check(pf); err != nil {
+		return err
+	}
+	return h.Lab.SetVFVLAN(ctx, pf, vf, vlan, qos, proto)
+}
+
+func (h renamedHost) BindVF(ctx context.Context, pf string, vf int, driver string) error {
+	if err := h.check(pf); err != nil {
+		return err
+	}
+	return h.Lab.BindVF(ctx, pf, vf, driver)
+}
+
+// TestOpsNamePFsByPCIAddress: a PF renamed between plan and write is still written, because execution
+// names PFs by the PCI address observed at planning time (before, every write failed with "no PF").
+func TestOpsNamePFsByPCIAddress(t *testing.T) {
+	e := newEnv(t)
+	st, p := e.plan("pfs: [{name: igb0, vfs: [{ids: \"1\", vlan: 9, mac: \"02:00:00:00:00:33\"}]}]\n")
+	if len(p.Ops) == 0 {
+		t.Fatal("nothing planned")
+	}
+	if _, err := apply.Exec(e.ctx, renamedHost{e.lab}, st, p.Ops, nil, e.state, "apply"); err != nil {
+		t.Fatal(err)
+	}
+	v := e.observe().FindPF("igb0").VF(1)
+	if v.VLAN != 9 || v.MAC != "02:00:00:00:00:33" {
+		t.Fatalf("vf 1 = %+v", v.VFConfig)
 	}
 }

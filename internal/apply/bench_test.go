@@ -72,7 +72,7 @@ func benchLab(b *testing.B, pfs int) (*lab.Lab, string, []byte) {
 		b.Fatal(err)
 	}
 	state := filepath.Join(dir, "state")
-	if _, err := apply.Run(ctx, l, st, plan.Build(st, pol, plan.Options{NoContributors: true}), y, state, "apply"); err != nil {
+	if _, err := apply.Run(ctx, l, st, plan.Build(st, pol, plan.Options{}), y, state, "apply"); err != nil {
 		b.Fatal(err)
 	}
 	benchLabs[pfs] = dir
@@ -97,7 +97,7 @@ func BenchmarkPlan(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if p := plan.Build(st, pol, plan.Options{NoContributors: true}); len(p.Ops) != 0 || len(p.Problems) != 0 {
+				if p := plan.Build(st, pol, plan.Options{}); len(p.Ops) != 0 || len(p.Problems) != 0 {
 					b.Fatalf("plan: %s %v", p.Summary(), p.Problems)
 				}
 			}
@@ -114,7 +114,7 @@ func BenchmarkPlanBuild(b *testing.B) {
 			st, _ := l.Observe(context.Background())
 			b.ResetTimer()
 			for range b.N {
-				plan.Build(st, pol, plan.Options{NoContributors: true})
+				plan.Build(st, pol, plan.Options{})
 			}
 		})
 	}
@@ -145,7 +145,7 @@ func BenchmarkNoopApply(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				res, err := apply.Run(ctx, l, st, plan.Build(st, pol, plan.Options{NoContributors: true}), y, state, "apply")
+				res, err := apply.Run(ctx, l, st, plan.Build(st, pol, plan.Options{}), y, state, "apply")
 				if err != nil || res.Writes != 0 {
 					b.Fatal(res, err)
 				}

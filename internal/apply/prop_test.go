@@ -200,7 +200,7 @@ func planFor(t *rapid.T, l *propLab, y []byte) (*sriov.Host, *plan.Plan) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, plan.Build(st, pol, plan.Options{NoContributors: true})
+	return st, plan.Build(st, pol, plan.Options{})
 }
 
 // applicable draws a lab and a policy whose plan has no problems (problems are checked elsewhere: here

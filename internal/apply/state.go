@@ -1,20 +1,15 @@
 package apply
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -34,7 +29,7 @@ var ErrLocked = errors.New("another sriovctl command that writes the host (apply
 
 // Lock is the one-writer lock of a state directory (flock on DIR/apply.lock). The kernel releases it when
 // its holder dies, so a kill -9 never leaves it stale.
-type Lock struct{ f *os.File }
+type Lock struct{ l *statefile.Lock }
 
 // Acquire takes the lock, waiting for it unless noWait. With noWait and a holder, the error wraps
 // ErrLocked and names the holder's pid.
@@ -42,65 +37,34 @@ func Acquire(dir string, noWait bool) (*Lock, error) {
 	return AcquireContext(context.Background(), dir, noWait)
 }
 
-// AcquireContext is Acquire whose wait ends when ctx does (Ctrl-C): the kernel restarts a blocking flock
-// after a signal, so without this a waiting command could not be interrupted.
+// AcquireContext is Acquire whose wait ends when ctx does (Ctrl-C). The lock file is opened without
+// following links and never truncated; the holder's pid is written over its start.
 func AcquireContext(ctx context.Context, dir string, noWait bool) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := statefile.EnsureDir(dir); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
-	}
-	how := unix.LOCK_EX
-	if noWait {
-		how |= unix.LOCK_NB
-	}
-	done := make(chan error, 1)
-	go func() {
-		for {
-			err := unix.Flock(int(f.Fd()), how)
-			if !errors.Is(err, unix.EINTR) {
-				done <- err
-				return
-			}
-		}
-	}()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		// Closing the file releases the lock should the flock still succeed.
-		go func() { <-done; f.Close() }()
-		return nil, fmt.Errorf("waiting for %s: %w", filepath.Join(dir, LockFile), ctx.Err())
-	}
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		holder, _ := os.ReadFile(f.Name())
-		f.Close()
-		pid := strings.TrimSpace(string(holder))
+	path := filepath.Join(dir, LockFile)
+	l, err := statefile.AcquireLock(ctx, path, statefile.LockOptions{Exclusive: true, NoWait: noWait, WritePID: true})
+	if errors.Is(err, statefile.ErrLocked) {
+		pid := statefile.HolderPID(path)
 		if pid == "" {
 			pid = "unknown"
 		}
-		return nil, fmt.Errorf("%w (pid %s holds %s); not waiting because of --no-wait", ErrLocked, pid, filepath.Join(dir, LockFile))
+		return nil, fmt.Errorf("%w (pid %s holds %s); not waiting because of --no-wait", ErrLocked, pid, path)
 	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	return &Lock{f: f}, nil
+	return &Lock{l: l}, nil
 }
 
 // Release drops the lock.
 func (l *Lock) Release() {
-	if l == nil || l.f == nil {
+	if l == nil || l.l == nil {
 		return
 	}
-	l.f.Truncate(0)
-	unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
-	l.f.Close()
-	l.f = nil
+	l.l.Release()
+	l.l = nil
 }
 
 // Header is the first record of a journal: everything needed to undo or finish the apply.
@@ -143,7 +107,7 @@ const journalVersion = 1
 // Begin writes the header atomically (temp file, fsync, rename, fsync of the directory) and opens the
 // journal for appending.
 func Begin(dir string, h Header) (*Journal, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := statefile.EnsureDir(dir); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	h.Version = journalVersion
@@ -153,10 +117,10 @@ func Begin(dir string, h Header) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(dir, JournalFile, append(data, '\n')); err != nil {
+	if err := statefile.WriteAtomic(filepath.Join(dir, JournalFile), append(data, '\n')); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, JournalFile), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := statefile.Open(filepath.Join(dir, JournalFile), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -199,35 +163,37 @@ func RemoveJournal(dir string) error {
 	if err := os.Remove(filepath.Join(dir, JournalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return syncDir(dir)
+	return statefile.SyncDir(dir)
 }
 
 // LoadJournal reads a pending journal; nil when there is none. A torn last line (a crash while it was
-// written) is ignored: its operation had not started.
+// written) is ignored: its operation had not started. Anything else that does not parse is damage: an
+// error naming the file and the way back, never "no pending apply".
 func LoadJournal(dir string) (*Pending, error) {
-	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	path := filepath.Join(dir, JournalFile)
+	data, err := statefile.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("journal: %w", err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
-	if !sc.Scan() {
-		return nil, nil
-	}
+	// Begin writes the header whole (atomic replace), so an empty or headless journal is damage.
+	lines := bytes.Split(data, []byte("\n"))
 	p := &Pending{Next: -1}
-	if err := json.Unmarshal(sc.Bytes(), &p.Header); err != nil {
-		return nil, fmt.Errorf("journal %s: corrupt header: %w", filepath.Join(dir, JournalFile), err)
+	if err := json.Unmarshal(lines[0], &p.Header); err != nil {
+		return nil, journalDamaged(path, fmt.Errorf("corrupt header: %w", err))
 	}
 	if p.Version != journalVersion {
-		return nil, fmt.Errorf("journal %s: version %d, this sriovctl reads %d", filepath.Join(dir, JournalFile), p.Version, journalVersion)
+		return nil, fmt.Errorf("journal %s: version %d, this sriovctl reads %d", path, p.Version, journalVersion)
 	}
-	for sc.Scan() {
+	for i, line := range lines[1:] {
 		var r record
-		if json.Unmarshal(sc.Bytes(), &r) != nil {
-			break
+		if err := json.Unmarshal(line, &r); err != nil {
+			if i == len(lines)-2 { // the last line: torn, or empty after the final newline
+				break
+			}
+			return nil, journalDamaged(path, fmt.Errorf("corrupt line %d: %w", i+2, err))
 		}
 		if r.Next != nil {
 			p.Next = *r.Next
@@ -239,44 +205,94 @@ func LoadJournal(dir string) (*Pending, error) {
 	return p, nil
 }
 
+func journalDamaged(path string, err error) error {
+	return fmt.Errorf("journal %s is damaged (%v): the interrupted apply it records cannot be undone automatically; "+
+		"check the host with `sriovctl status`, move the journal away, then run `sriovctl restore`", path, err)
+}
+
 // Desired is the stored desired state.
 type Desired struct {
 	Policy []byte
 	Stored time.Time
 	Path   string
+	sealed bool
 }
 
 // StoreDesired saves the policy as the host's desired state (atomically, fsynced). An identical stored
-// policy is left alone.
+// policy is left alone. The file ends with a seal (a YAML comment holding the policy's size and SHA-256)
+// so that a damaged or truncated desired.yaml is detected instead of silently restoring less; the policy
+// is written before desired.json says it is sealed, so a crash between the two leaves a valid pair.
 func StoreDesired(dir string, policy []byte) error {
-	if old, err := os.ReadFile(filepath.Join(dir, DesiredFile)); err == nil && bytes.Equal(old, policy) {
+	if old, err := LoadDesired(dir); err == nil && old != nil && bytes.Equal(old.Policy, policy) && old.sealed {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := statefile.EnsureDir(dir); err != nil {
 		return err
 	}
-	meta, _ := json.Marshal(map[string]string{"stored": time.Now().UTC().Format(time.RFC3339)})
-	if err := writeFileSync(dir, desiredMeta, append(meta, '\n')); err != nil {
+	if err := statefile.WriteAtomic(filepath.Join(dir, DesiredFile), seal(policy)); err != nil {
 		return err
 	}
-	return writeFileSync(dir, DesiredFile, policy)
+	meta, _ := json.Marshal(desiredMetaJSON{Stored: time.Now().UTC().Format(time.RFC3339), Sealed: true})
+	return statefile.WriteAtomic(filepath.Join(dir, desiredMeta), append(meta, '\n'))
+}
+
+type desiredMetaJSON struct {
+	Stored string `json:"stored"`
+	Sealed bool   `json:"sealed,omitempty"`
+}
+
+const sealPrefix = "\n# sriovctl-seal "
+
+func seal(policy []byte) []byte {
+	sum := sha256.Sum256(policy)
+	return fmt.Appendf(append([]byte(nil), policy...), sealPrefix+"size=%d sha256=%x\n", len(policy), sum)
+}
+
+// unseal returns the policy inside a sealed file; ok is false when there is no seal.
+func unseal(data []byte) (policy []byte, ok bool, err error) {
+	i := bytes.LastIndex(data, []byte(sealPrefix))
+	if i < 0 {
+		return data, false, nil
+	}
+	var size int
+	var sum string
+	if _, err := fmt.Sscanf(string(data[i+len(sealPrefix):]), "size=%d sha256=%s", &size, &sum); err != nil || size != i {
+		return nil, true, errors.New("its seal does not match its size: truncated or edited")
+	}
+	if !bytes.Equal(seal(data[:i]), data) {
+		return nil, true, errors.New("its seal does not match its content: damaged or edited")
+	}
+	return data[:i], true, nil
 }
 
 // LoadDesired reads the stored desired state; nil when there is none.
 func LoadDesired(dir string) (*Desired, error) {
 	path := filepath.Join(dir, DesiredFile)
-	data, err := os.ReadFile(path)
+	data, err := statefile.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("desired state: %w", err)
 	}
-	d := &Desired{Policy: data, Path: path}
-	var meta struct{ Stored string }
-	if m, err := os.ReadFile(filepath.Join(dir, desiredMeta)); err == nil && json.Unmarshal(m, &meta) == nil {
-		d.Stored, _ = time.Parse(time.RFC3339, meta.Stored)
+	var meta desiredMetaJSON
+	metaPath := filepath.Join(dir, desiredMeta)
+	if m, err := statefile.ReadFile(metaPath); err == nil {
+		if err := json.Unmarshal(m, &meta); err != nil {
+			return nil, desiredDamaged(metaPath, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("desired state: %w", err)
 	}
+	policy, sealed, err := unseal(data)
+	if err == nil && !sealed && meta.Sealed {
+		err = errors.New("its seal is missing: truncated")
+	}
+	if err != nil {
+		return nil, desiredDamaged(path, err)
+	}
+	d := &Desired{Policy: policy, Path: path, sealed: sealed}
+	d.Stored, _ = time.Parse(time.RFC3339, meta.Stored)
 	if d.Stored.IsZero() {
 		if fi, err := os.Stat(path); err == nil {
 			d.Stored = fi.ModTime().UTC()
@@ -285,22 +301,7 @@ func LoadDesired(dir string) (*Desired, error) {
 	return d, nil
 }
 
-// writeFileSync replaces DIR/name atomically and durably: the rename itself is fsynced too (directory).
-func writeFileSync(dir, name string, data []byte) error {
-	if err := statefile.WriteAtomic(filepath.Join(dir, name), data); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
+func desiredDamaged(path string, err error) error {
+	return fmt.Errorf("desired state %s is damaged (%v); nothing was changed. Apply your policy again "+
+		"(`sriovctl apply -f FILE`) to store it anew", path, err)
 }

@@ -51,9 +51,12 @@ type Value struct {
 type Op struct {
 	Kind Kind   `json:"kind"`
 	PF   string `json:"pf"`
-	VF   int    `json:"vf"` // -1 for PF-level operations
-	To   Value  `json:"to"`
-	From Value  `json:"from"`
+	// PFAddress is the PF's PCI address, when known: Execute names the PF by it, so that a netdev rename
+	// (udev at boot) between planning and writing does not make the write miss its PF.
+	PFAddress string `json:"pfAddress,omitempty"`
+	VF        int    `json:"vf"` // -1 for PF-level operations
+	To        Value  `json:"to"`
+	From      Value  `json:"from"`
 	// PriorVFs, on a numvfs operation, holds the VFs (with their configuration) that the write destroys,
 	// so that an undo can recreate them as they were.
 	PriorVFs   []sriov.VF `json:"priorVfs,omitempty"`
@@ -124,6 +127,9 @@ func (o Op) Inverse() Op {
 // Execute performs one operation on h.
 func Execute(ctx context.Context, h host.Host, o Op) error {
 	v := o.To
+	if o.PFAddress != "" {
+		o.PF = o.PFAddress
+	}
 	switch o.Kind {
 	case KindNumVFs:
 		return h.SetNumVFs(ctx, o.PF, v.NumVFs)
@@ -175,48 +181,66 @@ type Hooks struct {
 type Result struct {
 	Writes     int  // successful forward writes
 	RolledBack bool // a failure happened and undo was attempted
+	// Unconfirmed is the operation whose write reached the host but could not be confirmed
+	// (host.Unconfirmed); it was undone like a done one. Nil when there was none.
+	Unconfirmed *Op
 	// Unrestored lists the undo operations that failed: what is left changed on the host.
 	Unrestored []string
 }
 
-// FailedError says which operation failed and whether the host was restored.
+// FailedError says which operation failed, how far its write got, and whether the host was restored.
 type FailedError struct {
-	Op         Op
-	Err        error
+	Op  Op
+	Err error
+	// Outcome of the failed operation's own write: host.NotWritten, or host.Unconfirmed when it reached
+	// the host and was undone with the others.
+	Outcome    host.Outcome
 	Unrestored []string
 }
 
 func (e *FailedError) Error() string {
 	msg := fmt.Sprintf("%s failed: %v", e.Op.Describe(), e.Err)
-	if len(e.Unrestored) == 0 {
-		return msg + "; host restored to its prior state"
+	if e.Outcome == host.Unconfirmed {
+		msg = fmt.Sprintf("%s: written but not confirmed (%v)", e.Op.Describe(), e.Err)
 	}
-	return msg + "; could NOT restore: " + strings.Join(e.Unrestored, "; ")
+	if len(e.Unrestored) > 0 {
+		return msg + "; could NOT restore: " + strings.Join(e.Unrestored, "; ")
+	}
+	if e.Outcome == host.Unconfirmed {
+		return msg + "; undone with every earlier write"
+	}
+	return msg + "; host restored to its prior state"
 }
 
 func (e *FailedError) Unwrap() error { return e.Err }
 
 // Run executes ops in order. If one fails, it undoes the ones already done (newest first) and returns a
-// *FailedError. Undo ignores context cancellation, since leaving the host half-changed is worse.
+// *FailedError. A write that failed after reaching the host (host.Unconfirmed) counts as done: it is
+// undone too. Undo ignores context cancellation, since leaving the host half-changed is worse.
 func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error) {
 	var res Result
+	fail := func(i int, err error, outcome host.Outcome) (Result, error) {
+		done := ops[:i]
+		if outcome == host.Unconfirmed {
+			done = ops[:i+1]
+			o := ops[i]
+			res.Unconfirmed = &o
+		}
+		res.RolledBack = true
+		res.Unrestored = Undo(context.WithoutCancel(ctx), h, done)
+		return res, &FailedError{Op: ops[i], Err: err, Outcome: outcome, Unrestored: res.Unrestored}
+	}
 	for i, o := range ops {
 		if hooks.Before != nil {
 			if err := hooks.Before(i, o); err != nil {
-				res.RolledBack = true
-				res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
-				return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+				return fail(i, err, host.NotWritten)
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			res.RolledBack = true
-			res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
-			return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+			return fail(i, err, host.NotWritten)
 		}
 		if err := Execute(ctx, h, o); err != nil {
-			res.RolledBack = true
-			res.Unrestored = Undo(context.WithoutCancel(ctx), h, ops[:i])
-			return res, &FailedError{Op: o, Err: err, Unrestored: res.Unrestored}
+			return fail(i, err, host.OutcomeOf(err))
 		}
 		res.Writes++
 		if hooks.After != nil {
@@ -224,6 +248,21 @@ func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error
 		}
 	}
 	return res, nil
+}
+
+// Addressed returns ops with each one's PFAddress filled from the observed host st (PF names resolve
+// there), so that execution names PFs by PCI address.
+func Addressed(st *sriov.Host, ops []Op) []Op {
+	out := make([]Op, len(ops))
+	for i, o := range ops {
+		if o.PFAddress == "" {
+			if p := st.FindPF(o.PF); p != nil {
+				o.PFAddress = p.PCIAddress
+			}
+		}
+		out[i] = o
+	}
+	return out
 }
 
 // Undo reverts done operations newest first and returns descriptions of those it could not revert.
@@ -242,6 +281,14 @@ func Undo(ctx context.Context, h host.Host, done []Op) []string {
 
 // UndoOps returns the operations that revert o.
 func UndoOps(o Op) []Op {
+	ops := undoOps(o)
+	for i := range ops {
+		ops[i].PFAddress = o.PFAddress
+	}
+	return ops
+}
+
+func undoOps(o Op) []Op {
 	ops := []Op{o.Inverse()}
 	if o.Kind == KindNumVFs && len(o.PriorVFs) > 0 && o.From.NumVFs > 0 {
 		for _, vf := range o.PriorVFs {
@@ -333,4 +380,13 @@ func protoOf(p sriov.VLANProto) sriov.VLANProto {
 func IsRollbackFailure(err error) bool {
 	var fe *FailedError
 	return errors.As(err, &fe) && len(fe.Unrestored) > 0
+}
+
+// Runner executes ops with rollback, as Run does. Feature packages (pool, mirror) take one so that their
+// writes go through the caller's journal (package service); what names the command for the journal.
+type Runner func(ctx context.Context, what string, ops []Op) (Result, error)
+
+// Plain is the Runner without a journal: change.Run.
+func Plain(h host.Host) Runner {
+	return func(ctx context.Context, _ string, ops []Op) (Result, error) { return Run(ctx, h, ops, Hooks{}) }
 }

@@ -173,3 +173,67 @@ func TestHooksSeeEveryOperation(t *testing.T) {
 		t.Fatalf("before %v after %v err %v", before, after, err)
 	}
 }
+
+// unconfirmingHost makes its Nth write, and only that one, reach the host and then fail to confirm, as
+// the kernel backend does when sriov_numvfs was written but the VFs did not appear in time.
+type unconfirmingHost struct {
+	host.Host
+	calls, at int
+}
+
+func (u *unconfirmingHost) step(err error) error {
+	u.calls++
+	if err == nil && u.calls == u.at {
+		return host.WrittenUnconfirmed(errors.New("timed out waiting for the VFs"))
+	}
+	return err
+}
+
+func (u *unconfirmingHost) SetNumVFs(ctx context.Context, pf string, n int) error {
+	return u.step(u.Host.SetNumVFs(ctx, pf, n))
+}
+
+func (u *unconfirmingHost) SetVFMAC(ctx context.Context, pf string, vf int, mac string) error {
+	return u.step(u.Host.SetVFMAC(ctx, pf, vf, mac))
+}
+
+func (u *unconfirmingHost) SetVFVLAN(ctx context.Context, pf string, vf int, vlan, qos int, proto sriov.VLANProto) error {
+	return u.step(u.Host.SetVFVLAN(ctx, pf, vf, vlan, qos, proto))
+}
+
+// TestUnconfirmedWriteIsUndone: a write that reached the host but failed to confirm is undone like a done
+// one (before this, Run undid only the writes before it and said "host restored" with the host changed),
+// and the error says it was written but not confirmed.
+func TestUnconfirmedWriteIsUndone(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ops  func(p *sriov.PF) []change.Op
+		at   int
+		kind change.Kind
+	}{
+		{"first write (mac)", func(p *sriov.PF) []change.Op { return opsFor(p)[:2] }, 1, change.KindMAC},
+		{"second write (vlan)", func(p *sriov.PF) []change.Op { return opsFor(p)[:3] }, 2, change.KindVLAN},
+		{"numvfs to 0", func(p *sriov.PF) []change.Op { return opsFor(p)[6:] }, 1, change.KindNumVFs},
+		{"numvfs to 6", func(p *sriov.PF) []change.Op { return opsFor(p)[6:] }, 2, change.KindNumVFs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, p := setup(t)
+			before := observe(t, l)
+			ops := tc.ops(p)
+			res, err := change.Run(context.Background(), &unconfirmingHost{Host: l, at: tc.at}, ops, change.Hooks{})
+			var fe *change.FailedError
+			if !errors.As(err, &fe) || fe.Outcome != host.Unconfirmed {
+				t.Fatalf("err %v", err)
+			}
+			if res.Unconfirmed == nil || res.Unconfirmed.Kind != tc.kind || !res.RolledBack || res.Writes != tc.at-1 {
+				t.Fatalf("result %+v", res)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "written but not confirmed") || !strings.Contains(msg, "undone") || strings.Contains(msg, "host restored") {
+				t.Fatalf("message %q", msg)
+			}
+			if after := observe(t, l); after != before {
+				t.Fatalf("host not restored\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}

@@ -10,13 +10,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -75,6 +80,35 @@ func (a *App) StateDir() string {
 	return DefaultStateDir
 }
 
+// Service returns the service layer on the selected backend and state directory; its notes (what a
+// recovery or repair did first) go to stderr as "note: ...". noWait makes writers fail at once when
+// another holds the lock.
+func (a *App) Service(noWait bool) (*service.Service, error) {
+	h, err := a.Host()
+	if err != nil {
+		return nil, err
+	}
+	return service.New(h, a.StateDir(), service.Options{NoWait: noWait, Progress: func(n service.Note) {
+		fmt.Fprintf(a.Stderr, "%s: %s\n", noteLabel(n.Kind), n.Message)
+	}}), nil
+}
+
+// quietService is Service without notes, for commands that print what was recovered themselves.
+func (a *App) quietService(noWait bool) (*service.Service, error) {
+	h, err := a.Host()
+	if err != nil {
+		return nil, err
+	}
+	return service.New(h, a.StateDir(), service.Options{NoWait: noWait}), nil
+}
+
+func noteLabel(kind string) string {
+	if kind == service.NoteWarning {
+		return "warning"
+	}
+	return "note"
+}
+
 // Lab returns the lab backend, refusing when no lab is selected.
 func (a *App) Lab() (*lab.Lab, error) {
 	if a.LabDir == "" {
@@ -109,26 +143,9 @@ func (a *App) HostState(ctx context.Context) (host.Host, *sriov.Host, error) {
 	return h, st, nil
 }
 
-// HostPF is HostState plus the PF named by ref (netdev or PCI address), an input error when absent.
-func (a *App) HostPF(ctx context.Context, ref string) (host.Host, *sriov.Host, *sriov.PF, error) {
-	h, st, err := a.HostState(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, err := FindPF(st, "PF", ref)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return h, st, p, nil
-}
-
 // FindPF resolves a PF reference or returns an input error naming the PFs that exist.
 func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
-	p := st.FindPF(ref)
-	if p == nil {
-		return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + st.PFNames()}
-	}
-	return p, nil
+	return service.FindPF(st, field, ref)
 }
 
 // PrintJSON writes v as indented JSON.
@@ -147,7 +164,12 @@ type UsageError struct {
 	Err  error
 }
 
-func (e *UsageError) Error() string { return e.What + ": " + e.Err.Error() }
+func (e *UsageError) Error() string {
+	if e.What == "" {
+		return e.Err.Error()
+	}
+	return e.What + ": " + e.Err.Error()
+}
 func (e *UsageError) Unwrap() error { return e.Err }
 
 func usageErr(what string, err error) error { return &UsageError{What: what, Err: err} }
@@ -174,18 +196,62 @@ func (a *App) ExitCode(err error) int {
 	var ue *UsageError
 	var fe *sriov.FieldError
 	var oe *OpError
+	var se *service.UsageError
+	var pe *service.ProblemsError
+	var ae *service.AssignedError
 	switch {
+	case errors.As(err, &ae):
+		// One refusal kind, one exit code everywhere: the input is valid, the host's state refuses it.
+		return ExitFailure
+	case errors.As(err, &pe):
+		if pe.InvalidInput() {
+			return ExitInvalid
+		}
+		return ExitFailure
 	case errors.As(err, &oe):
 		return ExitFailure
-	case errors.As(err, &ue), errors.As(err, &fe), !a.ran:
+	case errors.As(err, &ue), errors.As(err, &fe), errors.As(err, &se), !a.ran:
 		return ExitInvalid
 	}
 	return ExitFailure
 }
 
+// ExitInterrupted is the exit code after Ctrl-C (128 + SIGINT), once what was written is rolled back.
+const ExitInterrupted = 130
+
 // Run executes the command line and returns the exit code; errors go to stderr as one line.
+//
+// Ctrl-C (or SIGTERM) cancels the command: a writer stops before its next write and undoes what it wrote,
+// and Run exits 130 once that rollback is clean. A second Ctrl-C does not wait for the rollback: it says
+// what may be left and that `sriovctl recover` (which reads the journal) repairs it, and exits 130.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &App{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	finished := make(chan struct{})
+	defer close(finished)
+	var interrupted atomic.Bool
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-sigs:
+			case <-finished:
+				return
+			}
+			if n == 0 {
+				interrupted.Store(true)
+				fmt.Fprintf(stderr, "%s: interrupted: stopping; undoing what was written so far, if anything (Ctrl-C again to stop waiting)\n", programName)
+				cancel()
+				continue
+			}
+			fmt.Fprintf(stderr, "%s: interrupted again: the rollback may not be finished and the host may be half-changed; the journal in %s records it: run `sriovctl recover`\n", programName, a.StateDir())
+			os.Exit(ExitInterrupted)
+		}
+	}()
 	root := NewRoot(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -196,6 +262,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(err.Error()))
+	// The caller's context ends on a signal too (main's signal.NotifyContext), maybe before this one saw it.
+	if (interrupted.Load() || parent.Err() != nil) && !change.IsRollbackFailure(err) {
+		fmt.Fprintf(stderr, "%s: interrupted: rolled back; the host is as it was before this command\n", programName)
+		return ExitInterrupted
+	}
 	return a.ExitCode(err)
 }
 
@@ -226,13 +297,11 @@ it works on an emulated lab host that behaves like real NICs; try ` + "`sriovctl
 	root.PersistentFlags().StringVar(&a.LabDir, "lab", "", "use the emulated lab host whose state lives in `DIR` (env "+labEnvVar+")")
 	root.PersistentFlags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "where sriovctl keeps durable state (desired state, journal, ledger); default "+DefaultStateDir+", or DIR/state with --lab")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &UsageError{What: c.CommandPath(), Err: err}
-	})
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.CompletionOptions.DisableDefaultCmd = true // completion.go has its own, with dynamic completion
 	for _, add := range commands {
 		root.AddCommand(add(a))
 	}
+	finishRoot(a, root)
 	return root
 }
 
@@ -246,7 +315,7 @@ func register(f func(a *App) *cobra.Command) { commands = append(commands, f) }
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return Usagef(cmd.CommandPath(), "want %d argument(s): %s; got %d", n, names, len(args))
+			return Usagef(commandName(cmd), "want %d argument(s): %s; got %d", n, names, len(args))
 		}
 		return nil
 	}

@@ -1,13 +1,7 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-
-	"github.com/sriovctl/sriovctl/internal/change"
-	"github.com/sriovctl/sriovctl/internal/nicprofile"
-	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 func init() { vfSubcommands = append(vfSubcommands, newVFBindCmd) }
@@ -38,48 +32,28 @@ and an IOMMU.`,
 }
 
 func (a *App) bindVF(cmd *cobra.Command, pfRef string, id int, driver string, force bool) error {
-	ctx := cmd.Context()
-	h, p, release, err := a.lockedHostPF(ctx, "vf bind", pfRef)
+	svc, err := a.Service(false)
 	if err != nil {
 		return err
 	}
-	defer release()
-	if err := sriov.ValidateVFID("VF", id, p.NumVFs); err != nil {
-		return err
-	}
-	if err := a.refuseAssigned(ctx, "vf bind", "VF", fmt.Sprint(id), p, []int{id}, force); err != nil {
-		return err
-	}
-	switch driver {
-	case "none":
-		driver = ""
-	case "default":
-		driver = nicprofile.ForDriver(p.Driver).VFDriver
-		if driver == "" {
-			return Usagef("DRIVER", "no default VF driver is known for PF driver %s; name the driver", p.Driver)
-		}
-	}
-	vf := p.VF(id)
-	var ops []change.Op
-	if vf == nil || vf.Driver != driver {
-		from := ""
-		if vf != nil {
-			from = vf.Driver
-		}
-		ops = append(ops, change.Op{Kind: change.KindDriver, PF: p.Name, VF: id, From: change.Value{Driver: from}, To: change.Value{Driver: driver}, Reason: "vf bind"})
-	}
-	res, err := change.Run(ctx, h, ops, change.Hooks{})
+	res, err := svc.BindVF(cmd.Context(), pfRef, id, driver, force)
 	if err != nil {
-		return &OpError{What: "vf bind", Err: err}
+		return err
+	}
+	to := ""
+	if len(res.Ops) > 0 {
+		to = res.Ops[0].To.Driver
+	} else if v := res.Before.VF(id); v != nil {
+		to = v.Driver
 	}
 	if a.JSON {
-		return a.PrintJSON(map[string]any{"pf": p.Name, "vf": id, "driver": driver, "writes": res.Writes})
+		return a.PrintJSON(map[string]any{"pf": res.PF, "vf": id, "driver": to, "writes": res.Writes})
 	}
-	if len(ops) == 0 {
-		a.Printf("%s vf %d: already bound to %s, no changes\n", p.Name, id, driverName(driver))
+	if len(res.Ops) == 0 {
+		a.Printf("%s vf %d: already bound to %s, no changes\n", res.PF, id, driverName(to))
 		return nil
 	}
-	a.Printf("%s vf %d: driver %s -> %s\n", p.Name, id, driverName(ops[0].From.Driver), driverName(driver))
+	a.Printf("%s vf %d: driver %s -> %s\n", res.PF, id, driverName(res.Ops[0].From.Driver), driverName(to))
 	return nil
 }
 

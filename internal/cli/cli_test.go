@@ -121,7 +121,7 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 	}{
 		{[]string{"vf", "set", "ens5f0", "0", "--vlan", "4095"}, `sriovctl: --vlan: invalid value "4095": allowed 0-4094 (0 = no VLAN, flat)`},
 		{[]string{"vf", "set", "ens5f0", "0", "--vlan", "-1"}, `sriovctl: --vlan: invalid value "-1": allowed 0-4094`},
-		{[]string{"vf", "set", "ens5f0", "0", "--vlan", "ten"}, `invalid argument "ten" for "--vlan" flag`},
+		{[]string{"vf", "set", "ens5f0", "0", "--vlan", "ten"}, `--vlan: invalid value "ten": want a whole number, e.g. 10`},
 		{[]string{"vf", "set", "ens5f0", "0", "--qos", "8", "--vlan", "5"}, `sriovctl: --qos: invalid value "8": allowed 0-7`},
 		{[]string{"vf", "set", "ens5f0", "0", "--qos", "3"}, `sriovctl: --qos: invalid value "3": a QoS priority needs a VLAN`},
 		{[]string{"vf", "set", "ens5f0", "0", "--mac", "ff:ff:ff:ff:ff:ff"}, `sriovctl: --mac: invalid value "ff:ff:ff:ff:ff:ff": multicast and broadcast MACs are not allowed`},
@@ -136,7 +136,7 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 		{[]string{"vf", "set", "eth9", "0", "--trust", "on"}, `sriovctl: PF: invalid value "eth9": no such PF; PFs on this host: ens1f0, ens2f0, ens3f0, ens4f0, ens5f0`},
 		{[]string{"vf", "set", "ens5f0", "0"}, `sriovctl: vf set: nothing to set`},
 		{[]string{"vf", "set", "ens5f0"}, `want 2 argument(s): PF VF`},
-		{[]string{"vf", "set", "ens5f0", "0", "--bogus"}, `unknown flag: --bogus`},
+		{[]string{"vf", "set", "ens5f0", "0", "--bogus"}, `vf set: unknown flag --bogus`},
 		{[]string{"pf", "set", "ens5f0", "--numvfs", "8"}, `sriovctl: --numvfs: invalid value "8": allowed 0-7 (sriov_totalvfs)`},
 		{[]string{"pf", "set", "ens5f0", "--numvfs", "2"}, `sriovctl: --numvfs: ens5f0 has 4 VFs and the kernel resizes only through 0, destroying the configuration of VFs 0-3 (configured: 1); rerun with --force`},
 		{[]string{"pf", "set", "ens5f0"}, `nothing to set: give --numvfs N`},

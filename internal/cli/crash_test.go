@@ -70,8 +70,9 @@ func startApply(t *testing.T, labDir, pol string) *exec.Cmd {
 	return cmd
 }
 
-// TestKill9DuringApply kills a slowed apply at random points: `recover` then puts the host back exactly as
-// it was before, and a new apply (which recovers first) converges.
+// TestKill9DuringApply kills a slowed apply at random points between its writes (asserting that the kill
+// landed mid-apply: some writes made, the journal there): `recover` then puts the host back exactly as it
+// was before, and a new apply (which recovers first) converges.
 func TestKill9DuringApply(t *testing.T) {
 	labDir := clitest.NewLab(t, "igb0=igb", "ice0=ice:8")
 	dir := t.TempDir()
@@ -89,13 +90,26 @@ func TestKill9DuringApply(t *testing.T) {
 	for i := range 6 {
 		pol := pols[i%2]
 		before := showNormalized(t, labDir)
+		var planned struct{ Changes int }
+		if err := json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "plan", "-f", pol, "--json").Stdout), &planned); err != nil || planned.Changes < 2 {
+			t.Fatalf("plan: %+v %v", planned, err)
+		}
 		clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", delay.String())
+		start := labOps(t, labDir)
+		// Kill once the journal says operation k is about to run (operations 0..k-1 done), 1 <= k < all of
+		// them: in the middle of the apply.
+		k := 1 + rng.IntN(planned.Changes-1)
 		cmd := startApply(t, labDir, pol)
-		// About 30 writes at 25ms: kill somewhere in the first 600ms.
-		time.Sleep(time.Duration(rng.Int64N(int64(600 * time.Millisecond))))
+		waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), k)
 		cmd.Process.Kill()
 		cmd.Wait()
 		clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+		if n := labOps(t, labDir) - start; n < uint64(k) || n >= uint64(planned.Changes) {
+			t.Fatalf("round %d: the kill did not land mid-apply: %d of %d writes made, killed at operation %d", i, n, planned.Changes, k)
+		}
+		if _, err := os.Stat(filepath.Join(labDir, "state", "apply.journal")); err != nil {
+			t.Fatalf("round %d: the kill did not land mid-apply (no journal): %v", i, err)
+		}
 		if i%4 < 2 {
 			// recover: exactly as before (or, if the apply had committed, at the policy).
 			r := clitest.MustRun(t, "--lab", labDir, "recover")

@@ -4,18 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
-	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -25,7 +23,8 @@ func init() {
 }
 
 func newTraceCmd(a *App) *cobra.Command {
-	var ff frameFlags
+	var pfRef, from, dst, src string
+	var vlan int
 	c := &cobra.Command{
 		Use:   "trace --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan V]",
 		Short: "Predict what the NIC's embedded switch does with a frame (model of the observed state)",
@@ -40,8 +39,26 @@ capture: it works the same on the lab and on a real host. --json prints
   sriovctl --lab /tmp/lab trace --pf ens5f0 --from vf:2 --dst ff:ff:ff:ff:ff:ff --vlan 100`,
 		Args: exactArgs(0, "none (use flags)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fr, inVF, err := ff.frame(cmd)
+			for _, f := range []string{"pf", "from", "dst"} {
+				if !cmd.Flags().Changed(f) {
+					return Usagef("trace", "--%s is required", f)
+				}
+			}
+			port, inVF, err := eswitch.ParsePort(from)
 			if err != nil {
+				return err
+			}
+			d, err := parseAnyMAC("--dst", dst)
+			if err != nil {
+				return err
+			}
+			s := ""
+			if cmd.Flags().Changed("src") {
+				if s, err = parseAnyMAC("--src", src); err != nil {
+					return err
+				}
+			}
+			if err := sriov.ValidateVLAN("--vlan", vlan); err != nil {
 				return err
 			}
 			h, err := a.Host()
@@ -52,14 +69,18 @@ capture: it works the same on the lab and on a real host. --json prints
 			if err != nil {
 				return err
 			}
-			p, err := FindPF(st, "--pf", ff.pf)
+			p, err := FindPF(st, "--pf", pfRef)
 			if err != nil {
 				return err
 			}
-			if err := ff.checkVF(p, inVF); err != nil {
-				return err
+			if inVF >= 0 {
+				// A VF that does not exist is a mistake in the question, not a prediction.
+				if err := sriov.ValidateVFID("--from", inVF, p.NumVFs); err != nil {
+					fe := err.(*sriov.FieldError)
+					return &sriov.FieldError{Field: fe.Field, Value: from, Allowed: fmt.Sprintf("%s: VF ids of %s", fe.Allowed, p.Name)}
+				}
 			}
-			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(fr)
+			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(eswitch.Frame{From: port, Src: s, Dst: d, VLAN: vlan})
 			if a.JSON {
 				return a.PrintJSON(r)
 			}
@@ -67,7 +88,12 @@ capture: it works the same on the lab and on a real host. --json prints
 			return nil
 		},
 	}
-	ff.register(c, "the PF whose switch to model (netdev name or PCI address)")
+	fl := c.Flags()
+	fl.StringVar(&pfRef, "pf", "", "the PF whose switch to model (netdev name or PCI address)")
+	fl.StringVar(&from, "from", "", "where the frame enters: wire, pf or vf:N")
+	fl.StringVar(&dst, "dst", "", "destination MAC (unicast, multicast or ff:ff:ff:ff:ff:ff)")
+	fl.StringVar(&src, "src", "", "source MAC (default: the ingress port's own MAC)")
+	fl.IntVar(&vlan, "vlan", 0, "802.1Q tag of the frame as sent, 1-4094 (default 0: untagged)")
 	return c
 }
 
@@ -113,31 +139,14 @@ works and refuses, before touching anything, where none does. See docs/mirroring
 	return cmd
 }
 
-func (a *App) mirrorStore() *mirror.Store { return mirror.OpenStore(a.StateDir()) }
-
-// policyMirrors lists the mirror groups of the stored desired state (made by apply -f).
-func (a *App) policyMirrors() []mirror.Group {
-	d, err := apply.LoadDesired(a.StateDir())
-	if err != nil || d == nil {
-		return nil
-	}
-	pol, err := policy.Parse(d.Path, d.Policy)
-	if err != nil {
-		return nil
-	}
-	var out []mirror.Group
-	for _, m := range pol.Mirrors {
-		out = append(out, mirror.Group{Name: m.Name, PF: m.PF, VFs: m.VFIDs, MAC: m.MAC, Strategy: m.Strategy, State: mirror.StateActive, Source: mirror.SourcePolicy})
-	}
-	return out
-}
-
 // mirrorErr sorts mirror errors into exit codes: input errors stay as they are (exit 2), the rest are
 // operational (exit 1).
 func mirrorErr(what string, err error) error {
 	var fe *sriov.FieldError
 	var ue *UsageError
-	if errors.As(err, &fe) || errors.As(err, &ue) {
+	var se *service.UsageError
+	var ae *service.AssignedError
+	if errors.As(err, &fe) || errors.As(err, &ue) || errors.As(err, &se) || errors.As(err, &ae) {
 		return err
 	}
 	return &OpError{What: what, Err: err}
@@ -165,20 +174,11 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			if err != nil {
 				return err
 			}
-			h, err := a.Host()
+			svc, err := a.Service(false)
 			if err != nil {
 				return err
 			}
-			lock, err := a.hostWriter(cmd.Context(), "mirror create", h)
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			req.PolicyGroups = a.policyMirrors()
-			if err := a.refuseAssignedMembers(cmd.Context(), h, req); err != nil {
-				return err
-			}
-			plan, err := mirror.Create(cmd.Context(), h, a.mirrorStore(), req)
+			plan, _, err := svc.MirrorCreate(cmd.Context(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)
 			}
@@ -279,20 +279,23 @@ func newMirrorListCmd(a *App) *cobra.Command {
 		Short: "List the mirror groups, with whether the switch model says each still works",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			groups, err := a.mirrorStore().List()
+			svc, err := a.Service(false)
+			if err != nil {
+				return err
+			}
+			groups, err := svc.Mirrors(cmd.Context())
 			if err != nil {
 				return &OpError{What: "mirror list", Err: err}
 			}
-			groups = append(groups, a.policyMirrors()...)
-			if groups == nil {
-				groups = []mirror.Group{}
+			pending, err := svc.Pending()
+			if err != nil {
+				return &OpError{What: "mirror list", Err: err}
 			}
-			if h, err := a.Host(); err == nil && len(groups) > 0 {
-				if st, err := h.Observe(cmd.Context()); err == nil {
-					for i := range groups {
-						groups[i].Health = mirror.Health(st, groups[i])
-					}
-				}
+			if !pending.Any() {
+				pending = nil
+			}
+			if !a.JSON {
+				a.printPendingNote(pending)
 			}
 			if a.JSON {
 				return a.PrintJSON(groups)
@@ -317,23 +320,11 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 		Short: "Delete a mirror group, restoring each member's prior MAC, spoof check and trust",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := a.Host()
+			svc, err := a.Service(false)
 			if err != nil {
 				return err
 			}
-			for _, g := range a.policyMirrors() {
-				if g.Name == args[0] {
-					if rec, _ := a.mirrorStore().Get(args[0]); rec == nil {
-						return Usagef("mirror delete", "mirror %s comes from the policy file applied last (the desired state): remove it from the policy and apply again", g.Name)
-					}
-				}
-			}
-			lock, err := a.hostWriter(cmd.Context(), "mirror delete", h)
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			plan, err := mirror.Delete(cmd.Context(), h, a.mirrorStore(), args[0])
+			plan, _, err := svc.MirrorDelete(cmd.Context(), args[0])
 			if err != nil {
 				return mirrorErr("mirror delete", err)
 			}
@@ -350,28 +341,4 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// refuseAssignedMembers refuses a group over VFs handed to owners (sriovctl assign): the group would
-// rewrite the MAC and spoof check of a VM's VF. The caller holds the apply lock.
-func (a *App) refuseAssignedMembers(ctx contextT, h host.Host, req mirror.Request) error {
-	st, err := a.Observe(ctx, h)
-	if err != nil {
-		return err
-	}
-	pf := st.FindPF(req.PF)
-	if pf == nil {
-		return nil // Create names the PFs
-	}
-	recs, err := a.assignedVFs(ctx, "mirror create", pf)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if slices.Contains(req.VFs, r.VF) {
-			return &sriov.FieldError{Field: "--vfs", Value: policy.FormatIDs(req.VFs),
-				Allowed: fmt.Sprintf("VF %d is assigned to %s (pool %s): release it first (sriovctl release --owner %s)", r.VF, r.Owner, r.Pool, r.Owner)}
-		}
-	}
-	return nil
 }

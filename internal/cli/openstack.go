@@ -13,6 +13,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/openstack"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
+	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
 func init() { register(newOpenStackCmd) }
@@ -53,7 +54,10 @@ then the openstack CLI steps, in order: network, subnet, direct ports (--mirror-
 security disabled, for mirror groups: the agent turns spoof check off only on those), servers.
 
 Without --out the files go to stdout. With --out DIR they are written there; a file already in DIR is
-updated, keeping its other sections and the other entries of the lists it extends.`,
+updated, keeping its other sections and the other entries of the lists it extends. Renders into one
+DIR accumulate: one physnet on several PFs (one render per PF), or one PF's VFs split across physnets
+(one render per physnet, each with its own --vfs). VFs already offered on another physnet are refused
+(exit 2), since Nova gives each VF to the first device_spec entry that matches it.`,
 		Example: `  sriovctl --lab /tmp/lab openstack render --physnet physnet1 --pf ens5f0
   sriovctl --lab /tmp/lab openstack render --physnet physnet2 --pf ens1f0 --network-type vlan --vlan-range 100:199 --vfs 0-3 --out /tmp/os`,
 		Args: exactArgs(0, "none"),
@@ -144,6 +148,15 @@ func (f *renderFlags) options(cmd *cobra.Command) (openstack.Options, error) {
 	if f.ports < 0 || f.mirrorPorts < 0 {
 		return o, Usagef("--ports", "port counts must be 0 or more")
 	}
+	// Every value that reaches the CLI steps, before the host is read.
+	for _, name := range []string{"network", "subnet-range", "flavor", "image"} {
+		if v, _ := cmd.Flags().GetString(name); ch(name) && v == "" {
+			return o, &sriov.FieldError{Field: "--" + name, Value: v, Allowed: "must not be empty"}
+		}
+	}
+	if err := o.ValidateSteps(); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -171,6 +184,8 @@ func readExisting(dir string) (openstack.Existing, error) {
 	return ex, nil
 }
 
+// writeRendered writes the files atomically and durably; a file that exists keeps its mode, owner and
+// group (nova.conf holds passwords, typically root:nova 0640), a new one gets 0644.
 func writeRendered(dir string, r *openstack.Rendered) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &OpError{What: "openstack render", Err: err}
@@ -178,33 +193,12 @@ func writeRendered(dir string, r *openstack.Rendered) ([]string, error) {
 	var written []string
 	for i, d := range r.Docs() {
 		path := filepath.Join(dir, renderedNames[i])
-		if err := writeFileAtomic(path, d.Bytes()); err != nil {
+		if err := statefile.WriteFile(path, d.Bytes(), 0o644); err != nil {
 			return written, &OpError{What: "openstack render", Err: err}
 		}
 		written = append(written, path)
 	}
 	return written, nil
-}
-
-// writeFileAtomic replaces path by way of a temporary file in the same directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // fileRoles says where each file goes on an OpenStack deployment.
@@ -263,12 +257,13 @@ func newOpenStackCheckCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check --ml2 FILE --sriov-agent FILE --nova FILE",
 		Short: "Check ml2_conf.ini, sriov_agent.ini and nova.conf against each other and this host",
-		Long: `Check the three files against each other and against the observed host, and report each problem as
-FILE:SECTION:KEY with the fix: a device_spec physnet missing from physical_device_mappings or from
-flat_networks/network_vlan_ranges; a mapped PF that does not exist or has no VFs; sriovnicswitch or
-PciPassthroughFilter absent; a device_spec entry with both devname and address, invalid JSON, or
-matching no VF; exclude_devices naming devices that are not VFs of that PF; a VLAN range on a network
-that can only be flat.
+		Long: `Check the three files against each other and against the observed host, reading them as
+oslo.config, Nova and Neutron do, and report each problem as FILE:SECTION:KEY with the fix: a
+device_spec physnet missing from physical_device_mappings or from flat_networks/network_vlan_ranges;
+VFs an earlier device_spec entry already gives another physnet; a mapped PF that does not exist or has
+no VFs; sriovnicswitch or PciPassthroughFilter absent; a driver or filter name the services do not
+ship (names are case-sensitive); tenant network types without a type driver; VLAN ranges, mappings,
+exclude lists, device_spec entries and aliases the services refuse at start.
 
 Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missing or not INI.`,
 		Example: `  sriovctl --lab /tmp/lab openstack check --ml2 /tmp/os/ml2_conf.ini --sriov-agent /tmp/os/sriov_agent.ini --nova /tmp/os/nova.conf`,

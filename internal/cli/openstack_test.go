@@ -153,6 +153,13 @@ func TestOpenStackRenderRefusesBadInput(t *testing.T) {
 		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--network-type", "vlan", "--vlan-range", "100:199", "--segment", "300"}, "must lie in --vlan-range 100:199"},
 		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--vfs", "2-9"}, "ens5f0 has VFs 0-3"},
 		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--ports", "3", "--mirror-ports", "2"}, "at most 4 ports"},
+		// Every value that reaches the CLI steps.
+		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--subnet-range", "not-a-cidr"}, `--subnet-range: invalid value "not-a-cidr": want a network address in CIDR notation`},
+		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--subnet-range", "192.0.2.1/24"}, "Neutron wants the network address, 192.0.2.0/24"},
+		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--subnet-range", ""}, "--subnet-range"},
+		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--network", "--help"}, "--network"},
+		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--flavor", "-x"}, "--flavor"},
+		{[]string{"--physnet", "physnet1", "--pf", "ens5f0", "--image", "a\nb"}, "--image"},
 	}
 	for _, tc := range cases {
 		r := clitest.Run(t, append(render, tc.args...)...)

@@ -1,13 +1,7 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
-
-	"github.com/sriovctl/sriovctl/internal/change"
-	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 func init() { register(newPFCmd) }
@@ -38,62 +32,22 @@ the VFs that would lose their configuration are named; with --force it goes thro
 }
 
 func (a *App) setNumVFs(cmd *cobra.Command, ref string, n int, force bool) error {
-	ctx := cmd.Context()
-	h, p, release, err := a.lockedHostPF(ctx, "pf set", ref)
+	svc, err := a.Service(false)
 	if err != nil {
 		return err
 	}
-	defer release()
-	if err := sriov.ValidateNumVFs("--numvfs", n, p.TotalVFs); err != nil {
+	res, err := svc.SetNumVFs(cmd.Context(), ref, n, force)
+	if err != nil {
 		return err
 	}
-	if n != p.NumVFs {
-		// Any change of an enabled PF's count destroys its VFs (through 0, or to 0).
-		if err := a.refuseAssigned(ctx, "pf set", "--numvfs", fmt.Sprint(n), p, nil, force); err != nil {
-			return err
-		}
-	}
-	var ops []change.Op
-	switch {
-	case n == p.NumVFs:
-	case p.NumVFs > 0 && n > 0:
-		if !force {
-			return Usagef("--numvfs", "%s has %d VFs and the kernel resizes only through 0, destroying the configuration of VFs %s; rerun with --force to go through 0",
-				p.Name, p.NumVFs, describeLoss(p))
-		}
-		ops = append(ops,
-			change.Op{Kind: change.KindNumVFs, PF: p.Name, VF: -1, From: change.Value{NumVFs: p.NumVFs}, To: change.Value{NumVFs: 0}, PriorVFs: p.VFs, Disruptive: true, Reason: "resize goes through 0"},
-			change.Op{Kind: change.KindNumVFs, PF: p.Name, VF: -1, From: change.Value{NumVFs: 0}, To: change.Value{NumVFs: n}, Reason: "resize"})
-	default:
-		ops = append(ops, change.Op{Kind: change.KindNumVFs, PF: p.Name, VF: -1, From: change.Value{NumVFs: p.NumVFs}, To: change.Value{NumVFs: n}, PriorVFs: p.VFs, Disruptive: n == 0})
-	}
-	res, err := change.Run(ctx, h, ops, change.Hooks{})
-	if err != nil {
-		return &OpError{What: "pf set", Err: err}
-	}
+	p := res.Before
 	if a.JSON {
 		return a.PrintJSON(map[string]any{"pf": p.Name, "numVfs": n, "previousNumVfs": p.NumVFs, "writes": res.Writes})
 	}
-	if len(ops) == 0 {
+	if len(res.Ops) == 0 {
 		a.Printf("%s: numvfs is already %d, no changes\n", p.Name, n)
 		return nil
 	}
 	a.Printf("%s: numvfs %d -> %d\n", p.Name, p.NumVFs, n)
 	return nil
-}
-
-// describeLoss lists a PF's VFs, marking those whose configuration differs from a fresh VF's.
-func describeLoss(p *sriov.PF) string {
-	def := sriov.DefaultVFConfig()
-	var configured []string
-	for _, v := range p.VFs {
-		if v.VFConfig != def {
-			configured = append(configured, fmt.Sprint(v.ID))
-		}
-	}
-	s := fmt.Sprintf("0-%d", p.NumVFs-1)
-	if len(configured) > 0 {
-		s += " (configured: " + strings.Join(configured, ",") + ")"
-	}
-	return s
 }

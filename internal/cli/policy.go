@@ -3,15 +3,18 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/pool"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -28,7 +31,10 @@ func readPolicy(file string) ([]byte, *policy.Policy, error) {
 	if file == "" {
 		return nil, nil, Usagef("-f", "give the policy file: -f FILE")
 	}
-	data, err := os.ReadFile(file)
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		return readPolicyDir(file)
+	}
+	data, err := policy.ReadFile(file)
 	if err != nil {
 		return nil, nil, usageErr("-f", err)
 	}
@@ -46,12 +52,8 @@ type planOptions struct {
 }
 
 func (o *planOptions) add(c *cobra.Command) {
-	c.Flags().StringVarP(&o.file, "file", "f", "", "the policy file (YAML)")
+	c.Flags().StringVarP(&o.file, "file", "f", "", "the policy file (YAML), or a directory whose *.yaml files are merged in name order")
 	c.Flags().BoolVar(&o.force, "force", false, "let checks of other features accept what they refuse (e.g. removing VFs assigned from a pool)")
-}
-
-func (a *App) buildPlan(st *sriov.Host, pol *policy.Policy, force bool) *plan.Plan {
-	return plan.Build(st, pol, plan.Options{Force: force, StateDir: a.StateDir()})
 }
 
 func newPlanCmd(a *App) *cobra.Command {
@@ -71,36 +73,87 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 			if err != nil {
 				return err
 			}
-			_, st, err := a.HostState(cmd.Context())
+			svc, err := a.Service(false)
 			if err != nil {
 				return err
 			}
-			p := a.buildPlan(st, pol, o.force)
-			pending, _ := apply.LoadJournal(a.StateDir())
+			pr, err := svc.Plan(cmd.Context(), pol, o.force)
+			if pr == nil {
+				return opErr("plan", err)
+			}
 			if a.JSON {
-				if err := a.PrintJSON(planJSON(p, pending)); err != nil {
-					return err
+				if jerr := a.PrintJSON(planJSON(pr.Plan, pr.Pending)); jerr != nil {
+					return jerr
 				}
 			} else {
-				a.printPlan(p)
-				if pending != nil {
-					a.Printf("note: an interrupted %s (pid %d) is pending; apply first undoes it (or run `sriovctl recover`)\n", pending.What, pending.PID)
-				}
+				a.printPlan(pr.Plan)
+				a.printPendingNote(pr.Pending)
 			}
-			return planErr("plan", p)
+			return err
 		},
 	}
 	o.add(c)
 	return c
 }
 
-func planJSON(p *plan.Plan, pending *apply.Pending) map[string]any {
+func planJSON(p *plan.Plan, pending *service.Pending) map[string]any {
 	m := map[string]any{"ops": jsonList(p.Ops), "problems": jsonList(p.Problems), "notes": jsonList(p.Notes), "resizes": jsonList(p.Resizes),
 		"changes": len(p.Ops), "disruptive": p.Disruptive(), "summary": p.Summary()}
 	if pending != nil {
-		m["pendingRecovery"] = map[string]any{"what": pending.What, "pid": pending.PID, "started": pending.Started}
+		m["pendingRecovery"] = pendingJSON(pending)
 	}
 	return m
+}
+
+// pendingJSON describes what killed commands left, for --json.
+func pendingJSON(p *service.Pending) map[string]any {
+	m := map[string]any{}
+	if j := p.Journal; j != nil {
+		m["what"], m["pid"], m["started"], m["ops"], m["next"] = j.What, j.PID, j.Started, len(j.Ops), j.Next
+	}
+	if len(p.Assignments) > 0 {
+		m["assignments"] = p.Assignments
+	}
+	if len(p.Mirrors) > 0 {
+		m["mirrors"] = p.Mirrors
+	}
+	return m
+}
+
+// printPendingNote says what a writer (or `sriovctl recover`) would recover first; reads do not.
+func (a *App) printPendingNote(p *service.Pending) {
+	if p == nil {
+		return
+	}
+	if j := p.Journal; j != nil {
+		a.Printf("note: an interrupted %s (pid %d) is pending; the next command that writes undoes it first (or run `sriovctl recover`)\n", j.What, j.PID)
+	}
+	for _, r := range p.Assignments {
+		a.Printf("note: %s vf %d (pool %s, owner %s) is stuck %s by an interrupted command; run `sriovctl recover`\n", r.PF, r.VF, r.Pool, r.Owner, r.State)
+	}
+	for _, g := range p.Mirrors {
+		a.Printf("note: mirror group %s is stuck %s by an interrupted command; run `sriovctl recover`\n", g.Name, g.State)
+	}
+}
+
+// opErr marks an error from the service as operational (exit 1) unless it is an input error or a plan
+// whose problems say which.
+func opErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *sriov.FieldError
+	var ue *UsageError
+	var se *service.UsageError
+	var pe *service.ProblemsError
+	var ae *service.AssignedError
+	if errors.As(err, &fe) || errors.As(err, &ue) || errors.As(err, &se) || errors.As(err, &pe) || errors.As(err, &ae) {
+		return err
+	}
+	if strings.HasPrefix(err.Error(), what+": ") {
+		return err // the service named the command already; any other error is exit 1
+	}
+	return &OpError{What: what, Err: err}
 }
 
 // jsonList makes an empty list print as [] rather than null.
@@ -109,19 +162,6 @@ func jsonList[E any](s []E) []E {
 		return []E{}
 	}
 	return s
-}
-
-// planErr turns a plan's problems into the command's error: exit 2 when the policy does not fit the host,
-// 1 when the NIC or another feature refuses.
-func planErr(what string, p *plan.Plan) error {
-	if len(p.Problems) == 0 {
-		return nil
-	}
-	err := fmt.Errorf("%d problem(s), first: %s; nothing was changed", len(p.Problems), p.Problems[0])
-	if p.InvalidInput() {
-		return &UsageError{What: what, Err: err}
-	}
-	return &OpError{What: what, Err: err}
 }
 
 // printPlan writes the plan for humans: numbered operations, problems, notes, the summary.
@@ -151,14 +191,17 @@ func (a *App) printPlan(p *plan.Plan) {
 // applyFlags are apply's and restore's flags.
 type applyFlags struct {
 	planOptions
-	yes, dryRun, noWait bool
+	yes, dryRun, noWait, prune bool
+	waitPFs                    time.Duration
 }
 
 func (f *applyFlags) add(c *cobra.Command, withFile bool) {
 	if withFile {
 		f.planOptions.add(c)
+		c.Flags().BoolVar(&f.prune, "prune", false, "store the policy as the whole desired state, dropping PFs, pools and mirror groups it does not name")
 	} else {
 		c.Flags().BoolVar(&f.force, "force", false, "let checks of other features accept what they refuse")
+		c.Flags().DurationVar(&f.waitPFs, "wait-pfs", 0, "wait up to `DURATION` (e.g. 30s) for the desired state's PFs to appear (boot: drivers, udev)")
 	}
 	c.Flags().BoolVar(&f.yes, "yes", false, "apply a disruptive plan (VF count changes that destroy VFs) without asking")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "plan and check only; write nothing")
@@ -175,8 +218,10 @@ func newApplyCmd(a *App) *cobra.Command {
 confirmation on a terminal. A resize keeps the settings of the VFs that survive it. If any write fails,
 every attribute already changed is restored and the command exits 1. A journal in the state directory
 makes a crash safe: the next apply (or ` + "`sriovctl recover`" + `) first undoes an interrupted apply. One
-apply runs at a time; --no-wait fails at once instead of waiting. On success the policy is stored as the
-host's desired state (` + "`sriovctl status`, `sriovctl restore`" + `). The output says how many writes were made.`,
+apply runs at a time; --no-wait fails at once instead of waiting. On success the policy is merged into the
+host's stored desired state (` + "`sriovctl status`, `sriovctl restore`" + `): the PFs (by PCI address), pools and
+mirror groups it names replace the stored ones, the others stay; --prune stores it as the whole state.
+-f DIR reads DIR/*.yaml in name order as one policy. The output says how many writes were made.`,
 		Example: `  sriovctl apply -f policy.yaml
   sriovctl apply -f policy.yaml --yes --no-wait`,
 		Args: exactArgs(0, "none"),
@@ -197,87 +242,71 @@ func newRestoreCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "restore [--yes] [--no-wait]",
 		Short: "Re-apply the stored desired state (after a reboot or a PF reset)",
-		Long: `Apply the policy stored by the last successful apply, as apply does. Run at boot by
-dist/systemd/sriovctl-restore.service, before the network comes up.`,
+		Long: `Apply the stored desired state (the merge of the policies applied), as apply does, to every PF of it
+that is present, then give every VF handed to an owner its owner's settings and driver again. PFs of the
+desired state that are missing are reported and make the exit code 1; --wait-pfs waits for them first.
+Run at boot by dist/systemd/sriovctl-restore.service, before the network comes up.`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := apply.LoadDesired(a.StateDir())
-			if err != nil {
-				return &OpError{What: "restore", Err: err}
-			}
-			if d == nil {
-				return Usagef("restore", "no desired state in %s: apply a policy first (sriovctl apply -f FILE)", a.StateDir())
-			}
-			pol, err := policy.Parse(d.Path, d.Policy)
-			if err != nil {
-				return &OpError{What: "restore: stored desired state", Err: err}
-			}
-			return a.applyPolicy(cmd.Context(), "restore", d.Policy, pol, f)
+			return a.applyPolicy(cmd.Context(), "restore", nil, nil, f)
 		},
 	}
 	f.add(c, false)
 	return c
 }
 
-// applyPolicy is apply and restore: lock, recover, plan, confirm, run, report.
+// applyPolicy is apply and restore: the service locks, recovers, plans, confirms, runs; this reports.
 func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *policy.Policy, f applyFlags) error {
-	h, err := a.Host()
+	svc, err := a.Service(f.noWait)
 	if err != nil {
 		return err
 	}
-	dir := a.StateDir()
-	var rec *apply.Recovery
-	if !f.dryRun {
-		lock, err := apply.AcquireContext(ctx, dir, f.noWait)
-		if err != nil {
-			return &OpError{What: what, Err: err}
-		}
-		defer lock.Release()
-		rec, err = apply.Recover(ctx, h, dir)
-		if err != nil {
-			return &OpError{What: what + ": recover", Err: err}
-		}
-		if rec != nil && !a.JSON {
-			a.printRecovery(rec)
-		}
+	req := service.ApplyRequest{What: what, Data: data, Policy: pol, Force: f.force, DryRun: f.dryRun, Yes: f.yes, Prune: f.prune, WaitPFs: f.waitPFs,
+		Confirm: func(p *plan.Plan) error { return a.confirm(what, p) }}
+	var res *service.ApplyResult
+	if what == "restore" {
+		res, err = svc.Restore(ctx, req)
+	} else {
+		res, err = svc.Apply(ctx, req)
 	}
-	st, err := a.Observe(ctx, h)
-	if err != nil {
-		return err
+	if res == nil || res.Plan == nil {
+		return opErr(what, err)
 	}
-	p := a.buildPlan(st, pol, f.force)
+	p := res.Plan
 	out := planJSON(p, nil)
 	out["dryRun"] = f.dryRun
-	out["writes"] = 0
-	if rec != nil {
-		out["recovered"] = rec
+	out["writes"] = res.Writes
+	if res.Recovered != nil {
+		out["recovered"] = res.Recovered
 	}
 	if !a.JSON {
 		a.printPlan(p)
 	}
-	if err := planErr(what, p); err != nil {
+	if len(res.Missing) > 0 {
+		out["missing"] = res.Missing
+	}
+	if len(res.Reasserted) > 0 {
+		out["reasserted"] = len(res.Reasserted)
+	}
+	var pe *service.ProblemsError
+	var me *service.MissingPFsError
+	switch {
+	case errors.As(err, &pe):
 		if a.JSON {
 			a.PrintJSON(out)
 		}
 		return err
-	}
-	if f.dryRun {
+	case errors.As(err, &me):
+		// Every PF present was restored; the missing ones make the exit 1.
 		if a.JSON {
-			return a.PrintJSON(out)
+			out["error"] = err.Error()
+			a.PrintJSON(out)
+		} else {
+			a.printReasserted(res)
+			a.Printf("%s: done for the PFs present: %d writes; missing: %s\n", what, res.Writes, strings.Join(me.PFs, ", "))
 		}
-		if pending, _ := apply.LoadJournal(dir); pending != nil {
-			a.Printf("note: an interrupted %s (pid %d) is pending; apply first undoes it (or run `sriovctl recover`)\n", pending.What, pending.PID)
-		}
-		a.Printf("dry run: 0 writes\n")
-		return nil
+		return err
 	}
-	if n := p.Disruptive(); n > 0 && !f.yes {
-		if err := a.confirm(what, p); err != nil {
-			return err
-		}
-	}
-	res, err := apply.Run(ctx, h, st, p, data, dir, what)
-	out["writes"] = res.Writes
 	if err != nil {
 		out["error"] = err.Error()
 		out["rolledBack"] = res.RolledBack
@@ -291,11 +320,20 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 			}
 			a.Printf("%s: failed after %d writes (%s)\n", what, res.Writes, undone)
 		}
-		return &OpError{What: what, Err: err}
+		return opErr(what, err)
+	}
+	if f.dryRun {
+		if a.JSON {
+			return a.PrintJSON(out)
+		}
+		a.printPendingNote(res.Pending)
+		a.Printf("dry run: 0 writes\n")
+		return nil
 	}
 	if a.JSON {
 		return a.PrintJSON(out)
 	}
+	a.printReasserted(res)
 	switch {
 	case len(p.Ops) == 0:
 		a.Printf("%s: the host already matches: 0 writes\n", what)
@@ -303,6 +341,12 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		a.Printf("%s: done: %d writes\n", what, res.Writes)
 	}
 	return nil
+}
+
+func (a *App) printReasserted(res *service.ApplyResult) {
+	for _, as := range res.Reasserted {
+		a.Printf("%s vf %d: gave %s's settings back (pool %s): %s\n", as.PF, as.VF, as.Owner, as.Pool, strings.Join(as.Reapplied, ", "))
+	}
 }
 
 // confirm asks on a terminal before a disruptive plan; elsewhere it refuses (input error, exit 2).
@@ -320,13 +364,15 @@ func (a *App) confirm(what string, p *plan.Plan) error {
 	return Usagef(what, "not confirmed; nothing was changed")
 }
 
-func (a *App) printRecovery(rec *apply.Recovery) {
-	switch rec.Action {
-	case "finished":
-		a.Printf("recovered: the interrupted %s (pid %d, started %s) had made every write; stored its desired state\n", rec.What, rec.PID, rec.Started)
-	default:
-		a.Printf("recovered: undid the interrupted %s (pid %d, started %s, stopped at operation %d of %d): %d writes\n",
-			rec.What, rec.PID, rec.Started, rec.Next+1, rec.Ops, rec.Writes)
+func (a *App) printRecovered(rec *service.Recovered) {
+	if rec.Apply != nil {
+		a.Printf("recovered: %s\n", service.DescribeRecovery(rec.Apply))
+	}
+	for _, r := range rec.Assignments {
+		a.Printf("recovered: %s vf %d (pool %s, owner %s, was %s) restored and free\n", r.PF, r.VF, r.Pool, r.Owner, r.State)
+	}
+	for _, g := range rec.Mirrors {
+		a.Printf("recovered: mirror group %s (was %s) removed, its members restored\n", g.Name, g.State)
 	}
 }
 
@@ -334,33 +380,34 @@ func newRecoverCmd(a *App) *cobra.Command {
 	var noWait bool
 	c := &cobra.Command{
 		Use:   "recover [--no-wait]",
-		Short: "Undo (or finish) an apply interrupted by a crash, from its journal",
-		Long: `If an apply or restore was killed, its journal in the state directory says what it was doing. recover
-brings every PF it touched back to the state before it started (or, if it had made every write, finishes
-it by storing its desired state). apply and restore do this themselves first.`,
+		Short: "Undo (or finish) what a killed command left: its host writes, from the journal, and its records",
+		Long: `If a command that writes the host was killed (apply, restore, pf set, vf set, vf bind, mirror create or
+delete, assign, release), its journal in the state directory says what it was doing. recover brings every
+PF it touched back to the state before it started (or, if it had made every write, finishes it), then
+repairs the ledger's and the mirror records' entries the command left. Every command that writes does
+this itself first; read commands only report it. With nothing pending, recover writes nothing.`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := a.Host()
+			svc, err := a.quietService(noWait)
 			if err != nil {
 				return err
 			}
-			lock, err := apply.AcquireContext(cmd.Context(), a.StateDir(), noWait)
-			if err != nil {
-				return &OpError{What: "recover", Err: err}
-			}
-			defer lock.Release()
-			rec, err := apply.Recover(cmd.Context(), h, a.StateDir())
+			rec, err := svc.Recover(cmd.Context())
 			if a.JSON {
-				a.PrintJSON(map[string]any{"recovered": rec})
+				var v any
+				if !rec.Empty() {
+					v = rec
+				}
+				a.PrintJSON(map[string]any{"recovered": v})
 			}
 			if err != nil {
 				return &OpError{What: "recover", Err: err}
 			}
 			if !a.JSON {
-				if rec == nil {
-					a.Printf("no interrupted apply: nothing to recover\n")
+				if rec.Empty() {
+					a.Printf("no interrupted command: nothing to recover\n")
 				} else {
-					a.printRecovery(rec)
+					a.printRecovered(rec)
 				}
 			}
 			return nil
@@ -376,39 +423,39 @@ func newStatusCmd(a *App) *cobra.Command {
 		Short: "Show the stored desired state and any drift of the host from it",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := a.StateDir()
-			d, err := apply.LoadDesired(dir)
+			svc, err := a.Service(false)
 			if err != nil {
-				return &OpError{What: "status", Err: err}
+				return err
 			}
-			pending, err := apply.LoadJournal(dir)
+			stat, err := svc.Status(cmd.Context())
 			if err != nil {
-				return &OpError{What: "status", Err: err}
+				return opErr("status", err)
 			}
+			dir := svc.StateDir()
 			out := map[string]any{"stateDir": dir, "desired": nil}
-			if pending != nil {
-				out["pendingRecovery"] = map[string]any{"what": pending.What, "pid": pending.PID, "started": pending.Started, "ops": len(pending.Ops), "next": pending.Next}
+			if stat.Pending != nil {
+				out["pendingRecovery"] = pendingJSON(stat.Pending)
 			}
+			d := stat.Desired
 			if d == nil {
 				if a.JSON {
 					return a.PrintJSON(out)
 				}
 				a.Printf("no desired state stored in %s (a successful apply stores one)\n", dir)
-				a.printPending(pending)
+				a.printPending(stat.Pending)
 				return nil
 			}
-			pol, err := policy.Parse(d.Path, d.Policy)
-			if err != nil {
-				return &OpError{What: "status: stored desired state", Err: err}
-			}
-			_, st, err := a.HostState(cmd.Context())
-			if err != nil {
-				return err
-			}
-			drift := a.buildPlan(st, pol, false)
+			pol, drift := stat.Policy, stat.Drift
 			out["desired"] = map[string]any{"path": d.Path, "stored": d.Stored, "policy": pol}
-			out["inSync"] = len(drift.Ops) == 0 && len(drift.Problems) == 0
+			out["inSync"] = stat.InSync
 			out["drift"] = planJSON(drift, nil)
+			var assignDrift []pool.Held
+			for _, h := range stat.Assignments {
+				if h.Host != "ok" {
+					assignDrift = append(assignDrift, h)
+				}
+			}
+			out["assignmentDrift"] = jsonList(assignDrift)
 			if a.JSON {
 				return a.PrintJSON(out)
 			}
@@ -418,23 +465,51 @@ func newStatusCmd(a *App) *cobra.Command {
 				if pp.NumVFs != nil {
 					n = fmt.Sprintf("%d VFs", *pp.NumVFs)
 				}
-				a.Printf("  %s: %s, %d VF entries\n", pp.Ref(), n, len(pp.VFs))
+				name := pp.Ref()
+				if p := stat.Host.FindPF(pp.Ref()); p != nil && p.Name != name {
+					name += " (" + p.Name + ")"
+				} else if p == nil {
+					name += " (not on this host)"
+				}
+				a.Printf("  pf %s: %s, %d VF entries\n", name, n, len(pp.VFs))
 			}
-			a.printPending(pending)
-			if len(drift.Ops) == 0 && len(drift.Problems) == 0 {
+			for _, pl := range pol.Pools {
+				a.Printf("  pool %s: %s VFs %s\n", pl.Name, pl.PF, pl.IDs)
+			}
+			for _, m := range pol.Mirrors {
+				a.Printf("  mirror %s: %s VFs %s\n", m.Name, m.PF, m.VFs)
+			}
+			a.printPending(stat.Pending)
+			if stat.InSync {
 				a.Printf("in sync: the host matches the desired state\n")
 				return nil
 			}
-			a.Printf("DRIFT: the host differs from the desired state; `sriovctl restore` would make:\n")
-			a.printPlan(drift)
+			for _, h := range assignDrift {
+				a.Printf("DRIFT: %s vf %d assigned to %s (pool %s): %s\n", h.PF, h.VF, h.Owner, h.Pool, h.Host)
+			}
+			if len(drift.Ops) > 0 || len(drift.Problems) > 0 {
+				a.Printf("DRIFT: the host differs from the desired state; `sriovctl restore` would make:\n")
+				a.printPlan(drift)
+			} else {
+				a.Printf("`sriovctl restore` gives assigned VFs their owners' settings back\n")
+			}
 			return nil
 		},
 	}
 }
 
-func (a *App) printPending(p *apply.Pending) {
-	if p != nil {
-		a.Printf("PENDING: an interrupted %s (pid %d, started %s) left a journal; run `sriovctl recover`\n", p.What, p.PID, p.Started)
+func (a *App) printPending(p *service.Pending) {
+	if p == nil {
+		return
+	}
+	if j := p.Journal; j != nil {
+		a.Printf("PENDING: an interrupted %s (pid %d, started %s) left a journal; run `sriovctl recover`\n", j.What, j.PID, j.Started)
+	}
+	for _, r := range p.Assignments {
+		a.Printf("PENDING: %s vf %d (pool %s, owner %s) is stuck %s; run `sriovctl recover`\n", r.PF, r.VF, r.Pool, r.Owner, r.State)
+	}
+	for _, g := range p.Mirrors {
+		a.Printf("PENDING: mirror group %s is stuck %s; run `sriovctl recover`\n", g.Name, g.State)
 	}
 }
 

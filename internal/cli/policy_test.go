@@ -127,7 +127,7 @@ func TestApplyProblemsAndErrors(t *testing.T) {
 		{"driver refuses", "pfs:\n  - name: ens5f0\n    numVfs: 1\n    vfs:\n      - ids: \"0\"\n        linkState: enable\n", 1, "operation not supported"},
 		{"too many VFs", "pfs:\n  - name: ens5f0\n    numVfs: 9\n", 2, "allowed 0-7 (sriov_totalvfs)"},
 		{"no such PF", "pfs:\n  - name: eth9\n", 2, "no such PF"},
-		{"parse error", "pfs:\n  - name: ens5f0\n    numVFs: 2\n", 2, "policy.yaml:3: field numVFs not found"},
+		{"parse error", "pfs:\n  - name: ens5f0\n    numVFs: 2\n", 2, "policy.yaml:3: pfs[0].numVFs: unknown key; did you mean \"numVfs\"?"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -47,7 +46,7 @@ func (s *poolSource) load(a *App) ([]policy.Pool, string, error) {
 		path, data = d.Path, d.Policy
 	} else {
 		var err error
-		if data, err = os.ReadFile(path); err != nil {
+		if data, err = policy.ReadFile(path); err != nil {
 			return nil, "", usageErr("--policy", err)
 		}
 	}
@@ -73,46 +72,6 @@ func findPool(pools []policy.Pool, name, source string) (policy.Pool, error) {
 	return policy.Pool{}, Usagef("--pool", "no pool %q in %s; pools: %s", name, source, have)
 }
 
-// withPools opens the host and the ledger (waiting for any other sriovctl holding it), repairs what
-// interrupted commands left, and runs fn with the pool manager.
-func (a *App) withPools(cmd *cobra.Command, what string, fn func(m *pool.Manager) error) error {
-	ctx := cmd.Context()
-	h, err := a.Host()
-	if err != nil {
-		return err
-	}
-	// apply's one-writer lock first, then the ledger's (apply takes them in the same order when its plan
-	// checks the ledger): pool commands and apply never write the host at the same time.
-	lock, err := apply.AcquireContext(ctx, a.StateDir(), false)
-	if err != nil {
-		return &OpError{What: what, Err: err}
-	}
-	defer lock.Release()
-	// A half-done apply would be undone later over what this command writes: finish or undo it first.
-	rec, err := apply.Recover(ctx, h, a.StateDir())
-	if err != nil {
-		return &OpError{What: what + ": recover an interrupted apply", Err: err}
-	}
-	if rec != nil {
-		fmt.Fprintf(a.Stderr, "note: an interrupted %s (pid %d) was %s first\n", rec.What, rec.PID, rec.Action)
-	}
-	l, err := ledger.Open(ctx, a.StateDir())
-	if err != nil {
-		return &OpError{What: what, Err: err}
-	}
-	defer l.Close()
-	m := &pool.Manager{Host: h, Ledger: l}
-	repaired, err := m.Repair(ctx)
-	for _, r := range repaired {
-		fmt.Fprintf(a.Stderr, "note: finished an interrupted command: %s vf %d (pool %s, owner %s, was %s) restored and free\n",
-			r.PF, r.VF, r.Pool, r.Owner, r.State)
-	}
-	if err != nil {
-		fmt.Fprintf(a.Stderr, "warning: %s\n", oneLine(err.Error()))
-	}
-	return fn(m)
-}
-
 func newPoolCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "pool", Short: "VF pools (defined in the policy file) handed out to VMs"}
 	cmd.AddCommand(newPoolListCmd(a))
@@ -130,29 +89,36 @@ func newPoolListCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withPools(cmd, "pool list", func(m *pool.Manager) error {
-				sts, err := m.Statuses(cmd.Context(), pools)
-				if err != nil {
-					return &OpError{What: "pool list", Err: err}
+			svc, err := a.Service(false)
+			if err != nil {
+				return err
+			}
+			sts, pending, err := svc.PoolStatuses(cmd.Context(), pools)
+			if err != nil {
+				return &OpError{What: "pool list", Err: err}
+			}
+			if a.JSON {
+				m := map[string]any{"pools": sts}
+				if pending != nil {
+					m["pendingRecovery"] = pendingJSON(pending)
 				}
-				if a.JSON {
-					return a.PrintJSON(map[string]any{"pools": sts})
+				return a.PrintJSON(m)
+			}
+			a.printPendingNote(pending)
+			if len(sts) == 0 {
+				a.Printf("no pools defined\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "POOL\tPF\tVFS\tDRIVER\tUSED\tFREE\tMISSING")
+			for _, s := range sts {
+				missing := "-"
+				if len(s.Missing) > 0 {
+					missing = policy.FormatIDs(s.Missing)
 				}
-				if len(sts) == 0 {
-					a.Printf("no pools defined\n")
-					return nil
-				}
-				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "POOL\tPF\tVFS\tDRIVER\tUSED\tFREE\tMISSING")
-				for _, s := range sts {
-					missing := "-"
-					if len(s.Missing) > 0 {
-						missing = policy.FormatIDs(s.Missing)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.PF, s.IDs, dash(s.Driver), s.Used, s.Free, missing)
-				}
-				return tw.Flush()
-			})
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.PF, s.IDs, dash(s.Driver), s.Used, s.Free, missing)
+			}
+			return tw.Flush()
 		},
 	}
 	src.addFlag(c.Flags())
@@ -214,21 +180,24 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 			if err != nil {
 				return err
 			}
-			return a.withPools(cmd, "assign", func(m *pool.Manager) error {
-				as, err := m.Assign(cmd.Context(), pool.Request{Pool: pl, Owner: owner, Settings: s})
-				var ex *pool.ExhaustedError
-				var fe *sriov.FieldError
-				if errors.As(err, &ex) || errors.As(err, &fe) {
-					return err // exactly "pool P exhausted (N/N in use)"; or bad input, exit 2
-				}
-				if err != nil {
-					return &OpError{What: "assign", Err: err}
-				}
-				if len(as.Reapplied) > 0 {
-					fmt.Fprintf(a.Stderr, "note: %s vf %d had drifted from %s's settings; set again: %s\n", as.PF, as.VF, as.Owner, strings.Join(as.Reapplied, ", "))
-				}
-				return a.printAssignment(as.Record, as.Existing, format)
-			})
+			svc, err := a.Service(false)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Assign(cmd.Context(), pool.Request{Pool: pl, Owner: owner, Settings: s})
+			var ex *pool.ExhaustedError
+			var fe *sriov.FieldError
+			if errors.As(err, &ex) || errors.As(err, &fe) {
+				return err // exactly "pool P exhausted (N/N in use)"; or bad input, exit 2
+			}
+			if err != nil {
+				return &OpError{What: "assign", Err: err}
+			}
+			as := res.Assignment
+			if len(as.Reapplied) > 0 {
+				fmt.Fprintf(a.Stderr, "note: %s vf %d had drifted from %s's settings; set again: %s\n", as.PF, as.VF, as.Owner, strings.Join(as.Reapplied, ", "))
+			}
+			return a.printAssignment(as.Record, as.Existing, format)
 		},
 	}
 	fl := c.Flags()
@@ -309,33 +278,36 @@ was assigned again since, matches nothing: release then changes nothing and says
 			case sel.Lease == "":
 				return Usagef("--lease", "empty lease token")
 			}
-			return a.withPools(cmd, "release", func(m *pool.Manager) error {
-				done, err := m.Release(cmd.Context(), sel)
-				if err != nil {
-					return &OpError{What: "release", Err: err}
-				}
-				if a.JSON {
-					out := []assignmentJSON{}
-					for _, r := range done {
-						out = append(out, toAssignmentJSON(r))
-					}
-					return a.PrintJSON(map[string]any{"released": out})
-				}
-				if len(done) == 0 {
-					if sel.Lease != "" {
-						a.Printf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed\n", sel.Lease)
-					} else {
-						a.Printf("nothing to release: owner %s holds no VF; nothing changed\n", sel.Owner)
-					}
-					return nil
-				}
+			svc, err := a.Service(false)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Release(cmd.Context(), sel)
+			if err != nil {
+				return &OpError{What: "release", Err: err}
+			}
+			done := res.Released
+			if a.JSON {
+				out := []assignmentJSON{}
 				for _, r := range done {
-					p := r.Prior
-					a.Printf("released %s vf %d (pool %s) from %s: restored mac %s, vlan %d qos %d, spoofchk %s, trust %s, max-tx-rate %d, driver %s\n",
-						r.PF, r.VF, r.Pool, r.Owner, p.MAC, p.VLAN, p.QoS, onOff(p.SpoofCheck), onOff(p.Trust), p.MaxTxRateMbps, driverName(r.PriorDriver))
+					out = append(out, toAssignmentJSON(r))
+				}
+				return a.PrintJSON(map[string]any{"released": out})
+			}
+			if len(done) == 0 {
+				if sel.Lease != "" {
+					a.Printf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed\n", sel.Lease)
+				} else {
+					a.Printf("nothing to release: owner %s holds no VF; nothing changed\n", sel.Owner)
 				}
 				return nil
-			})
+			}
+			for _, r := range done {
+				p := r.Prior
+				a.Printf("released %s vf %d (pool %s) from %s: restored mac %s, vlan %d qos %d, spoofchk %s, trust %s, max-tx-rate %d, driver %s\n",
+					r.PF, r.VF, r.Pool, r.Owner, p.MAC, p.VLAN, p.QoS, onOff(p.SpoofCheck), onOff(p.Trust), p.MaxTxRateMbps, driverName(r.PriorDriver))
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&sel.Owner, "owner", "", "release every VF this owner holds")
@@ -350,26 +322,33 @@ func newAssignmentsCmd(a *App) *cobra.Command {
 		Short: "List the VFs handed out: owner, pool, VF, lease, since when, and whether the host still matches",
 		Args:  exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withPools(cmd, "assignments", func(m *pool.Manager) error {
-				all, err := m.Assignments(cmd.Context())
-				if err != nil {
-					return &OpError{What: "assignments", Err: err}
+			svc, err := a.Service(false)
+			if err != nil {
+				return err
+			}
+			all, pending, err := svc.Assignments(cmd.Context())
+			if err != nil {
+				return &OpError{What: "assignments", Err: err}
+			}
+			if a.JSON {
+				m := map[string]any{"assignments": all}
+				if pending != nil {
+					m["pendingRecovery"] = pendingJSON(pending)
 				}
-				if a.JSON {
-					return a.PrintJSON(map[string]any{"assignments": all})
-				}
-				if len(all) == 0 {
-					a.Printf("no VFs assigned\n")
-					return nil
-				}
-				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE\tHOST")
-				for _, r := range all {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
-						driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"), r.Host)
-				}
-				return tw.Flush()
-			})
+				return a.PrintJSON(m)
+			}
+			a.printPendingNote(pending)
+			if len(all) == 0 {
+				a.Printf("no VFs assigned\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "OWNER\tPOOL\tPF\tVF\tPCI\tDRIVER\tLEASE\tSTATE\tSINCE\tHOST")
+			for _, r := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Pool, r.PF, r.VF, r.PCIAddress,
+					driverName(r.Driver), r.Lease, r.State, r.Since.Format("2006-01-02T15:04:05Z"), r.Host)
+			}
+			return tw.Flush()
 		},
 	}
 }

@@ -245,12 +245,13 @@ func TestConcurrentAssignProcesses(t *testing.T) {
 	}
 }
 
-// checkConsistent asserts what kill -9 must never break: after the next command (which repairs), every
-// VF of the pool is either assigned with its owner's settings and driver, or free with its initial state.
-// It returns how many interrupted commands that next command repaired.
+// checkConsistent asserts what kill -9 must never break: after `sriovctl recover`, every VF of the pool
+// is either assigned with its owner's settings and driver, or free with its initial state. It returns
+// how many interrupted commands recover repaired (assignments, a read, repairs nothing).
 func checkConsistent(t *testing.T, labDir string, initial map[int]sriov.VF) int {
 	t.Helper()
-	recs, stderr := assignments(t, labDir)
+	rec := clitest.MustRun(t, "--lab", labDir, "recover")
+	recs, _ := assignments(t, labDir)
 	host := vfs(t, labDir)
 	held := map[int]ledger.Record{}
 	for _, r := range recs {
@@ -270,7 +271,7 @@ func checkConsistent(t *testing.T, labDir string, initial map[int]sriov.VF) int 
 			t.Fatalf("VF %d is free but not restored: %+v on %s, want %+v on %s", id, v.VFConfig, v.Driver, initial[id].VFConfig, initial[id].Driver)
 		}
 	}
-	return strings.Count(stderr, "finished an interrupted command")
+	return strings.Count(rec.Stdout, "restored and free")
 }
 
 // killWhen starts sriovctl with args and kills it with SIGKILL once ready returns true (polled every

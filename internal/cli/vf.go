@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sriovctl/sriovctl/internal/change"
-	"github.com/sriovctl/sriovctl/internal/nicprofile"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -180,88 +180,29 @@ func (f *vfSetFlags) settings(cmd *cobra.Command) (sriov.VFSettings, error) {
 	return s, nil
 }
 
-// CheckVFChange validates a whole resulting configuration (cross-field rules) and predicts the driver's
-// refusals from its profile, so that nothing is written when any part would fail.
-func CheckVFChange(p *sriov.PF, id int, cur, want sriov.VFConfig) error {
-	if want.QoS != 0 && want.VLAN == 0 {
-		return &sriov.FieldError{Field: "--qos", Value: fmt.Sprint(want.QoS), Allowed: "a QoS priority needs a VLAN (--vlan 1-4094)"}
-	}
-	if err := sriov.ValidateRates("--min-tx-rate", want.MinTxRateMbps, "--max-tx-rate", want.MaxTxRateMbps); err != nil {
-		return err
-	}
-	if err := nicprofile.ForDriver(p.Driver).CheckChange(p.Name, id, cur, want); err != nil {
-		return &OpError{What: "vf set", Err: err}
-	}
-	return nil
-}
-
 func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings, reload, force bool) error {
-	ctx := cmd.Context()
-	h, p, release, err := a.lockedHostPF(ctx, "vf set", pfRef)
+	svc, err := a.Service(false)
 	if err != nil {
 		return err
 	}
-	defer release()
-	if err := sriov.ValidateVFID("VF", id, p.NumVFs); err != nil {
-		return err
-	}
-	if err := a.refuseAssigned(ctx, "vf set", "VF", fmt.Sprint(id), p, []int{id}, force); err != nil {
-		return err
-	}
-	vf := p.VF(id)
-	if vf == nil {
-		return &OpError{What: "vf set", Err: fmt.Errorf("VF %d of %s is not reported by the host", id, p.Name)}
-	}
-	want := s.ApplyTo(vf.VFConfig)
-	if err := CheckVFChange(p, id, vf.VFConfig, want); err != nil {
-		return err
-	}
-	ops := change.Diff(p.Name, *vf, want, "vf set")
-	prof := nicprofile.ForDriver(p.Driver)
-	macChanged := s.MAC != nil && *s.MAC != vf.MAC
-	if reload {
-		// Unbind first and rebind last: the admin MAC is written while the VF has no driver, so a
-		// failure anywhere leaves the netdev with its old MAC and rollback rebinds the driver.
-		if r := ReloadOps(p, *vf, prof); len(r) == 2 {
-			ops = append(append([]change.Op{r[0]}, ops...), r[1])
-			if prof.RebindReportsVFMAC {
-				// igb reports igbvf's own MAC as the admin MAC after a bind to a VF without one: a clear
-				// MAC is written again after the bind, and before the unbind for an undo (which binds last).
-				pin := change.KeepMACClear(p.Name, id, p.Driver, prof.VFDriver, "")
-				if vf.MAC == sriov.ZeroMAC {
-					ops = append([]change.Op{pin}, ops...)
-				}
-				if want.MAC == sriov.ZeroMAC {
-					ops = append(ops, pin)
-				}
-			}
-		}
-	}
-	res, err := change.Run(ctx, h, ops, change.Hooks{})
+	res, err := svc.SetVF(cmd.Context(), service.VFRequest{PF: pfRef, VF: id, Settings: s, ReloadDriver: reload, Force: force})
 	if err != nil {
-		return &OpError{What: "vf set", Err: err}
+		return err
 	}
 	if a.JSON {
-		return a.PrintJSON(map[string]any{"pf": p.Name, "vf": id, "writes": res.Writes, "changes": describeOps(ops)})
+		return a.PrintJSON(map[string]any{"pf": res.PF, "vf": id, "writes": res.Writes, "changes": describeOps(res.Ops)})
 	}
-	if len(ops) == 0 {
-		a.Printf("%s vf %d: no changes\n", p.Name, id)
+	if len(res.Ops) == 0 {
+		a.Printf("%s vf %d: no changes\n", res.PF, id)
 		return nil
 	}
-	for _, o := range ops {
+	for _, o := range res.Ops {
 		a.Printf("%s\n", o.Describe())
 	}
-	if macChanged && prof.MACNeedsVFReload && vf.Driver == prof.VFDriver && !reload {
-		fmt.Fprintf(a.Stderr, "note: %s: %q; the VF netdev %s keeps its old MAC until the VF driver is reloaded: rerun with --reload-vf-driver\n",
-			p.Driver, prof.MACNotice, vf.Netdev)
+	for _, n := range res.Notes {
+		fmt.Fprintf(a.Stderr, "note: %s\n", n)
 	}
 	return nil
-}
-
-// ReloadOps unbinds and rebinds the VF's default driver so that its netdev takes the admin MAC. It is
-// empty when the VF is not bound to its default driver (vfio-pci VFs get the MAC when the VM starts).
-func ReloadOps(p *sriov.PF, vf sriov.VF, prof *nicprofile.Profile) []change.Op {
-	return change.ReloadOps(p.Name, vf, prof.VFDriver, "reload VF driver")
 }
 
 func describeOps(ops []change.Op) []string {

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,7 +63,13 @@ func observePF(ctx context.Context, h host.Host, ref string) (*sriov.PF, *nicpro
 // applies the plan with rollback, observes the host again and checks with the switch model that frames
 // to the group's MAC reach every member. If the check fails it undoes every write, drops the record and
 // returns a *CheckError. The record becomes active on success.
-func Create(ctx context.Context, h host.Host, st *Store, req Request) (*Plan, error) {
+//
+// run executes the writes (nil: change.Run without a journal); the service passes its journaled runner,
+// so a crash between a member's unbind and rebind is undone by recovery, and Repair then drops the group.
+func Create(ctx context.Context, h host.Host, st *Store, req Request, run change.Runner) (*Plan, error) {
+	if run == nil {
+		run = change.Plain(h)
+	}
 	existing, err := st.List()
 	if err != nil {
 		return nil, err
@@ -92,17 +99,24 @@ func Create(ctx context.Context, h host.Host, st *Store, req Request) (*Plan, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := change.Run(ctx, h, plan.Ops, change.Hooks{}); err != nil {
+	if _, err := run(ctx, "mirror create", plan.Ops); err != nil {
 		if !change.IsRollbackFailure(err) {
-			_ = st.Remove(g.Name)
+			if rerr := st.Remove(g.Name); rerr != nil {
+				return plan, errors.Join(err, rerr)
+			}
 		}
 		return plan, err
 	}
-	miss, err := verify(ctx, h, plan, prof)
+	miss, err := verify(ctx, h, plan, prof, run)
 	if err != nil || len(miss) > 0 {
-		unrestored := change.Undo(context.WithoutCancel(ctx), h, plan.Ops)
+		var unrestored []string
+		if _, uerr := run(context.WithoutCancel(ctx), "mirror create: undo", undoOps(plan.Ops)); uerr != nil {
+			unrestored = []string{uerr.Error()}
+		}
 		if len(unrestored) == 0 {
-			_ = st.Remove(g.Name)
+			if rerr := st.Remove(g.Name); rerr != nil {
+				unrestored = append(unrestored, "the group's record: "+rerr.Error())
+			}
 		}
 		if err != nil {
 			return plan, fmt.Errorf("observe after applying mirror %s: %w (rolled back)", g.Name, err)
@@ -121,7 +135,7 @@ var ReloadRetries = 2
 // verify observes the host after a create and checks the group with the model. Members that miss the
 // MAC only because their netdev does not carry it yet get their VF driver reloaded again, up to
 // ReloadRetries times; those reloads are appended to plan.Ops so that an undo reverts them too.
-func verify(ctx context.Context, h host.Host, plan *Plan, prof *nicprofile.Profile) ([]int, error) {
+func verify(ctx context.Context, h host.Host, plan *Plan, prof *nicprofile.Profile, run change.Runner) ([]int, error) {
 	g := plan.Group
 	for attempt := 0; ; attempt++ {
 		after, _, err := observePF(ctx, h, g.PF)
@@ -143,7 +157,7 @@ func verify(ctx context.Context, h host.Host, plan *Plan, prof *nicprofile.Profi
 			return miss, nil
 		}
 		plan.Notes = append(plan.Notes, fmt.Sprintf("after the first reload VFs %s did not carry %s: reloaded the VF driver again", joinIDs(miss), g.MAC))
-		if _, err := change.Run(ctx, h, again, change.Hooks{}); err != nil {
+		if _, err := run(ctx, "mirror create", again); err != nil {
 			return nil, err
 		}
 		plan.Ops = append(plan.Ops, again...)
@@ -153,15 +167,34 @@ func verify(ctx context.Context, h host.Host, plan *Plan, prof *nicprofile.Profi
 	}
 }
 
-// Delete restores the members of the group named name and drops its record. A group whose PF is gone
-// is just forgotten.
-func Delete(ctx context.Context, h host.Host, st *Store, name string) (*Plan, error) {
+// undoOps is the writes that revert ops, newest first (what change.Undo executes).
+func undoOps(ops []change.Op) []change.Op {
+	var out []change.Op
+	for i := len(ops) - 1; i >= 0; i-- {
+		out = append(out, change.UndoOps(ops[i])...)
+	}
+	return out
+}
+
+// StateDeleting marks a group whose delete has begun: a crash leaves it for Repair to finish.
+const StateDeleting = "deleting"
+
+// Delete restores the members of the group named name (their recorded MAC, spoof check, trust and
+// driver) and drops its record. A group whose PF is gone is just forgotten. The record is marked
+// "deleting" first, so that a crash is finished by Repair. run as for Create.
+func Delete(ctx context.Context, h host.Host, st *Store, name string, run change.Runner) (*Plan, error) {
+	if run == nil {
+		run = change.Plain(h)
+	}
 	g, err := st.Get(name)
 	if err != nil {
 		return nil, err
 	}
 	if g == nil {
-		groups, _ := st.List()
+		groups, err := st.List()
+		if err != nil {
+			return nil, err
+		}
 		names := make([]string, 0, len(groups))
 		for _, o := range groups {
 			names = append(names, o.Name)
@@ -172,17 +205,58 @@ func Delete(ctx context.Context, h host.Host, st *Store, name string) (*Plan, er
 		}
 		return nil, &sriov.FieldError{Field: "NAME", Value: name, Allowed: "no such mirror group; groups: " + have}
 	}
+	return finishDelete(ctx, h, st, *g, run)
+}
+
+func finishDelete(ctx context.Context, h host.Host, st *Store, g Group, run change.Runner) (*Plan, error) {
 	stHost, err := h.Observe(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pf := stHost.FindPF(g.PF)
 	if pf == nil {
-		return &Plan{Group: *g, Notes: []string{fmt.Sprintf("the PF %s is gone: nothing to restore", g.PF)}}, st.Remove(name)
+		return &Plan{Group: g, Notes: []string{fmt.Sprintf("the PF %s is gone: nothing to restore", g.PF)}}, st.Remove(g.Name)
 	}
-	plan := PlanDelete(pf, nicprofile.ForDriver(pf.Driver), *g)
-	if _, err := change.Run(ctx, h, plan.Ops, change.Hooks{}); err != nil {
+	was := g.State
+	if g.State != StateDeleting && g.State != StateApplying {
+		g.State = StateDeleting
+		if err := st.Put(g); err != nil {
+			return nil, err
+		}
+	}
+	plan := PlanDelete(pf, nicprofile.ForDriver(pf.Driver), g)
+	if _, err := run(ctx, "mirror delete", plan.Ops); err != nil {
+		if !change.IsRollbackFailure(err) && was != g.State {
+			g.State = was
+			if perr := st.Put(g); perr != nil {
+				return plan, errors.Join(err, perr)
+			}
+		}
 		return plan, err
 	}
-	return plan, st.Remove(name)
+	return plan, st.Remove(g.Name)
+}
+
+// Repair finishes what a killed `mirror create` or `mirror delete` left (run after the journal's
+// recovery, which has undone or finished their host writes): a group still "applying" was never reported
+// created and is undone, one "deleting" is deleted; either way each member gets its recorded MAC, spoof
+// check, trust and driver back and the record goes. It returns the groups it repaired.
+func Repair(ctx context.Context, h host.Host, st *Store, run change.Runner) ([]Group, error) {
+	groups, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	var done []Group
+	var errs []error
+	for _, g := range groups {
+		if g.State != StateApplying && g.State != StateDeleting {
+			continue
+		}
+		if _, err := finishDelete(ctx, h, st, g, run); err != nil {
+			errs = append(errs, fmt.Errorf("mirror %s (%s): %w", g.Name, g.State, err))
+			continue
+		}
+		done = append(done, g)
+	}
+	return done, errors.Join(errs...)
 }

@@ -300,7 +300,7 @@ func checkMACFree(pf *sriov.PF, prof *nicprofile.Profile, g Group) error {
 
 func planSameMAC(plan *Plan, pf *sriov.PF, prof *nicprofile.Profile, members []sriov.VF, after *sriov.PF) {
 	g := plan.Group
-	var flags, macs, resets, reloads []change.Op
+	var flags, macs, resets, unbinds, binds []change.Op
 	reason := "mirror " + g.Name
 	for _, v := range members {
 		want := v.VFConfig
@@ -320,7 +320,14 @@ func planSameMAC(plan *Plan, pf *sriov.PF, prof *nicprofile.Profile, members []s
 		}
 		netdevStale := v.Netdev != "" && !strings.EqualFold(v.NetdevMAC, g.MAC)
 		if prof.MACNeedsVFReload && netdevStale {
-			reloads = append(reloads, change.ReloadOps(pf.Name, v, prof.VFDriver, reason+": reload the VF driver so its netdev takes the MAC")...)
+			if r := change.ReloadOps(pf.Name, v, prof.VFDriver, reason+": reload the VF driver so its netdev takes the MAC"); len(r) == 2 {
+				if prof.RebindReportsVFMAC && v.MAC == sriov.ZeroMAC {
+					// An undo binds the driver last; igb then reports its own MAC, and this write (run
+					// last by the undo) clears it again, as the planner does.
+					unbinds = append(unbinds, change.KeepMACClear(pf.Name, v.ID, pf.Driver, prof.VFDriver, reason+": "))
+				}
+				unbinds, binds = append(unbinds, r[0]), append(binds, r[1])
+			}
 		}
 		a := after.VF(v.ID)
 		a.VFConfig = want
@@ -328,7 +335,9 @@ func planSameMAC(plan *Plan, pf *sriov.PF, prof *nicprofile.Profile, members []s
 			a.NetdevMAC = g.MAC
 		}
 	}
-	plan.Ops = slices.Concat(flags, macs, resets, reloads)
+	// The MACs are written while the reloaded members are unbound and the driver binds after them, so an
+	// undo (newest first) also writes the old MACs back before it binds the driver again.
+	plan.Ops = slices.Concat(flags, unbinds, macs, resets, binds)
 	for _, o := range plan.Ops {
 		plan.Commands = append(plan.Commands, ipCommand(o, pf))
 	}
@@ -488,7 +497,7 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 			plan.Notes = append(plan.Notes, fmt.Sprintf("the offloaded rule %s is already gone from %s", g.Name, pf.Name))
 		}
 	}
-	var flags, macs, reloads, pins []change.Op
+	var flags, macs, unbinds, binds, pins []change.Op
 	for _, m := range g.Prior {
 		v := pf.VF(m.VF)
 		if v == nil {
@@ -504,9 +513,18 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 				flags = append(flags, o)
 			}
 		}
-		if prof.MACNeedsVFReload && !strings.EqualFold(v.MAC, m.MAC) {
+		if m.Driver != v.Driver && (m.Driver != "" || v.Driver == "") {
+			// The member's recorded driver (a crash between unbind and rebind left it without one).
+			binds = append(binds, change.Op{Kind: change.KindDriver, PF: pf.Name, VF: m.VF, From: change.Value{Driver: v.Driver},
+				To: change.Value{Driver: m.Driver}, Reason: reason + ": bind the member's driver from before the group"})
+			if m.MAC == sriov.ZeroMAC && m.Driver == prof.VFDriver && prof.RebindReportsVFMAC {
+				pins = append(pins, change.KeepMACClear(pf.Name, m.VF, pf.Driver, prof.VFDriver, reason+": "))
+			}
+		} else if prof.MACNeedsVFReload && !strings.EqualFold(v.MAC, m.MAC) {
 			reload := change.ReloadOps(pf.Name, *v, prof.VFDriver, reason+": reload the VF driver so its netdev takes the restored MAC")
-			reloads = append(reloads, reload...)
+			if len(reload) == 2 {
+				unbinds, binds = append(unbinds, reload[0]), append(binds, reload[1])
+			}
 			if len(reload) > 0 && m.MAC == sriov.ZeroMAC && prof.RebindReportsVFMAC {
 				// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF
 				// report igbvf's own MAC as the admin MAC; clearing it again after the bind restores it.
@@ -514,8 +532,9 @@ func PlanDelete(pf *sriov.PF, prof *nicprofile.Profile, g Group) *Plan {
 			}
 		}
 	}
-	// MACs first (spoof check comes back on only once each VF has its own MAC again).
-	plan.Ops = slices.Concat(plan.Ops, macs, reloads, pins, flags)
+	// MACs first (spoof check comes back on only once each VF has its own MAC again), written while the
+	// reloaded members are unbound, so that an undo writes the group's MAC back before binding again.
+	plan.Ops = slices.Concat(plan.Ops, unbinds, macs, binds, pins, flags)
 	for _, o := range plan.Ops {
 		plan.Commands = append(plan.Commands, ipCommand(o, pf))
 	}

@@ -52,7 +52,7 @@ func TestCreateFailsAndRollsBackWhenCheckFails(t *testing.T) {
 	l := newLab(t, "igb", 3)
 	before := observe(t, l)
 	st := OpenStore(t.TempDir())
-	_, err := Create(context.Background(), lyingHost{l}, st, Request{Name: "m", PF: "eth0", VFs: []int{0, 1}, MAC: "02:00:00:00:00:aa"})
+	_, err := Create(context.Background(), lyingHost{l}, st, Request{Name: "m", PF: "eth0", VFs: []int{0, 1}, MAC: "02:00:00:00:00:aa"}, nil)
 	var ce *CheckError
 	if !errors.As(err, &ce) || !reflect.DeepEqual(ce.Missing, []int{0, 1}) || !strings.Contains(err.Error(), "restored") {
 		t.Fatalf("err %v: want a CheckError naming VFs 0,1 and a restored host", err)
@@ -174,10 +174,10 @@ func TestDeleteOnIgbRestoresClearAdminMAC(t *testing.T) {
 	before := observe(t, l)
 	st := OpenStore(t.TempDir())
 	h := l // the lab emulates igb reporting igbvf's MAC after a rebind (rebindReportsVfMac)
-	if _, err := Create(context.Background(), h, st, Request{Name: "m", PF: "eth0", VFs: []int{0, 1}, MAC: "02:00:00:00:00:aa"}); err != nil {
+	if _, err := Create(context.Background(), h, st, Request{Name: "m", PF: "eth0", VFs: []int{0, 1}, MAC: "02:00:00:00:00:aa"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Delete(context.Background(), h, st, "m"); err != nil {
+	if _, err := Delete(context.Background(), h, st, "m", nil); err != nil {
 		t.Fatal(err)
 	}
 	after := observe(t, l)

@@ -17,16 +17,16 @@ import (
 // adds igb's VF driver reload), a switchdev-tc group an offloaded rule operation. Where the strategy
 // cannot work on the NIC, or the switch model, run on the state the plan leads to, does not show the
 // group's MAC reaching every member, the plan gets a problem and apply touches nothing.
-func init() { plan.Register(Contributor()) }
-
-// Contributor is the mirror groups' plan.Contributor.
-func Contributor() plan.Contributor {
+//
+// Contributor is the mirror groups' plan.Contributor; recorded are the groups made with `mirror create`
+// (Store.List), which the plan must neither overlap nor break.
+func Contributor(recorded []Group) plan.Contributor {
 	var mu sync.Mutex
 	pending := map[*plan.Builder][]policyGroup{} // Desire's groups, until Check of the same build
 	return plan.Contributor{
 		Name: "mirrors",
 		Desire: func(b *plan.Builder) {
-			groups := desire(b)
+			groups := desire(b, recorded)
 			mu.Lock()
 			pending[b] = groups
 			mu.Unlock()
@@ -37,7 +37,7 @@ func Contributor() plan.Contributor {
 			delete(pending, b)
 			mu.Unlock()
 			check(b, groups)
-			protect(b)
+			protect(b, recorded)
 		},
 	}
 }
@@ -52,12 +52,8 @@ type policyGroup struct {
 	source string
 }
 
-func desire(b *plan.Builder) []policyGroup {
+func desire(b *plan.Builder, recorded []Group) []policyGroup {
 	var out []policyGroup
-	var recorded []Group
-	if b.Opts.StateDir != "" {
-		recorded, _ = OpenStore(b.Opts.StateDir).List()
-	}
 	for i, m := range b.Policy.Mirrors {
 		field := fmt.Sprintf("mirrors[%d]", i)
 		source := fmt.Sprintf("%s (mirror %s), line %d", field, m.Name, m.Line)
@@ -162,15 +158,7 @@ func check(b *plan.Builder, groups []policyGroup) {
 // protect refuses plans that would break a group made with `mirror create`: writes to a member's MAC,
 // spoof check, trust or driver, or a VF count change of its PF (which destroys every VF). With --force
 // the plan goes ahead and says which groups break.
-func protect(b *plan.Builder) {
-	if b.Opts.StateDir == "" {
-		return
-	}
-	recorded, err := OpenStore(b.Opts.StateDir).List()
-	if err != nil {
-		b.Problemf(plan.ProblemRefused, "", -1, "", 0, "cannot read the mirror records: %v", err)
-		return
-	}
+func protect(b *plan.Builder, recorded []Group) {
 	for _, g := range recorded {
 		pf := b.Host.FindPF(g.PF)
 		if pf == nil {

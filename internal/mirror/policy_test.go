@@ -13,7 +13,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/policy"
 )
 
-// policyRun plans pol on l (the registered contributors, mirrors included), applies it and returns the plan.
+// policyRun plans pol on l (with the mirror contributor), applies it and returns the plan.
 func policyRun(t *testing.T, l *lab.Lab, pol string) *plan.Plan {
 	t.Helper()
 	p, err := policy.Parse("policy.yaml", []byte(pol))
@@ -24,7 +24,7 @@ func policyRun(t *testing.T, l *lab.Lab, pol string) *plan.Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := plan.Build(st, p, plan.Options{StateDir: t.TempDir()})
+	pl := plan.Build(st, p, plan.Options{Contributors: []plan.Contributor{Contributor(nil)}})
 	if len(pl.Problems) == 0 {
 		if _, err := change.Run(context.Background(), l, pl.Ops, change.Hooks{}); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,10 +99,10 @@ func (s *Store) Remove(name string) error {
 
 func (s *Store) locked(write bool, fn func(d *storeData) (bool, error)) error {
 	if write {
-		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		if err := statefile.EnsureDir(s.dir); err != nil {
 			return fmt.Errorf("mirror records: %w", err)
 		}
-	} else if _, err := os.Stat(s.Path()); errors.Is(err, os.ErrNotExist) {
+	} else if _, err := os.Lstat(s.Path()); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	var fnErr error
@@ -115,17 +116,35 @@ func (s *Store) locked(write bool, fn func(d *storeData) (bool, error)) error {
 	return fnErr
 }
 
+// damaged says what is wrong with the records file and the way back; nothing was changed.
+func (s *Store) damaged(why string, err error) error {
+	return fmt.Errorf("mirror records %s: %s: %v; nothing was changed. Restore the file from a backup, or move it "+
+		"away to forget every group made with `mirror create` (their VFs keep their settings: check them with `sriovctl show`)",
+		s.Path(), why, err)
+}
+
 func (s *Store) readModifyWrite(fn func(d *storeData) (bool, error)) error {
 	d := &storeData{Version: storeVersion}
-	data, err := os.ReadFile(s.Path())
+	data, err := statefile.ReadFile(s.Path())
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(data, d); err != nil {
-			return fmt.Errorf("mirror records %s: corrupt: %w", s.Path(), err)
+		// A store is never empty once written, so an empty file is damage, not "no groups".
+		d.Version = 0 // a file must say its version
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(d); err != nil {
+			return s.damaged("corrupt or truncated", err)
+		}
+		if dec.More() {
+			return s.damaged("corrupt", errors.New("data after the records"))
+		}
+		if d.Version == 0 {
+			return s.damaged("corrupt", errors.New("no version"))
 		}
 		if d.Version != storeVersion {
 			return fmt.Errorf("mirror records %s: version %d, this sriovctl reads %d", s.Path(), d.Version, storeVersion)
 		}
+	case errors.Is(err, statefile.ErrUntrusted):
+		return fmt.Errorf("mirror records: %w", err)
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("mirror records: %w", err)
 	}

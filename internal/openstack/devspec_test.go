@@ -1,8 +1,11 @@
 package openstack
 
 import (
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/policy"
 
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -29,7 +32,12 @@ func TestDeviceSpecMatching(t *testing.T) {
 		{`{"vendor_id": "15b3", "product_id": "1018"}`, "eth4 VFs 0"},
 		{`{"vendor_id": "8086", "product_id": "10fb"}`, ""}, // the PF's id, not the VFs'
 		{`{"devname": "eth3", "vendor_id": "15b3"}`, ""},
-		{`[{"devname": "eth4"}, {"address": "0000:82:10.0"}]`, "eth4 VFs 0"}, // a list: first item here
+		{`[{"devname": "eth4"}, {"address": "0000:82:10.0"}]`, "eth4 VFs 0"},                            // a list: first item here
+		{`{"address": {"bus": "8", "slot": "1"}}`, "eth3 VFs 0-1"},                                      // re.match: a prefix
+		{`{"address": {"domain": "0000", "bus": "82", "slot": "00", "function": "0"}}`, "eth3 VFs 0-1"}, // all four hex: a PF
+		{`{"address": {"bus": "82", "slot": "00", "function": "0"}}`, ""},                               // no domain: never a PF
+		{`{"address": "0000:82:00"}`, ""},                                                               // no function: not a PF
+		{`{"vendor_id": "0x8086", "product_id": "10ED"}`, "eth3 VFs 0-1"},                               // hex as nova parses it
 	}
 	for _, tc := range cases {
 		specs, _, err := parseDeviceSpecs(tc.spec)
@@ -59,4 +67,23 @@ func TestParseDeviceSpecs(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", spec, err, want)
 		}
 	}
+}
+
+// describeMatches renders matched VFs compactly per PF: "ens5f0 VFs 0-3".
+func describeMatches(ms []matchedVF) string {
+	byPF := map[string][]int{}
+	var order []string
+	for _, m := range ms {
+		if _, ok := byPF[m.PF]; !ok {
+			order = append(order, m.PF)
+		}
+		byPF[m.PF] = append(byPF[m.PF], m.VF)
+	}
+	var parts []string
+	for _, pf := range order {
+		ids := byPF[pf]
+		sort.Ints(ids)
+		parts = append(parts, pf+" VFs "+policy.FormatIDs(ids))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -24,6 +24,11 @@ import (
 //     oslo.config refuses options before a section header: Bytes adds the header itself when DEFAULT
 //     has options, leaving the global alone.
 //   - Replacing a key by delete + add would drop the comment above it: SetAll carries it over.
+//   - oslo.config matches section names in any letter case ([ML2] is [ml2]) and merges repeated
+//     sections; option names are case-sensitive. Reads look in every section whose name matches
+//     case-insensitively, in file order; writes go to the first such section.
+//   - oslo.config refuses a file whose first option comes before any section header; ini.v1 would
+//     put it in DEFAULT, so ParseDoc refuses it itself.
 //   - oslo.config continues a value on indented lines (a device_spec JSON object often spans lines).
 //     Without AllowPythonMultilineValues ini.v1 misreads `    "physical_network": "physnet2"}` as a key
 //     named `"physical_network"`; with it, ini.v1 would write such a value back between triple quotes,
@@ -40,6 +45,9 @@ func loadOptions() ini.LoadOptions {
 
 // ParseDoc parses INI text; an error means the text is not INI.
 func ParseDoc(path string, data []byte) (*Doc, error) {
+	if line, ok := optionBeforeSection(data); !ok {
+		return nil, fmt.Errorf("%s: not an INI file oslo.config reads: line %d sets an option before the first [section] header", path, line)
+	}
 	f, err := ini.LoadSources(loadOptions(), data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an INI file: %w", path, err)
@@ -47,6 +55,23 @@ func ParseDoc(path string, data []byte) (*Doc, error) {
 	d := &Doc{Path: path, f: f}
 	d.joinContinuations()
 	return d, nil
+}
+
+// optionBeforeSection finds the first line that is neither blank, a comment nor a section header,
+// before any header: oslo.config stops there ("Section must be started before assignment").
+func optionBeforeSection(data []byte) (int, bool) {
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";"):
+			continue
+		case strings.HasPrefix(t, "["):
+			return 0, true
+		default:
+			return i + 1, false
+		}
+	}
+	return 0, true
 }
 
 var continuation = regexp.MustCompile(`\s*\n\s*`)
@@ -87,10 +112,21 @@ func (d *Doc) Bytes() []byte {
 	return b.Bytes()
 }
 
+// sections returns the file's sections named section in any letter case, in file order.
+func (d *Doc) sections(section string) []*ini.Section {
+	var out []*ini.Section
+	for _, s := range d.f.Sections() {
+		if strings.EqualFold(s.Name(), section) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Has reports whether section/key is set (possibly to an empty value).
 func (d *Doc) Has(section, key string) bool {
-	s, err := d.f.GetSection(section)
-	return err == nil && s.HasKey(key)
+	_, ok := d.GetAll(section, key)
+	return ok
 }
 
 // Get returns a single-valued option: its last occurrence, as oslo.config reads it.
@@ -107,20 +143,19 @@ func (d *Doc) Get(section, key string) (string, bool) {
 
 // GetAll returns every occurrence of a multi-valued option, empty ones left out.
 func (d *Doc) GetAll(section, key string) ([]string, bool) {
-	s, err := d.f.GetSection(section)
-	if err != nil {
-		return nil, false
+	var out []string
+	found := false
+	for _, s := range d.sections(section) {
+		k, err := s.GetKey(key)
+		if err != nil {
+			continue
+		}
+		found = true
+		for _, v := range k.ValueWithShadows() {
+			out = append(out, strings.TrimSpace(v))
+		}
 	}
-	k, err := s.GetKey(key)
-	if err != nil {
-		return nil, false
-	}
-	vals := k.ValueWithShadows()
-	out := make([]string, 0, len(vals))
-	for _, v := range vals {
-		out = append(out, strings.TrimSpace(v))
-	}
-	return out, true
+	return out, found
 }
 
 // Set replaces every occurrence of section/key with one value.
@@ -130,12 +165,20 @@ func (d *Doc) Set(section, key, value string) {
 
 // SetAll replaces every occurrence of section/key with one line per value, in order.
 func (d *Doc) SetAll(section, key string, values []string) {
-	s := d.f.Section(section)
-	comment := ""
-	if k, err := s.GetKey(key); err == nil {
-		comment = k.Comment
+	secs := d.sections(section)
+	var s *ini.Section
+	if len(secs) == 0 {
+		s = d.f.Section(section)
+	} else {
+		s = secs[0]
 	}
-	s.DeleteKey(key)
+	comment := ""
+	for _, sec := range secs {
+		if k, err := sec.GetKey(key); err == nil && comment == "" {
+			comment = k.Comment
+		}
+		sec.DeleteKey(key)
+	}
 	for i, v := range values {
 		if i == 0 {
 			// NewKey fails only for an empty name, which callers never pass.
@@ -150,18 +193,7 @@ func (d *Doc) SetAll(section, key string, values []string) {
 
 // Delete removes section/key.
 func (d *Doc) Delete(section, key string) {
-	if s, err := d.f.GetSection(section); err == nil {
+	for _, s := range d.sections(section) {
 		s.DeleteKey(key)
 	}
-}
-
-// splitList splits an oslo.config ListOpt value: comma-separated, blanks trimmed, empties dropped.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

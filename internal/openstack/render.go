@@ -7,6 +7,7 @@ package openstack
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
@@ -48,6 +49,8 @@ const (
 	secFilterSched   = "filter_scheduler"
 	keyMech          = "mechanism_drivers"
 	keyTypes         = "type_drivers"
+	keyTenantTypes   = "tenant_network_types"
+	keyExtDrivers    = "extension_drivers"
 	keyFlatNets      = "flat_networks"
 	keyVLANRanges    = "network_vlan_ranges"
 	keyMappings      = "physical_device_mappings"
@@ -171,7 +174,24 @@ func Render(h *sriov.Host, o Options, ex Existing) (*Rendered, error) {
 		return nil, &sriov.FieldError{Field: "--network-type", Value: string(o.NetworkType), Allowed: "allowed flat or vlan"}
 	}
 
-	// Which VFs OpenStack gets.
+	if err := o.ValidateSteps(); err != nil {
+		return nil, err
+	}
+	if err := physnetCaseConflict(ex, o.Physnet); err != nil {
+		return nil, err
+	}
+	nova := orNew(ex.Nova, NovaFile)
+	kept, keptSpecs := keptDeviceSpecs(h, nova, o.Physnet, pf)
+
+	// VFs of this PF that device_spec already gives to other physnets (or to aliases): nova tags a
+	// device with the first entry that matches it, so they cannot be offered on this physnet too.
+	taken := map[int]int{} // VF id -> index into keptSpecs
+	assigned := assignVFs(h, keptSpecs)
+	for _, v := range pf.VFs {
+		if i, ok := assigned[v.PCIAddress]; ok && keptSpecs[i].PhysicalNetwork != o.Physnet {
+			taken[v.ID] = i
+		}
+	}
 	use := map[int]bool{}
 	var ids []int
 	if o.VFs == nil {
@@ -189,10 +209,34 @@ func Render(h *sriov.Host, o Options, ex Existing) (*Rendered, error) {
 		}
 		sort.Ints(ids)
 	}
-	var excluded []string
-	for _, v := range pf.VFs {
-		if !use[v.ID] {
-			excluded = append(excluded, v.PCIAddress)
+	if len(taken) > 0 {
+		var clash, free []int
+		for _, v := range pf.VFs {
+			if _, ok := taken[v.ID]; ok {
+				if use[v.ID] {
+					clash = append(clash, v.ID)
+				}
+			} else {
+				free = append(free, v.ID)
+			}
+		}
+		if len(clash) > 0 {
+			byNet := map[string][]int{}
+			for _, id := range clash {
+				n := orNone(keptSpecs[taken[id]].PhysicalNetwork)
+				byNet[n] = append(byNet[n], id)
+			}
+			var parts []string
+			for _, n := range sortedKeys(byNet) {
+				parts = append(parts, fmt.Sprintf("VFs %s on %s", policy.FormatIDs(byNet[n]), n))
+			}
+			hint := "none is left: re-render the other physnet with fewer --vfs first"
+			if len(free) > 0 {
+				hint = "give --vfs from the VFs still free: " + policy.FormatIDs(free)
+			}
+			return nil, &sriov.FieldError{Field: "--vfs", Value: policy.FormatIDs(ids),
+				Allowed: fmt.Sprintf("nova.conf device_spec already offers %s %s (nova gives each VF the first entry that matches it); %s",
+					pf.Name, strings.Join(parts, ", "), hint)}
 		}
 	}
 	if o.Ports < 0 || o.MirrorPorts < 0 || o.Ports+o.MirrorPorts > len(ids) {
@@ -200,15 +244,153 @@ func Render(h *sriov.Host, o Options, ex Existing) (*Rendered, error) {
 	}
 	o.defaults()
 
-	r := &Rendered{PF: pf.Name, Physnet: o.Physnet, VFs: ids, Excluded: excluded}
-	if r.Excluded == nil {
-		r.Excluded = []string{}
+	// nova: the kept entries, then ours. A devname selects every VF of the PF, so it is used only when
+	// this physnet gets them all; otherwise one entry per VF address.
+	specs := append([]string{}, kept...)
+	all := append([]DeviceSpec{}, keptSpecs...)
+	trusted := ""
+	if o.Trusted {
+		trusted = "true"
 	}
-	r.ML2 = renderML2(orNew(ex.ML2, ML2File), o)
-	r.SRIOVAgent = renderAgent(orNew(ex.SRIOVAgent, SRIOVAgentFile), o, pf, excluded)
-	r.Nova = renderNova(orNew(ex.Nova, NovaFile), o, pf, ids, len(excluded) > 0)
+	base := DeviceSpec{VendorID: pf.VendorID, ProductID: pf.VFDeviceID, PhysicalNetwork: o.Physnet, Trusted: trusted}
+	if len(ids) == len(pf.VFs) && len(taken) == 0 {
+		s := base
+		s.Devname = pf.Name
+		specs, all = append(specs, s.JSON()), append(all, s)
+	} else {
+		for _, id := range ids {
+			s := base
+			s.Address = pf.VF(id).PCIAddress
+			specs, all = append(specs, s.JSON()), append(all, s)
+		}
+	}
+	// What nova will do with the whole list: exactly the chosen VFs of this PF on this physnet.
+	final := assignVFs(h, all)
+	var offeredHere []string // physnets the PF's VFs end up on, for the agent
+	for _, v := range pf.VFs {
+		i, ok := final[v.PCIAddress]
+		on := ok && all[i].PhysicalNetwork == o.Physnet
+		if on != use[v.ID] {
+			return nil, &sriov.FieldError{Field: "--physnet", Value: o.Physnet,
+				Allowed: fmt.Sprintf("nova.conf device_spec %s also matches %s VF %d, so nova would not offer exactly VFs %s on %s; narrow that entry first",
+					all[i].JSON(), pf.Name, v.ID, policy.FormatIDs(ids), o.Physnet)}
+		}
+		if ok && all[i].PhysicalNetwork != "" && !contains(offeredHere, all[i].PhysicalNetwork) {
+			offeredHere = append(offeredHere, all[i].PhysicalNetwork)
+		}
+	}
+
+	r := &Rendered{PF: pf.Name, Physnet: o.Physnet, VFs: ids}
+	r.ML2 = renderML2(orNew(ex.ML2, ML2File), o, ex.ML2 == nil)
+	r.SRIOVAgent, r.Excluded = renderAgent(orNew(ex.SRIOVAgent, SRIOVAgentFile), o, pf, final, all)
+	r.Nova = renderNova(nova, o, pf, specs)
 	r.Steps = steps(o)
 	return r, nil
+}
+
+// ValidateSteps checks the options that reach the rendered openstack CLI steps: names the
+// openstack client would read as options or that OpenStack refuses, and the subnet's CIDR.
+func (o Options) ValidateSteps() error {
+	for _, f := range []struct{ flag, v string }{{"--network", o.Network}, {"--flavor", o.Flavor}, {"--image", o.Image}} {
+		if f.v == "" {
+			continue // the default
+		}
+		if strings.HasPrefix(f.v, "-") || len(f.v) > 255 || strings.IndexFunc(f.v, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+			return &sriov.FieldError{Field: f.flag, Value: f.v, Allowed: "want a name of 1-255 printable characters, not starting with '-'"}
+		}
+	}
+	if o.SubnetRange != "" {
+		p, err := netip.ParsePrefix(o.SubnetRange)
+		if err != nil || p.Masked() != p {
+			allowed := "want a network address in CIDR notation, e.g. 192.0.2.0/24 or 2001:db8::/64"
+			if err == nil {
+				allowed = fmt.Sprintf("has host bits set: Neutron wants the network address, %s", p.Masked())
+			}
+			return &sriov.FieldError{Field: "--subnet-range", Value: o.SubnetRange, Allowed: allowed}
+		}
+	}
+	return nil
+}
+
+// physnetCaseConflict refuses a physnet that the existing files spell in other letter case: Neutron
+// compares physnet names exactly, Nova case-insensitively, so the two would disagree.
+func physnetCaseConflict(ex Existing, physnet string) error {
+	var names []string
+	if d := ex.ML2; d != nil {
+		v, _ := d.Get(secFlat, keyFlatNets)
+		names = append(names, listOpt(v)...)
+		v, _ = d.Get(secVLAN, keyVLANRanges)
+		for _, e := range listOpt(v) {
+			if n, _, _, err := parseVLANEntry(e); err == nil {
+				names = append(names, n)
+			}
+		}
+	}
+	if d := ex.SRIOVAgent; d != nil {
+		v, _ := d.Get(secSRIOV, keyMappings)
+		for _, e := range listOpt(v) {
+			n, _, _ := strings.Cut(e, ":")
+			names = append(names, strings.TrimSpace(n))
+		}
+	}
+	if d := ex.Nova; d != nil {
+		for _, v := range specValues(d) {
+			if ss, _, err := parseDeviceSpecs(v); err == nil {
+				for _, s := range ss {
+					names = append(names, s.PhysicalNetwork)
+				}
+			}
+		}
+	}
+	for _, n := range names {
+		if n != physnet && strings.EqualFold(n, physnet) {
+			return &sriov.FieldError{Field: "--physnet", Value: physnet,
+				Allowed: fmt.Sprintf("the existing files name it %s: Neutron treats names in other letter case as other networks; use %s", n, n)}
+		}
+	}
+	return nil
+}
+
+// specValues are the device_spec lines nova reads: the option's current name, else the deprecated one.
+func specValues(d *Doc) []string {
+	for _, o := range [][2]string{{secPCI, keyDeviceSpec}, {secPCI, keyOldWhitelist}, {"DEFAULT", "pci_passthrough_whitelist"}} {
+		if vals, ok := d.GetAll(o[0], o[1]); ok && len(vals) > 0 {
+			return vals
+		}
+	}
+	return nil
+}
+
+// keptDeviceSpecs returns the existing device_spec lines a render keeps, with their parsed items:
+// all but those that offer this physnet only VFs of this PF (a previous render of the same physnet
+// and PF, which this one replaces).
+func keptDeviceSpecs(h *sriov.Host, d *Doc, physnet string, pf *sriov.PF) ([]string, []DeviceSpec) {
+	var kept []string
+	var specs []DeviceSpec
+	for _, v := range specValues(d) {
+		ss, _, err := parseDeviceSpecs(v)
+		if err != nil {
+			kept = append(kept, v) // the operator's; check reports it
+			continue
+		}
+		ours := len(ss) > 0
+		for _, s := range ss {
+			ms := s.matchVFs(h)
+			if s.PhysicalNetwork != physnet || len(ms) == 0 {
+				ours = false
+			}
+			for _, m := range ms {
+				if m.PF != pf.Name {
+					ours = false
+				}
+			}
+		}
+		if !ours {
+			kept = append(kept, v)
+			specs = append(specs, ss...)
+		}
+	}
+	return kept, specs
 }
 
 func (o *Options) defaults() {
@@ -236,17 +418,23 @@ func orNew(d *Doc, name string) *Doc {
 	return NewDoc(name)
 }
 
-// addToList appends items missing from a comma-separated list, keeping what is there.
+// addToList appends items missing from a comma-separated list, keeping what is there. The services
+// look names up case-sensitively, so an item spelled in other letter case is replaced.
 func addToList(cur string, items ...string) string {
-	list := splitList(cur)
+	list := listOpt(cur)
 	for _, it := range items {
 		found := false
+		out := list[:0:0]
 		for _, have := range list {
-			if strings.EqualFold(have, it) {
+			switch {
+			case have == it:
 				found = true
-				break
+			case strings.EqualFold(have, it):
+				continue
 			}
+			out = append(out, have)
 		}
+		list = out
 		if !found {
 			list = append(list, it)
 		}
@@ -254,22 +442,44 @@ func addToList(cur string, items ...string) string {
 	return strings.Join(list, ",")
 }
 
-func renderML2(d *Doc, o Options) *Doc {
-	types, _ := d.Get(secML2, keyTypes)
-	d.Set(secML2, keyTypes, addToList(types, string(o.NetworkType)))
+// renderML2 adds what SR-IOV ports on o's network need to neutron-server's ML2 settings and never
+// removes what other networks use. scratch: there was no file, so every option is ours to set.
+func renderML2(d *Doc, o Options, scratch bool) *Doc {
+	// Neutron's default type_drivers already has flat and vlan, but its default tenant_network_types
+	// (local) needs a type driver an explicit list may not enable: then tenants get VLANs from the
+	// range when there is one, else only provider networks exist. An explicit tenant list stays.
+	tenant := ""
+	if o.NetworkType == VLAN && o.VLANMin != 0 {
+		tenant = string(VLAN)
+	}
+	if types, ok := d.Get(secML2, keyTypes); ok {
+		types = addToList(types, string(o.NetworkType))
+		d.Set(secML2, keyTypes, types)
+		if !d.Has(secML2, keyTenantTypes) && !contains(listOpt(types), "local") {
+			d.Set(secML2, keyTenantTypes, tenant) // e.g. a file an older sriovctl rendered
+		}
+	} else if scratch {
+		d.Set(secML2, keyTypes, string(o.NetworkType))
+		d.Set(secML2, keyTenantTypes, tenant)
+	}
 	mech, _ := d.Get(secML2, keyMech)
 	d.Set(secML2, keyMech, addToList(mech, mechDriver))
+	if o.MirrorPorts > 0 {
+		// --disable-port-security needs the port_security extension (else: 400 Unrecognized attribute).
+		ext, _ := d.Get(secML2, keyExtDrivers)
+		d.Set(secML2, keyExtDrivers, addToList(ext, "port_security"))
+	}
 	switch o.NetworkType {
 	case Flat:
 		nets, _ := d.Get(secFlat, keyFlatNets)
-		if strings.TrimSpace(nets) != "*" {
+		if !contains(listOpt(nets), "*") {
 			d.Set(secFlat, keyFlatNets, addToList(nets, o.Physnet))
 		}
 	case VLAN:
 		cur, _ := d.Get(secVLAN, keyVLANRanges)
 		var keep []string
-		for _, e := range splitList(cur) {
-			if name, _, _ := strings.Cut(e, ":"); name != o.Physnet {
+		for _, e := range listOpt(cur) {
+			if name, _, _, err := parseVLANEntry(e); err != nil || name != o.Physnet {
 				keep = append(keep, e)
 			}
 		}
@@ -282,63 +492,74 @@ func renderML2(d *Doc, o Options) *Doc {
 	return d
 }
 
-func renderAgent(d *Doc, o Options, pf *sriov.PF, excluded []string) *Doc {
+// renderAgent maps the physnet to the PF and excludes the PF's VFs that nova (final: VF address ->
+// index into specs) offers on no physnet the agent maps to this PF. It returns the excluded addresses.
+func renderAgent(d *Doc, o Options, pf *sriov.PF, final map[string]int, specs []DeviceSpec) (*Doc, []string) {
 	cur, _ := d.Get(secSRIOV, keyMappings)
-	d.Set(secSRIOV, keyMappings, addToList(cur, o.Physnet+":"+pf.Name))
-	curEx, _ := d.Get(secSRIOV, keyExclude)
-	var keep []string
-	for _, e := range splitList(curEx) {
-		if dev, _, _ := strings.Cut(e, ":"); dev != pf.Name {
-			keep = append(keep, e)
+	var maps []string
+	mapped := map[string]bool{} // physnets mapped to this PF
+	for _, e := range listOpt(cur) {
+		physnet, dev, _ := strings.Cut(e, ":")
+		if strings.TrimSpace(dev) == pf.Name {
+			mapped[strings.TrimSpace(physnet)] = true
+		}
+		maps = append(maps, e)
+	}
+	if !mapped[o.Physnet] {
+		maps = append(maps, o.Physnet+":"+pf.Name)
+		mapped[o.Physnet] = true
+	}
+	d.Set(secSRIOV, keyMappings, strings.Join(maps, ","))
+
+	excluded := []string{}
+	for _, v := range pf.VFs {
+		if i, ok := final[v.PCIAddress]; !ok || !mapped[specs[i].PhysicalNetwork] {
+			excluded = append(excluded, v.PCIAddress) // as sysfs writes it: the agent compares exactly
 		}
 	}
-	if len(excluded) > 0 {
+	curEx, _ := d.Get(secSRIOV, keyExclude)
+	var keep []string
+	placed := false
+	for _, e := range listOpt(curEx) {
+		dev, _, _ := strings.Cut(e, ":")
+		if strings.TrimSpace(dev) != pf.Name {
+			keep = append(keep, e)
+			continue
+		}
+		// One entry per PF (the agent stops on a second), where the first one was.
+		if !placed && len(excluded) > 0 {
+			keep = append(keep, pf.Name+":"+strings.Join(excluded, ";"))
+		}
+		placed = true
+	}
+	if !placed && len(excluded) > 0 {
 		keep = append(keep, pf.Name+":"+strings.Join(excluded, ";"))
 	}
 	d.Set(secSRIOV, keyExclude, strings.Join(keep, ","))
-	d.Set(secSecGroup, keyFirewall, noopFirewall)
-	return d
+	if fw, ok := d.Get(secSecGroup, keyFirewall); !ok || fw == "" {
+		d.Set(secSecGroup, keyFirewall, noopFirewall)
+	}
+	return d, excluded
 }
 
-func renderNova(d *Doc, o Options, pf *sriov.PF, ids []int, subset bool) *Doc {
-	trusted := ""
-	if o.Trusted {
-		trusted = "true"
-	}
-	// Keep entries for other physnets; ours are replaced. The deprecated passthrough_whitelist name is
-	// folded into device_spec so that only one of the two is set.
-	var specs []string
-	for _, key := range []string{keyOldWhitelist, keyDeviceSpec} {
-		vals, _ := d.GetAll(secPCI, key)
-		for _, v := range vals {
-			if ss, _, err := parseDeviceSpecs(v); err == nil && len(ss) == 1 && ss[0].PhysicalNetwork == o.Physnet {
-				continue
-			}
-			specs = append(specs, v)
-		}
-	}
+func renderNova(d *Doc, o Options, pf *sriov.PF, specs []string) *Doc {
+	// The deprecated names are folded into device_spec: nova reads them only while it is unset.
 	d.Delete(secPCI, keyOldWhitelist)
-	base := DeviceSpec{VendorID: pf.VendorID, ProductID: pf.VFDeviceID, PhysicalNetwork: o.Physnet, Trusted: trusted}
-	if !subset {
-		// The PF's name selects every VF of it (nova's rule for a PF devname).
-		s := base
-		s.Devname = pf.Name
-		specs = append(specs, s.JSON())
-	} else {
-		for _, id := range ids {
-			s := base
-			s.Address = pf.VF(id).PCIAddress
-			specs = append(specs, s.JSON())
-		}
-	}
+	d.Delete("DEFAULT", "pci_passthrough_whitelist")
 	d.SetAll(secPCI, keyDeviceSpec, specs)
 
+	// Aliases accumulate: entries of one name may list several vendor/product pairs (one physnet on
+	// PFs of different NICs); only an identical one is replaced.
 	aliasName := o.Physnet + "-vf"
 	var aliases []string
 	vals, _ := d.GetAll(secPCI, keyAlias)
 	for _, v := range vals {
-		var a struct{ Name string }
-		if err := jsonUnmarshal(v, &a); err == nil && a.Name == aliasName {
+		var a struct {
+			Name      string `json:"name"`
+			VendorID  string `json:"vendor_id"`
+			ProductID string `json:"product_id"`
+		}
+		if err := jsonUnmarshal(v, &a); err == nil && a.Name == aliasName && strings.EqualFold(a.VendorID, pf.VendorID) && strings.EqualFold(a.ProductID, pf.VFDeviceID) {
 			continue
 		}
 		aliases = append(aliases, v)

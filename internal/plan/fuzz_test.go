@@ -43,7 +43,7 @@ func FuzzBuild(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p := plan.Build(st, pol, plan.Options{NoContributors: true})
+		p := plan.Build(st, pol, plan.Options{})
 		if len(p.Problems) > 0 {
 			return
 		}

@@ -19,8 +19,8 @@
 //
 // # Extension point
 //
-// Other features add their own checks and operations with a Contributor, registered once with Register
-// (from an init function of their package) or passed for one build in Options.Contributors:
+// Other features add their own checks and operations with a Contributor, passed for each build in
+// Options.Contributors (there is no global registry: what Build does depends on its arguments only):
 //
 //   - Desire runs after the policy's pfs entries became Targets and before any operation is computed. It
 //     may name more desired VF settings with Builder.Target and Target.Set (mirror groups set a shared MAC,
@@ -29,7 +29,7 @@
 //     to remove VFs that are assigned unless Options.Force), append operations with Builder.AddOps and
 //     report problems with Builder.Problemf.
 //
-// Contributors run in registration order, registered ones before Options.Contributors. Operations they add
+// Contributors run in the order given. Operations they add
 // must be change.Op values that change.Execute can perform and change.UndoOps can undo, since apply
 // journals and rolls back whatever the plan holds.
 package plan
@@ -152,12 +152,9 @@ func (p *Plan) PFs() []string {
 type Options struct {
 	// Force lets contributors accept what they would otherwise refuse (pools: removing assigned VFs).
 	Force bool
-	// StateDir is sriovctl's state directory, for contributors that keep state (the pool ledger).
-	StateDir string
-	// Contributors run after the registered ones, for this build only.
+	// Contributors add the checks and operations of other features (pools, mirror groups), in order.
+	// Callers read what these need (the ledger, the mirror records) and hand it to their constructors.
 	Contributors []Contributor
-	// NoContributors skips the registered contributors (recovery replays a snapshot, nothing else).
-	NoContributors bool
 }
 
 // Contributor adds checks and operations of another feature to every plan; see the package comment.
@@ -168,11 +165,6 @@ type Contributor struct {
 	// Check may inspect b.Plan, add operations and problems. May be nil.
 	Check func(b *Builder)
 }
-
-var registered []Contributor
-
-// Register adds a contributor to every future Build. Call it from an init function.
-func Register(c Contributor) { registered = append(registered, c) }
 
 // Target is the desired state of one PF.
 type Target struct {
@@ -210,9 +202,6 @@ type Builder struct {
 func Build(st *sriov.Host, pol *policy.Policy, opts Options) *Plan {
 	b := &Builder{Host: st, Policy: pol, Opts: opts, Plan: &Plan{Ops: []change.Op{}}}
 	contribs := opts.Contributors
-	if !opts.NoContributors {
-		contribs = append(append([]Contributor(nil), registered...), opts.Contributors...)
-	}
 	b.fromPolicy()
 	for _, c := range contribs {
 		if c.Desire != nil {
@@ -627,7 +616,7 @@ func lossList(p *sriov.PF) string {
 // Restore plans the writes that bring the host back to snapshot: the VF count, every VF's settings and
 // driver, of each PF in it. Recovery of an interrupted apply uses it; it runs no contributor.
 func Restore(st *sriov.Host, snapshot []sriov.PF) *Plan {
-	p := Build(st, SnapshotPolicy(snapshot), Options{NoContributors: true})
+	p := Build(st, SnapshotPolicy(snapshot), Options{})
 	for i := range p.Ops {
 		if !strings.HasPrefix(p.Ops[i].Reason, "reload ") && !strings.HasPrefix(p.Ops[i].Reason, "free MAC") {
 			p.Ops[i].Reason = "undo: back to the state before the interrupted apply"
@@ -637,7 +626,10 @@ func Restore(st *sriov.Host, snapshot []sriov.PF) *Plan {
 	// last, once their VFs exist (a VF count change removes every rule with the representors).
 	var dels, adds []change.Op
 	for _, want := range snapshot {
-		cur := st.FindPF(want.Name)
+		cur := st.FindPF(want.PCIAddress)
+		if cur == nil {
+			cur = st.FindPF(want.Name)
+		}
 		if cur == nil {
 			continue
 		}
@@ -679,7 +671,11 @@ func SnapshotPolicy(snapshot []sriov.PF) *policy.Policy {
 	pol := &policy.Policy{}
 	for _, p := range snapshot {
 		n := p.NumVFs
+		// By PCI address: the netdev may have been renamed since (udev at boot).
 		pp := policy.PF{Name: p.Name, NumVFs: &n, Line: 0}
+		if p.PCIAddress != "" {
+			pp = policy.PF{PCIAddress: p.PCIAddress, NumVFs: &n}
+		}
 		for _, v := range p.VFs {
 			c := v.VFConfig
 			drv := v.Driver

@@ -195,7 +195,7 @@ func TestBuild(t *testing.T) {
 			for _, pf := range st.PFs { // {name} stands for the PF's PCI address
 				y = strings.ReplaceAll(y, "{"+pf.Name+"}", pf.PCIAddress)
 			}
-			p := plan.Build(st, parse(t, y), plan.Options{NoContributors: true})
+			p := plan.Build(st, parse(t, y), plan.Options{})
 			if c.problems != nil {
 				if len(p.Problems) != len(c.problems) {
 					t.Fatalf("problems = %v, want %d", p.Problems, len(c.problems))
@@ -245,7 +245,7 @@ func TestContributors(t *testing.T) {
 			}
 		},
 	}
-	p := plan.Build(st, pol, plan.Options{NoContributors: true, Contributors: []plan.Contributor{mirror}})
+	p := plan.Build(st, pol, plan.Options{Contributors: []plan.Contributor{mirror}})
 	if !sawResize {
 		t.Error("Check did not see the numvfs operation")
 	}
@@ -333,7 +333,7 @@ func TestSetOnPFWithoutVFsNamesTheFix(t *testing.T) {
 		mac := "02:00:00:00:00:aa"
 		b.Target("ice0", "mirrors[0]", 3).Set(0, sriov.VFSettings{MAC: &mac}, nil, "mirror m", 3)
 	}}
-	p := plan.Build(st, parse(t, "pfs: []\n"), plan.Options{NoContributors: true, Contributors: []plan.Contributor{c}})
+	p := plan.Build(st, parse(t, "pfs: []\n"), plan.Options{Contributors: []plan.Contributor{c}})
 	if len(p.Problems) != 1 || strings.Contains(p.Problems[0].Msg, "0--1") || !strings.Contains(p.Problems[0].Msg, "numVfs") {
 		t.Fatalf("problems = %+v", p.Problems)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -125,14 +126,13 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 // Parse reads a policy strictly and validates it. file names the source in errors.
 func Parse(file string, data []byte) (*Policy, error) {
 	if len(data) > MaxFileSize {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("file is %d bytes; at most %d allowed", len(data), MaxFileSize)}
+		return nil, &Error{File: file, Msg: fmt.Sprintf("file is %d bytes; at most %d (%s) allowed", len(data), MaxFileSize, sizeText(MaxFileSize))}
 	}
-	var p Policy
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&p); err != nil {
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Msg: "empty policy: want at least a `pfs:` list"}
+			return nil, &Error{File: file, Msg: emptyPolicy}
 		}
 		return nil, yamlError(file, err)
 	}
@@ -140,8 +140,19 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, &Error{File: file, Line: extra.Line, Msg: "more than one YAML document; a policy is one document"}
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	if isEmptyDocument(&root) {
+		return nil, &Error{File: file, Line: root.Line, Msg: emptyPolicy}
+	}
+	sc := &shapeChecker{file: file, done: map[shapeKey]bool{}}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	if err := sc.check(doc, reflect.TypeFor[Policy](), ""); err != nil {
+		return nil, err
+	}
+	var p Policy
+	if err := root.Decode(&p); err != nil {
 		return nil, yamlError(file, err)
 	}
 	lines := &lineIndex{root: &root}
@@ -150,6 +161,9 @@ func Parse(file string, data []byte) (*Policy, error) {
 	}
 	return &p, nil
 }
+
+// emptyPolicy refuses a policy with nothing in it: stored as the desired state it would say nothing.
+const emptyPolicy = "empty policy: want at least a `pfs:` list (`pfs: []` says explicitly that no PF is managed)"
 
 func yamlError(file string, err error) error {
 	var te *yaml.TypeError

@@ -1,11 +1,7 @@
 package pool
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/change"
@@ -15,33 +11,10 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-// The pools contributor keeps plans (plan, apply, restore) away from VFs handed to owners.
-func init() {
-	plan.Register(plan.Contributor{Name: "pools", Check: checkPlanWithLedger})
-}
-
-// checkPlanWithLedger reads the ledger of the plan's state directory and runs CheckPlan. No state
-// directory, or no ledger in it, means no VF is assigned.
-func checkPlanWithLedger(b *plan.Builder) {
-	dir := b.Opts.StateDir
-	if dir == "" {
-		return
-	}
-	if _, err := os.Stat(filepath.Join(dir, ledger.DBFile)); errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	l, err := ledger.Open(context.Background(), dir)
-	if err != nil {
-		b.Problemf(plan.ProblemRefused, "", -1, "", 0, "pools: cannot read the VF ledger, so cannot tell whether the plan touches assigned VFs: %v", err)
-		return
-	}
-	defer l.Close()
-	recs, err := l.All()
-	if err != nil {
-		b.Problemf(plan.ProblemRefused, "", -1, "", 0, "pools: cannot read the VF ledger: %v", err)
-		return
-	}
-	CheckPlan(b, recs)
+// Contributor is the pools' plan.Contributor: it keeps plans (plan, apply, restore) away from the VFs
+// of recs, the ledger's records (read by the caller), as CheckPlan says.
+func Contributor(recs []ledger.Record) plan.Contributor {
+	return plan.Contributor{Name: "pools", Check: func(b *plan.Builder) { CheckPlan(b, recs) }}
 }
 
 // heldVF follows one assigned VF through a plan's operations.

@@ -9,9 +9,13 @@
 //     "assigned" (fsync) and only then report the VF.
 //   - release: record "releasing" (fsync), write the prior configuration and driver back, then delete
 //     the record (fsync).
-//   - repair, run first by every Manager command: a record still "assigning" or "releasing" belongs to a
+//   - repair, run first by every command that writes (package service, after the journal's recovery has
+//     undone the dead command's host writes): a record still "assigning" or "releasing" belongs to a
 //     command that died; its VF gets its prior state back and the record is deleted. Either way the owner
 //     was never told of success (assign) or had already given the VF up (release).
+//
+// Host writes go through Manager.Run, the service's journaled runner, so a kill between two writes is
+// undone from the journal before Repair looks at the records.
 //
 // All of it runs inside one ledger session, which excludes every other sriovctl process working on the
 // ledger, so host writes of two commands never interleave.
@@ -42,6 +46,18 @@ type Manager struct {
 	// Now and NewLease default to time.Now and ledger.NewLease; tests replace them.
 	Now      func() time.Time
 	NewLease func() string
+	// Run executes host writes with rollback; nil means change.Run without a journal. The service passes
+	// its journaled runner, so that a crash mid-write is undone by recovery before Repair runs.
+	Run change.Runner
+}
+
+func (m *Manager) run(ctx context.Context, what string, ops []change.Op) error {
+	run := m.Run
+	if run == nil {
+		run = change.Plain(m.Host)
+	}
+	_, err := run(ctx, what, ops)
+	return err
 }
 
 // Request asks for a VF of Pool for Owner, with Settings applied on top of the VF's current configuration.
@@ -226,7 +242,7 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 	case existing:
 		return m.reassert(ctx, st, rec)
 	}
-	if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
+	if err := m.run(ctx, "assign", ops); err != nil {
 		if !change.IsRollbackFailure(err) {
 			// The host is as it was: the VF is free again.
 			if derr := m.Ledger.Delete(rec); derr != nil {
@@ -254,11 +270,42 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 	drift := Drift(*cur, rec)
 	if len(drift) > 0 {
 		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, ownerConfig(*cur, rec), rec.Driver, "re-apply for "+rec.Owner)
-		if _, err := change.Run(ctx, m.Host, ops, change.Hooks{}); err != nil {
+		if err := m.run(ctx, "assign", ops); err != nil {
 			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
 		}
 	}
 	return Assignment{Record: rec, Existing: true, Reapplied: drift}, nil
+}
+
+// Reassert gives every assigned VF that is on the host its owner's settings and driver again where they
+// drifted (restore after a reboot or PF reset recreated it with defaults). It returns the assignments it
+// wrote; a VF that is missing is left for a later restore.
+func (m *Manager) Reassert(ctx context.Context) ([]Assignment, error) {
+	all, err := m.Ledger.All()
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	st, err := m.Host.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Assignment
+	var errs []error
+	for _, r := range all {
+		if r.State != ledger.StateAssigned {
+			continue
+		}
+		if _, cur, err := find(st, r); err != nil || len(Drift(*cur, r)) == 0 {
+			continue
+		}
+		a, err := m.reassert(ctx, st, r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, errors.Join(errs...)
 }
 
 // MissingError says an assigned VF is not on the host now.
@@ -303,16 +350,9 @@ type Held struct {
 	Host string `json:"host"`
 }
 
-// Assignments lists every record, sorted by owner, with the state of its VF on the host.
-func (m *Manager) Assignments(ctx context.Context) ([]Held, error) {
-	all, err := m.Ledger.All()
-	if err != nil || len(all) == 0 {
-		return []Held{}, err
-	}
-	st, err := m.Host.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
+// HeldOn pairs each record with the state of its VF on observed host st, sorted by owner.
+func HeldOn(st *sriov.Host, all []ledger.Record) []Held {
+	all = slices.Clone(all)
 	ledger.SortByOwner(all)
 	out := make([]Held, 0, len(all))
 	for _, r := range all {
@@ -324,7 +364,7 @@ func (m *Manager) Assignments(ctx context.Context) ([]Held, error) {
 		}
 		out = append(out, h)
 	}
-	return out, nil
+	return out
 }
 
 // Selector names what to release: every VF of Owner (in Pool, if set), or the VF holding Lease.
@@ -394,34 +434,67 @@ func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) 
 		return nil // no such VF: nothing to restore
 	}
 	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
-	_, err = change.Run(ctx, m.Host, ops, change.Hooks{})
-	return err
+	return m.run(ctx, "release", ops)
 }
 
-// ConvergeOps returns the host writes that take VF cur to configuration want bound to driver: the
-// attribute writes first, then the driver bind, so that a netdev driver probing the VF takes the new
-// admin MAC. When the VF stays bound to a netdev driver that applies an admin MAC only at probe time
-// (igb), a MAC change is followed by a rebind, or the netdev would keep the previous owner's MAC.
+// ConvergeOps returns the host writes that take VF cur to configuration want bound to driver, ordered as
+// the planner orders them: a VF leaving its netdev driver leaves it before the attribute writes, a VF
+// coming to it comes after them, and a VF that stays on a netdev driver which applies an admin MAC only at
+// probe time (igb) is unbound before a MAC change and bound again after it. The MAC is thus always
+// written while that driver is not bound, forwards and in the reverse order of an undo, so a rollback
+// leaves the netdev with its old MAC.
 func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, driver, reason string) []change.Op {
-	ops := change.Diff(pf, cur, want, reason)
-	macChanged := slices.ContainsFunc(ops, func(o change.Op) bool { return o.Kind == change.KindMAC })
-	rebinds := false // the ops end by binding the VF driver
+	attrs := change.Diff(pf, cur, want, reason)
+	macChanged := slices.ContainsFunc(attrs, func(o change.Op) bool { return o.Kind == change.KindMAC })
+	pinned := prof.RebindReportsVFMAC && prof.VFDriver != ""
+	// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF report
+	// igbvf's own MAC as the VF's admin MAC; a write of 00:00:00:00:00:00 after the bind clears it again,
+	// and one before leaving igbvf does the same for an undo, which binds igbvf last.
+	pin := change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": ")
+	var lead, tail []change.Op
+	leaving := cur.Driver != "" && cur.Driver == prof.VFDriver
 	switch {
 	case driver != cur.Driver:
-		ops = append(ops, change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
-			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason})
-		rebinds = driver == prof.VFDriver
+		bind := change.Op{Kind: change.KindDriver, PF: pf, VF: cur.ID,
+			From: change.Value{Driver: cur.Driver}, To: change.Value{Driver: driver}, Reason: reason}
+		if leaving {
+			lead = append(lead, bind)
+		} else {
+			tail = append(tail, bind)
+		}
 	case macChanged && prof.MACNeedsVFReload:
-		reload := change.ReloadOps(pf, cur, prof.VFDriver, reason)
-		ops = append(ops, reload...)
-		rebinds = len(reload) > 0
+		return ReloadAround(pf, prof, cur, want, attrs, reason)
 	}
-	// igb (observed, as in the planner): binding igbvf to a VF without an admin MAC makes the PF report
-	// igbvf's own MAC as the VF's admin MAC; a write of 00:00:00:00:00:00 after the bind clears it again.
-	if rebinds && prof.RebindReportsVFMAC && prof.VFDriver != "" && want.MAC == sriov.ZeroMAC {
-		ops = append(ops, change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": "))
+	if pinned && len(lead) > 0 && leaving && cur.MAC == sriov.ZeroMAC {
+		lead = append([]change.Op{pin}, lead...)
 	}
-	return ops
+	if pinned && len(tail) > 0 && tail[len(tail)-1].To.Driver == prof.VFDriver && want.MAC == sriov.ZeroMAC {
+		tail = append(tail, pin)
+	}
+	return slices.Concat(lead, attrs, tail)
+}
+
+// ReloadAround puts attrs, the attribute writes that take VF cur to want, between an unbind and a bind of
+// its netdev driver (nothing to wrap when cur is not bound to it): the netdev takes a new admin MAC as the
+// driver binds (igb), and an undo, newest first, writes the old MAC back before it binds the driver
+// again. On NICs that report the VF driver's own MAC after a bind (igb), a clear admin MAC is written
+// again after the bind, and before the unbind for an undo.
+func ReloadAround(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, attrs []change.Op, reason string) []change.Op {
+	r := change.ReloadOps(pf, cur, prof.VFDriver, reason)
+	if len(r) != 2 {
+		return attrs
+	}
+	lead, tail := []change.Op{r[0]}, []change.Op{r[1]}
+	if prof.RebindReportsVFMAC {
+		pin := change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": ")
+		if cur.MAC == sriov.ZeroMAC {
+			lead = append([]change.Op{pin}, lead...)
+		}
+		if want.MAC == sriov.ZeroMAC {
+			tail = append(tail, pin)
+		}
+	}
+	return slices.Concat(lead, attrs, tail)
 }
 
 // Status is one pool's use.
@@ -445,17 +518,10 @@ type Holder struct {
 	Owner string `json:"owner"`
 }
 
-// Statuses reports the use of each pool. A VF counts as used when the ledger has a record for it, whoever
-// assigned it; free when it exists on the host and has no record.
-func (m *Manager) Statuses(ctx context.Context, pools []policy.Pool) ([]Status, error) {
-	st, err := m.Host.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	all, err := m.Ledger.All()
-	if err != nil {
-		return nil, err
-	}
+// StatusesOn reports the use of each pool on observed host st with the ledger's records all. A VF counts
+// as used when the ledger has a record for it, whoever assigned it; free when it exists on the host and
+// has no record.
+func StatusesOn(st *sriov.Host, all []ledger.Record, pools []policy.Pool) []Status {
 	out := make([]Status, 0, len(pools))
 	for _, pl := range pools {
 		s := Status{Name: pl.Name, PF: pl.PF, IDs: policy.FormatIDs(pl.VFIDs), Driver: pl.Driver, Total: len(pl.VFIDs), Owners: []Holder{}}
@@ -481,7 +547,7 @@ func (m *Manager) Statuses(ctx context.Context, pools []policy.Pool) ([]Status, 
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 var ownerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$`)

@@ -16,6 +16,26 @@ import (
 )
 
 // env is a lab host with one PF of n VFs, an open ledger and a pool over the given VF ids.
+// held is what `sriovctl assignments` shows: the records with their VFs' state on the host.
+func (e *env) held() ([]Held, error) {
+	st, err := e.m.Host.Observe(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	recs, err := e.m.Ledger.All()
+	return HeldOn(st, recs), err
+}
+
+// statuses is what `sriovctl pool list` shows.
+func (e *env) statuses(pools []policy.Pool) ([]Status, error) {
+	st, err := e.m.Host.Observe(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	recs, err := e.m.Ledger.All()
+	return StatusesOn(st, recs, pools), err
+}
+
 type env struct {
 	t    *testing.T
 	lab  *lab.Lab
@@ -146,7 +166,7 @@ func TestExhausted(t *testing.T) {
 	if err == nil || err.Error() != "pool vms exhausted (4/4 in use)" {
 		t.Fatalf("err %v", err)
 	}
-	sts, err := e.m.Statuses(context.Background(), []policy.Pool{e.pool})
+	sts, err := e.statuses([]policy.Pool{e.pool})
 	if err != nil || sts[0].Used != 4 || sts[0].Free != 0 || len(sts[0].Owners) != 4 {
 		t.Fatalf("status %+v %v", sts, err)
 	}
@@ -341,7 +361,7 @@ func TestDriftIsShownAndReassertedAndMissingVFsReported(t *testing.T) {
 	if err := e.lab.BindVF(ctx, "eth0", r.VF, "iavf"); err != nil {
 		t.Fatal(err)
 	}
-	held, err := e.m.Assignments(ctx)
+	held, err := e.held()
 	if err != nil || len(held) != 1 || !strings.Contains(held[0].Host, "drift: vlan (5 qos 0 -> 100 qos 0), driver (iavf -> vfio-pci)") {
 		t.Fatalf("assignments: %v %+v", err, held)
 	}
@@ -352,14 +372,14 @@ func TestDriftIsShownAndReassertedAndMissingVFsReported(t *testing.T) {
 	if got := e.vf(r.VF); !sameAdminState(got, want) {
 		t.Fatalf("not re-applied: %+v, want %+v", got, want)
 	}
-	if held, _ := e.m.Assignments(ctx); held[0].Host != "ok" {
+	if held, _ := e.held(); held[0].Host != "ok" {
 		t.Fatalf("after re-apply: %s", held[0].Host)
 	}
 
 	if err := e.lab.Reboot(); err != nil { // every VF gone
 		t.Fatal(err)
 	}
-	if held, _ := e.m.Assignments(ctx); held[0].Host != "missing" {
+	if held, _ := e.held(); held[0].Host != "missing" {
 		t.Fatalf("after reboot: %s", held[0].Host)
 	}
 	var me *MissingError
@@ -408,7 +428,7 @@ func TestMACPickedByTheVMIsNoDrift(t *testing.T) {
 	if err := e.lab.SetVFMAC(ctx, "eth0", r.VF, "52:54:00:12:34:56"); err != nil { // libvirt at VM start
 		t.Fatal(err)
 	}
-	if held, err := e.m.Assignments(ctx); err != nil || held[0].Host != "ok" {
+	if held, err := e.held(); err != nil || held[0].Host != "ok" {
 		t.Fatalf("assignments: %v %+v", err, held)
 	}
 	again, err := e.m.Assign(ctx, Request{Pool: e.pool, Owner: "web1", Settings: s})

@@ -19,7 +19,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-//go:embed *.txt
+//go:embed *.txt *.final.json
 var files embed.FS
 
 // Names lists the scenario files.
@@ -27,7 +27,9 @@ func Names() []string {
 	ents, _ := files.ReadDir(".")
 	var n []string
 	for _, e := range ents {
-		n = append(n, e.Name())
+		if strings.HasSuffix(e.Name(), ".txt") {
+			n = append(n, e.Name())
+		}
 	}
 	sort.Strings(n)
 	return n
@@ -38,6 +40,15 @@ func Names() []string {
 func Profile(name string) string {
 	p, _, _ := strings.Cut(name, "-")
 	return p
+}
+
+// FinalFile names the file holding the normalized host state (Normalize) a scenario must end in.
+func FinalFile(name string) string { return strings.TrimSuffix(name, ".txt") + ".final.json" }
+
+// Final returns the normalized host state the scenario name must end in.
+func Final(name string) (string, error) {
+	data, err := files.ReadFile(FinalFile(name))
+	return strings.TrimSpace(string(data)), err
 }
 
 // Step is one line of a scenario.

@@ -3,12 +3,18 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"flag"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/applytest"
 
 	"github.com/sriovctl/sriovctl/internal/cli"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 )
+
+var update = flag.Bool("update", false, "rewrite each scenario's .final.json from the lab's final state")
 
 // LabEnv is an Env on a fresh lab with one PF named pf of the given profile, running sriovctl in-process.
 func labEnv(t *testing.T, pf, profile string) Env {
@@ -48,8 +54,22 @@ func TestScenariosOnLab(t *testing.T) {
 			if code != 0 {
 				t.Fatal("show failed")
 			}
-			if _, err := Normalize(out, MACs(steps)); err != nil {
+			got, err := Normalize(out, MACs(steps))
+			if err != nil {
 				t.Fatal(err)
+			}
+			if *update {
+				if err := os.WriteFile(FinalFile(name), []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := Final(name)
+			if err != nil {
+				t.Fatalf("%v (create it with go test -run TestScenariosOnLab -update)", err)
+			}
+			if got != want {
+				t.Errorf("final state differs from %s:\n%s", FinalFile(name), applytest.Diff(got, want))
 			}
 		})
 	}

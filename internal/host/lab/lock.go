@@ -20,6 +20,11 @@ func lockLab(ctx context.Context, dir string, exclusive bool) (func(), error) {
 		how = unix.LOCK_EX
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if !exclusive && errors.Is(err, os.ErrPermission) {
+		// A reader who may not write the lab (show, status, plan as a non-root user) still takes the
+		// shared lock: flock works on a descriptor opened read-only.
+		f, err = os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: lock: %w", dir, err)
 	}

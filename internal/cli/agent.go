@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/agent"
+	"github.com/sriovctl/sriovctl/internal/agent/api"
+	"github.com/sriovctl/sriovctl/internal/agent/statuspage"
+	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/metrics"
+)
+
+func init() { register(newAgentCmd) }
+
+// DefaultMetricsAddr is the agent's metrics and status page address: port 9860 is not taken by any
+// well-known exporter.
+const DefaultMetricsAddr = "127.0.0.1:9860"
+
+type agentFlags struct {
+	socket, metrics, repair, logFormat string
+	disruptive                         bool
+	resync, stopGrace, poll            time.Duration
+}
+
+func newAgentCmd(a *App) *cobra.Command {
+	var f agentFlags
+	c := &cobra.Command{
+		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION]",
+		Short: "Run the node daemon: keep the host at its desired state, serve a local API, metrics and a status page",
+		Long: `Run in the foreground until SIGTERM. The agent observes the host at start, when it changes (rtnetlink
+link notifications; on a lab, its state file) and every --resync, and compares it with the desired state:
+the policy stored by ` + "`sriovctl apply`" + `, each assigned VF's owner settings from the ledger, and the
+mirror groups. With --repair auto it repairs non-disruptive drift at once through the same planner, lock,
+journal and rollback as apply; disruptive drift (a VF count change through 0) only with
+--repair-disruptive. --repair report never writes. A refused repair is retried with capped exponential
+backoff. The local API listens on the unix socket (GET /v1/host, /v1/status, /v1/assignments, /v1/mirrors,
+/v1/events?since=N, POST /v1/repair); Prometheus metrics (/metrics) and a status page (/) on --metrics.
+Tells systemd when it is ready (Type=notify).`,
+		Example: `  sriovctl agent
+  sriovctl --lab /tmp/lab agent --socket /tmp/lab/agent.sock --metrics 127.0.0.1:9860 --repair report`,
+		Args: exactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.runAgent(cmd.Context(), f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.socket, "socket", api.DefaultSocket, "the local API's unix `PATH` (directory 0700, socket 0600)")
+	fl.StringVar(&f.metrics, "metrics", DefaultMetricsAddr, "`ADDR` for /metrics and the status page (read-only); \"\" turns them off")
+	fl.StringVar(&f.repair, "repair", agent.RepairAuto, "auto: repair non-disruptive drift at once; report: never write the host")
+	fl.BoolVar(&f.disruptive, "repair-disruptive", false, "also repair drift that destroys VFs (a PF at another non-zero VF count)")
+	fl.DurationVar(&f.resync, "resync", 30*time.Second, "observe at least this often, whatever the notifications say (0: only on notifications)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json (log/slog on stderr)")
+	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "on SIGTERM, how long a repair in flight may take to finish or roll back before the agent exits and leaves its journal to the next start")
+	fl.DurationVar(&f.poll, "lab-poll", 200*time.Millisecond, "with --lab: how often the lab's state file is checked for changes")
+	fl.MarkHidden("stop-grace")
+	fl.MarkHidden("lab-poll")
+	return c
+}
+
+func (f agentFlags) validate() error {
+	switch f.repair {
+	case agent.RepairAuto, agent.RepairReport:
+	default:
+		return Usagef("--repair", "%q: allowed auto or report", f.repair)
+	}
+	switch f.logFormat {
+	case "text", "json":
+	default:
+		return Usagef("--log-format", "%q: allowed text or json", f.logFormat)
+	}
+	if f.resync != 0 && f.resync < 100*time.Millisecond {
+		return Usagef("--resync", "%s: allowed 0 (off) or at least 100ms", f.resync)
+	}
+	if f.disruptive && f.repair == agent.RepairReport {
+		return Usagef("--repair-disruptive", "needs --repair auto (report mode never writes)")
+	}
+	if f.socket == "" {
+		return Usagef("--socket", "give a path for the unix socket")
+	}
+	if f.metrics != "" {
+		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
+			return Usagef("--metrics", "%q: want HOST:PORT (%v)", f.metrics, err)
+		}
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func (a *App) runAgent(ctx context.Context, f agentFlags) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	h, err := a.Host()
+	if err != nil {
+		return err
+	}
+	log := newLogger(a.Stderr, f.logFormat)
+	dir := a.StateDir()
+	var watchers []agent.Watcher
+	if a.LabDir != "" {
+		// The lab replaces DIR/lab.json on every host write.
+		watchers = append(watchers, agent.FilePoller{Path: filepath.Join(a.LabDir, "lab.json"), Interval: f.poll})
+	} else {
+		watchers = append(watchers, agent.LinkWatcher{})
+	}
+	// A new desired state is worth a look even when its apply wrote nothing. (Not the ledger: opening it
+	// writes its file, and assign and release write the host anyway.)
+	for _, name := range []string{apply.DesiredFile} {
+		watchers = append(watchers, agent.FilePoller{Path: filepath.Join(dir, name), Interval: time.Second})
+	}
+	m := metrics.New(nil)
+	cfg := agent.Config{
+		Engine: &agent.LocalEngine{Host: h, StateDir: dir}, Source: agent.StoredSource{StateDir: dir},
+		Mode: f.repair, AllowDisruptive: f.disruptive, Resync: f.resync, Watchers: watchers, Logger: log, Metrics: m,
+	}
+	if sr, ok := h.(host.StatsReader); ok {
+		cfg.Stats = sr
+	}
+	ag := agent.New(cfg)
+	m.SetView(ag)
+
+	ln, err := api.Listen(f.socket)
+	if err != nil {
+		return &OpError{What: "agent", Err: err}
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if f.metrics != "" {
+		if mln, err = net.Listen("tcp", f.metrics); err != nil {
+			return &OpError{What: "agent: --metrics", Err: err}
+		}
+		defer mln.Close()
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	served := make(chan struct{}, 2)
+	go func() { api.Serve(runCtx, ln, api.Handler(ag)); served <- struct{}{} }()
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+		mux.Handle("/", statuspage.Handler(ag))
+		go func() { api.Serve(runCtx, mln, mux); served <- struct{}{} }()
+	}
+	done := make(chan error, 1)
+	agentCtx, cancelAgent := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelAgent()
+	go func() { done <- ag.Run(agentCtx) }()
+	log.Info("agent ready", "socket", f.socket, "metrics", f.metrics, "stateDir", dir, "repair", f.repair, "disruptive", f.disruptive)
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("sd_notify READY failed", "err", err)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		daemon.SdNotify(false, daemon.SdNotifyStopping)
+		log.Info("stopping (signal)")
+		cancelAgent()
+		select {
+		case runErr = <-done:
+		case <-time.After(f.stopGrace):
+			// Like a crash, which the journal is for: the next start (or any apply, restore, recover)
+			// finishes or undoes the repair in flight before anything else.
+			if p, _ := apply.LoadJournal(dir); p != nil {
+				log.Warn("exiting with a repair in flight; its journal stays for the next start to recover", "journal", filepath.Join(dir, apply.JournalFile))
+			} else {
+				log.Warn("exiting with a repair in flight")
+			}
+		}
+	case runErr = <-done:
+	}
+	stop()
+	ln.Close()
+	if mln != nil {
+		mln.Close()
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return &OpError{What: "agent", Err: runErr}
+	}
+	log.Info("agent stopped")
+	return nil
+}

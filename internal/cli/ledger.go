@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/ledger"
+)
+
+func init() { register(newLedgerCmd) }
+
+func newLedgerCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ledger",
+		Short: "Maintain the assignment ledger (STATE/ledger.db)",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "restore-backup",
+		Short: "Replace a damaged ledger with its last good copy (ledger.db.good)",
+		Long: `Replace STATE/ledger.db with STATE/ledger.db.good, the copy written after each successful change
+of the ledger. Use it when a command reports the ledger as damaged. The copy is checked first; the damaged
+file is kept as ledger.db.damaged. The copy is normally as new as the ledger; after a power cut it can
+be older, so run 'sriovctl assignments' afterwards and compare it with your VMs.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := ledger.RestoreBackup(cmd.Context(), a.StateDir())
+			if err != nil {
+				return &OpError{What: "ledger restore-backup", Err: err}
+			}
+			a.Printf("ledger restored from its last good copy: %d assignment(s)\n", n)
+			return nil
+		},
+	})
+	return cmd
+}
