@@ -289,7 +289,8 @@ func TestNetdevsim256VFs(t *testing.T) {
 	mustRun(t, "pf", "set", n.pf, "--numvfs", "0")
 }
 
-// TestNetdevsimEswitch: eswitch mode through devlink, read back by show from devlink (the PF has a
+// TestNetdevsimEswitch: eswitch mode through devlink with `pf set --eswitch-mode` (through 0 VFs with
+// --force, VFs and settings back) and the backend, read back by show from devlink (the PF has a
 // phys_switch_id in legacy mode too), representors per VF from devlink's pcivf ports, and netdevsim's
 // fall back to legacy when its VFs go to 0.
 func TestNetdevsimEswitch(t *testing.T) {
@@ -303,10 +304,16 @@ func TestNetdevsimEswitch(t *testing.T) {
 	if p := n.show(t); p.EswitchMode != "legacy" || p.VFs[0].Representor != "" {
 		t.Fatalf("legacy: %+v", p)
 	}
-	if err := h.SetEswitchMode(ctx, n.pf, "switchdev"); err != nil {
-		t.Fatal(err)
+	mustRun(t, "vf", "set", n.pf, "1", "--vlan", "100", "--trust", "on", "--mac", "02:00:00:00:00:11")
+	if _, stderr, code := run(t, "pf", "set", n.pf, "--eswitch-mode", "switchdev"); code != 2 || !strings.Contains(stderr, "--force") {
+		t.Fatalf("eswitch mode with VFs, without --force: exit %d %q", code, stderr)
 	}
+	// Through 0 VFs (as drivers other than netdevsim require), and back with VF 1's settings.
+	mustRun(t, "pf", "set", n.pf, "--eswitch-mode", "switchdev", "--force")
 	p := n.show(t)
+	if v := p.VF(1); p.NumVFs != 3 || v.VLAN != 100 || !v.Trust || v.MAC != "02:00:00:00:00:11" {
+		t.Fatalf("after pf set --eswitch-mode switchdev --force: numvfs %d, VF 1 %+v", p.NumVFs, v)
+	}
 	reps := n.reps()
 	if p.EswitchMode != "switchdev" || len(reps) != 3 {
 		t.Fatalf("switchdev: mode %q, representors in sysfs %v", p.EswitchMode, reps)
@@ -327,10 +334,8 @@ func TestNetdevsimEswitch(t *testing.T) {
 	if err := h.SetEswitchMode(ctx, n.pf, "switchdev"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.SetEswitchMode(ctx, n.pf, "legacy"); err != nil {
-		t.Fatal(err)
-	}
-	if p, r := n.show(t), n.reps(); p.EswitchMode != "legacy" || len(r) != 0 || p.VFs[0].Representor != "" {
+	mustRun(t, "pf", "set", n.pf, "--eswitch-mode", "legacy", "--force")
+	if p, r := n.show(t), n.reps(); p.EswitchMode != "legacy" || len(r) != 0 || p.VFs[0].Representor != "" || p.NumVFs != 2 {
 		t.Errorf("back to legacy: mode %q, representors %v", p.EswitchMode, r)
 	}
 }
