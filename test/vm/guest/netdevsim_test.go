@@ -338,6 +338,25 @@ func TestNetdevsimEswitch(t *testing.T) {
 	if p, r := n.show(t), n.reps(); p.EswitchMode != "legacy" || len(r) != 0 || p.VFs[0].Representor != "" || p.NumVFs != 2 {
 		t.Errorf("back to legacy: mode %q, representors %v", p.EswitchMode, r)
 	}
+
+	// Through a policy: the planner orders VFs to 0, the mode, VFs back, settings back (disruptive).
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "eswitch.yaml")
+	y := fmt.Sprintf("pfs:\n  - name: %s\n    eswitchMode: switchdev\n    vfs:\n      - ids: \"0\"\n        vlan: 42\n", n.pf)
+	if err := os.WriteFile(policy, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sd := "--state-dir=" + filepath.Join(dir, "state")
+	if out := mustRun(t, sd, "plan", "-f", policy); !strings.Contains(out, "eswitchMode legacy -> switchdev") || !strings.Contains(out, "(1 disruptive)") {
+		t.Fatalf("plan:\n%s", out)
+	}
+	mustRun(t, sd, "apply", "-f", policy, "--yes")
+	if p := n.show(t); p.EswitchMode != "switchdev" || p.NumVFs != 2 || p.VF(0).VLAN != 42 || p.VF(0).Representor == "" {
+		t.Fatalf("after apply: %+v", p)
+	}
+	if out := mustRun(t, sd, "apply", "-f", policy); !strings.Contains(out, "0 writes") {
+		t.Fatalf("second apply:\n%s", out)
+	}
 }
 
 // TestNetdevsimMirror: mirror create --strategy switchdev-tc on real representors: tc rules on the
