@@ -291,8 +291,13 @@ func TestSetNumVFsOutcome(t *testing.T) {
 		{"timeout", func(f *fakeSysfs, h *Host) context.Context { return context.Background() },
 			host.Unconfirmed, syscall.ETIMEDOUT, "0 of 1 VFs ready"},
 		{"cancelled", func(f *fakeSysfs, h *Host) context.Context {
+			// Cancelled once the write is made, during the wait (a timer could fire during the write itself
+			// on a loaded machine, which is the other unconfirmed case).
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(50*time.Millisecond, cancel)
+			h.write = func(path, v string) error {
+				defer time.AfterFunc(20*time.Millisecond, cancel)
+				return writeSysfs(path, v)
+			}
 			return ctx
 		}, host.Unconfirmed, context.Canceled, "waiting for VFs"},
 		{"refused", func(f *fakeSysfs, h *Host) context.Context {
