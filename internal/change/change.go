@@ -30,6 +30,9 @@ const (
 	// KindMirrorRule adds (To.Rule set) or removes (From.Rule set, To.Rule nil) an offloaded switchdev
 	// mirror rule; the backend must implement host.MirrorRules.
 	KindMirrorRule Kind = "mirrorRule"
+	// KindEswitchMode switches the PF's eswitch (legacy, switchdev) through devlink; the backend must
+	// implement host.EswitchSetter.
+	KindEswitchMode Kind = "eswitchMode"
 )
 
 // Value is the value an operation writes; which fields count depends on the Kind.
@@ -45,6 +48,7 @@ type Value struct {
 	MaxMbps   int               `json:"maxTxRateMbps,omitempty"`
 	Driver    string            `json:"driver,omitempty"`
 	Rule      *sriov.MirrorRule `json:"rule,omitempty"`
+	Mode      string            `json:"eswitchMode,omitempty"`
 }
 
 // Op is one host write with the value it replaces.
@@ -111,6 +115,8 @@ func (v Value) Format(k Kind) string {
 			return "(none)"
 		}
 		return v.Rule.String()
+	case KindEswitchMode:
+		return v.Mode
 	}
 	return "?"
 }
@@ -165,6 +171,12 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 			return fmt.Errorf("mirror rule operation on %s names no rule", o.PF)
 		}
 		return mr.DeleteMirrorRule(ctx, o.PF, o.From.Rule.Name)
+	case KindEswitchMode:
+		es, ok := h.(host.EswitchSetter)
+		if !ok {
+			return &host.Error{Op: "eswitch mode on " + o.PF, Kind: host.KindNotSupported, Detail: "this backend cannot set eswitch modes"}
+		}
+		return es.SetEswitchMode(ctx, o.PF, v.Mode)
 	}
 	return fmt.Errorf("unknown operation kind %q", o.Kind)
 }

@@ -58,7 +58,7 @@ func TestDynamicCompletion(t *testing.T) {
 		{"pools from --policy", []string{"--lab", lab, "pool", "list", "--policy", policy, "--json", ""}, ""},
 		{"owners", []string{"--lab", lab, "release", "--owner", ""}, "vm-a"},
 		{"mirror names", []string{"--lab", lab, "mirror", "delete", ""}, "tap"},
-		{"NIC profiles", []string{"lab", "init", "x", "--nic", "eth0="}, "eth0=i40e eth0=ice eth0=igb eth0=ixgbe eth0=mlx5"},
+		{"NIC profiles", []string{"lab", "init", "x", "--nic", "eth0="}, "eth0=i40e eth0=ice eth0=igb eth0=ixgbe eth0=mlx5 eth0=netdevsim"},
 		{"on/off", []string{"--lab", lab, "vf", "set", "ens5f0", "0", "--trust", ""}, "off on"},
 		{"trace --from", []string{"--lab", lab, "trace", "--pf", "ens5f0", "--from", ""}, "pf vf:0 vf:1 vf:2 vf:3 wire"},
 		{"shells", []string{"completion", ""}, "bash fish zsh"},

@@ -10,21 +10,33 @@ func newPFCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "pf", Short: "Configure Physical Functions"}
 	var numVFs int
 	var force bool
+	var mode string
 	set := &cobra.Command{
-		Use:   "set PF --numvfs N [--force]",
-		Short: "Set a PF's VF count",
+		Use:   "set PF --numvfs N | --eswitch-mode legacy|switchdev [--force]",
+		Short: "Set a PF's VF count or eswitch mode",
 		Long: `Set how many VFs a PF has. The kernel refuses to resize a PF that has VFs (EBUSY): resizing must go
 through 0, which destroys every VF and its configuration. Without --force such a resize is refused and
-the VFs that would lose their configuration are named; with --force it goes through 0.`,
+the VFs that would lose their configuration are named; with --force it goes through 0.
+
+--eswitch-mode switches the PF's embedded switch between legacy and switchdev (VF representors, tc
+offload) through devlink. Drivers change it only without VFs: a PF with VFs goes through 0 (with
+--force), and its VFs are created again with their settings and drivers.`,
 		Args: exactArgs(1, "PF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("numvfs") {
-				return Usagef("pf set", "nothing to set: give --numvfs N")
+			setNum, setMode := cmd.Flags().Changed("numvfs"), cmd.Flags().Changed("eswitch-mode")
+			switch {
+			case setNum && setMode:
+				return Usagef("pf set", "give --numvfs or --eswitch-mode, not both")
+			case setMode:
+				return a.setEswitchMode(cmd, args[0], mode, force)
+			case !setNum:
+				return Usagef("pf set", "nothing to set: give --numvfs N or --eswitch-mode legacy|switchdev")
 			}
 			return a.setNumVFs(cmd, args[0], numVFs, force)
 		},
 	}
 	set.Flags().IntVar(&numVFs, "numvfs", 0, "number of VFs (0 to the PF's sriov_totalvfs)")
+	set.Flags().StringVar(&mode, "eswitch-mode", "", "eswitch mode: legacy or switchdev (devlink)")
 	set.Flags().BoolVar(&force, "force", false, "resize an enabled PF by going through 0 (destroys every VF's configuration), even with VFs handed to owners")
 	addWaitTimeoutFlag(set.Flags())
 	cmd.AddCommand(set)
@@ -49,5 +61,26 @@ func (a *App) setNumVFs(cmd *cobra.Command, ref string, n int, force bool) error
 		return nil
 	}
 	a.Printf("%s: numvfs %d -> %d\n", p.Name, p.NumVFs, n)
+	return nil
+}
+
+func (a *App) setEswitchMode(cmd *cobra.Command, ref, mode string, force bool) error {
+	svc, err := a.Service(false)
+	if err != nil {
+		return err
+	}
+	res, err := svc.SetEswitchMode(cmd.Context(), ref, mode, force)
+	if err != nil {
+		return err
+	}
+	p := res.Before
+	if a.JSON {
+		return a.PrintJSON(map[string]any{"pf": p.Name, "eswitchMode": mode, "previousEswitchMode": p.EswitchMode, "writes": res.Writes})
+	}
+	if len(res.Ops) == 0 {
+		a.Printf("%s: eswitch mode is already %s, no changes\n", p.Name, mode)
+		return nil
+	}
+	a.Printf("%s: eswitch %s -> %s (%d writes)\n", p.Name, p.EswitchMode, mode, res.Writes)
 	return nil
 }

@@ -12,8 +12,13 @@ import (
 // driver refuses, as the host.Error the driver would return, or nil. Only changed attributes count,
 // since writing nothing cannot be refused.
 func (p *Profile) CheckChange(pf string, vf int, cur, want sriov.VFConfig) error {
+	return p.CheckChangeIn("", pf, vf, cur, want)
+}
+
+// CheckChangeIn is CheckChange on a PF whose eswitch is in mode, with the refusals of that mode.
+func (p *Profile) CheckChangeIn(mode, pf string, vf int, cur, want sriov.VFConfig) error {
 	refused := func(what string, a Attr) error {
-		if r, ok := p.Refusal(a); ok {
+		if r, ok := p.RefusalIn(a, mode); ok {
 			return host.Errorf(fmt.Sprintf("set vf %d %s on %s", vf, what, pf), r.ErrnoValue(), "%s: %s", p.Driver, r.Message)
 		}
 		return nil

@@ -5,6 +5,8 @@
 package nicprofile
 
 import (
+	"github.com/sriovctl/sriovctl/internal/sriov"
+
 	_ "embed"
 	"fmt"
 	"sort"
@@ -115,6 +117,51 @@ type Profile struct {
 	// Switchdev: the NIC supports switchdev eswitch mode with VF representors (tc mirred).
 	Switchdev bool             `json:"switchdev"`
 	Refuses   map[Attr]Refusal `json:"refuses"`
+	// SwitchdevRefuses are further refusals while the eswitch is in switchdev mode (netdevsim: VF rates,
+	// which devlink rate objects replace there).
+	SwitchdevRefuses map[Attr]Refusal `json:"switchdevRefuses,omitempty"`
+	// Verified says where the profile's facts come from: VerifiedRealDriver (checked against the real
+	// driver in the guest suite, test/vm) or VerifiedDriverSources (read from the driver's sources).
+	Verified string `json:"verified"`
+	// TooManyVFs is the answer to sriov_numvfs above the maximum when it is not the PCI core's ERANGE
+	// (netdevsim: ENOMEM).
+	TooManyVFs *Refusal `json:"tooManyVfs,omitempty"`
+	// NoVFDevices: the VFs exist only in the PF driver, with no PCI function, netdev or driver to bind
+	// (netdevsim).
+	NoVFDevices bool `json:"noVfDevices,omitempty"`
+	// KeepsVFConfig: VF settings survive sriov_numvfs going to 0 and back (netdevsim); on a PCI NIC the
+	// VFs are destroyed and come back at their defaults.
+	KeepsVFConfig bool `json:"keepsVfConfig,omitempty"`
+	// FreshSpoofCheck is the spoof check of a freshly created VF when it is not on (netdevsim: off, its
+	// VF state starts zeroed); nil means on, as on every PCI NIC here.
+	FreshSpoofCheck *bool `json:"freshSpoofchk,omitempty"`
+}
+
+// FreshVFConfig is what a freshly created VF of this NIC reports.
+func (p *Profile) FreshVFConfig() sriov.VFConfig {
+	c := sriov.DefaultVFConfig()
+	if p.FreshSpoofCheck != nil {
+		c.SpoofCheck = *p.FreshSpoofCheck
+	}
+	return c
+}
+
+// Where a profile's facts come from (Profile.Verified).
+const (
+	VerifiedRealDriver    = "real-driver"
+	VerifiedDriverSources = "driver-sources"
+)
+
+// RefusalIn is Refusal for a PF whose eswitch is in mode ("legacy", "switchdev", "" when unknown).
+func (p *Profile) RefusalIn(a Attr, mode string) (Refusal, bool) {
+	if r, ok := p.Refuses[a]; ok {
+		return r, true
+	}
+	if mode == "switchdev" {
+		r, ok := p.SwitchdevRefuses[a]
+		return r, ok
+	}
+	return Refusal{}, false
 }
 
 // Supports reports whether the driver accepts the attribute.
@@ -142,6 +189,9 @@ func mustLoad(data []byte) []*Profile {
 	for _, p := range list {
 		if p.Name == "" {
 			p.Name = p.Driver
+		}
+		if p.Verified != VerifiedRealDriver && p.Verified != VerifiedDriverSources {
+			panic(fmt.Sprintf("nicprofile: embedded profiles.yaml: %s: verified must be %s or %s", p.Name, VerifiedRealDriver, VerifiedDriverSources))
 		}
 	}
 	return list

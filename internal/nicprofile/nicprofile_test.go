@@ -1,6 +1,12 @@
 package nicprofile
 
-import "testing"
+import (
+	"errors"
+	"syscall"
+	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
 
 func TestEmbeddedProfiles(t *testing.T) {
 	want := map[string]struct {
@@ -8,6 +14,7 @@ func TestEmbeddedProfiles(t *testing.T) {
 		vfDriver string
 	}{
 		"ixgbe": {63, "ixgbevf"}, "i40e": {64, "iavf"}, "ice": {256, "iavf"}, "mlx5": {16, "mlx5_core"}, "igb": {7, "igbvf"},
+		"netdevsim": {4, ""},
 	}
 	if len(All()) != len(want) {
 		t.Fatalf("got %d profiles, want %d", len(All()), len(want))
@@ -20,7 +27,7 @@ func TestEmbeddedProfiles(t *testing.T) {
 		if p.TotalVFs != w.total || p.VFDriver != w.vfDriver {
 			t.Errorf("%s: total %d driver %s, want %d %s", name, p.TotalVFs, p.VFDriver, w.total, w.vfDriver)
 		}
-		if p.VFStride < 1 || p.VendorID == "" || p.VFDeviceID == "" {
+		if p.VFStride < 1 || !p.NoVFDevices && (p.VendorID == "" || p.VFDeviceID == "") {
 			t.Errorf("%s: incomplete profile %+v", name, p)
 		}
 	}
@@ -33,5 +40,38 @@ func TestEmbeddedProfiles(t *testing.T) {
 	}
 	if mlx, _ := ByName("mlx5_core"); mlx.DuplicateMAC != DuplicateMACRefused || mlx.DuplicateMACRefusal == nil {
 		t.Errorf("mlx5 duplicate MAC: %+v", mlx)
+	}
+}
+
+// TestVerified: the profiles checked against a real driver by the guest suite are igb and netdevsim;
+// the others come from driver sources.
+func TestVerified(t *testing.T) {
+	for _, p := range All() {
+		want := VerifiedDriverSources
+		if p.Name == "igb" || p.Name == "netdevsim" {
+			want = VerifiedRealDriver
+		}
+		if p.Verified != want {
+			t.Errorf("%s: verified %q, want %q", p.Name, p.Verified, want)
+		}
+	}
+}
+
+// TestNetdevsimSwitchdevRefusesRates: netdevsim accepts every VF attribute in legacy mode and refuses
+// VF rates (EOPNOTSUPP) in switchdev mode.
+func TestNetdevsimSwitchdevRefusesRates(t *testing.T) {
+	p, _ := ByName("netdevsim")
+	cur := sriov.DefaultVFConfig()
+	want := cur
+	want.MinTxRateMbps, want.MaxTxRateMbps, want.LinkState, want.VLANProto, want.QueryRSS, want.Trust = 10, 100, sriov.LinkStateDisable, sriov.VLANProto8021AD, true, true
+	tests := []struct {
+		mode  string
+		errno syscall.Errno
+	}{{"legacy", 0}, {"", 0}, {"switchdev", syscall.EOPNOTSUPP}}
+	for _, tt := range tests {
+		err := p.CheckChangeIn(tt.mode, "eth0", 0, cur, want)
+		if tt.errno == 0 && err != nil || tt.errno != 0 && !errors.Is(err, tt.errno) {
+			t.Errorf("mode %q: %v, want errno %v", tt.mode, err, tt.errno)
+		}
 	}
 }

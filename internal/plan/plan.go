@@ -172,6 +172,8 @@ type Target struct {
 	PF *sriov.PF
 	// NumVFs is the desired VF count (the observed one when the policy does not say).
 	NumVFs int
+	// EswitchMode is the desired eswitch mode; "" leaves it as it is.
+	EswitchMode string
 	// Field and Line locate the policy entry, when there is one.
 	Field string
 	Line  int
@@ -334,6 +336,18 @@ func (b *Builder) fromPolicy() {
 			}
 			t.NumVFs = *pp.NumVFs
 		}
+		if m := pp.EswitchMode; m != "" {
+			prof := nicprofile.ForDriver(t.PF.Driver)
+			switch {
+			case m != "legacy" && m != "switchdev":
+				b.Problemf(ProblemInvalid, t.PF.Name, -1, field+".eswitchMode", pp.Line, "eswitchMode %q: allowed legacy or switchdev", m)
+				continue
+			case m != t.PF.EswitchMode && (t.PF.EswitchMode == "" || !prof.Switchdev):
+				b.Problemf(ProblemUnsupported, t.PF.Name, -1, field+".eswitchMode", pp.Line, "%s (%s) has no switchdev eswitch", t.PF.Name, t.PF.Driver)
+				continue
+			}
+			t.EswitchMode = m
+		}
 		for j, g := range pp.VFs {
 			src := fmt.Sprintf("%s.vfs[%d], line %d", field, j, g.Line)
 			for _, id := range g.VFIDs {
@@ -364,8 +378,15 @@ func (b *Builder) planPF(t *Target) {
 	prof := nicprofile.ForDriver(p.Driver)
 	n := t.NumVFs
 	fresh := func(id int) sriov.VF {
-		return sriov.VF{ID: id, VFConfig: sriov.DefaultVFConfig(), Driver: prof.VFDriver}
+		return sriov.VF{ID: id, VFConfig: prof.FreshVFConfig(), Driver: prof.VFDriver}
 	}
+	var setMode []change.Op
+	if t.EswitchMode != "" && t.EswitchMode != p.EswitchMode {
+		setMode = []change.Op{{Kind: change.KindEswitchMode, PF: p.Name, VF: -1, From: change.Value{Mode: p.EswitchMode},
+			To: change.Value{Mode: t.EswitchMode}, Reason: fmt.Sprintf("eswitch mode %s -> %s (%s)", p.EswitchMode, t.EswitchMode, t.source())}}
+	}
+	// Drivers change the eswitch mode only without VFs: a PF with VFs goes through 0, as for a resize.
+	cycle := len(setMode) > 0 && p.NumVFs > 0
 	numvfs := func(from, to int, prior []sriov.VF, reason string) change.Op {
 		return change.Op{Kind: change.KindNumVFs, PF: p.Name, VF: -1, From: change.Value{NumVFs: from}, To: change.Value{NumVFs: to},
 			PriorVFs: prior, Disruptive: from > 0 && to == 0, Reason: reason}
@@ -373,8 +394,8 @@ func (b *Builder) planPF(t *Target) {
 	var ops []change.Op
 	vfs := make([]vfPlan, n)
 	for id := range vfs {
-		vfs[id].fresh = n != p.NumVFs
-		if n == p.NumVFs {
+		vfs[id].fresh = n != p.NumVFs || cycle
+		if n == p.NumVFs && !cycle {
 			if v := p.VF(id); v != nil {
 				vfs[id].base = *v
 			} else {
@@ -386,11 +407,14 @@ func (b *Builder) planPF(t *Target) {
 		vfs[id].want, vfs[id].drv = vfs[id].base.VFConfig, vfs[id].base.Driver
 	}
 	switch {
-	case n == p.NumVFs:
+	case n == p.NumVFs && !cycle:
+		ops = append(ops, setMode...)
 	case p.NumVFs == 0:
+		ops = append(ops, setMode...)
 		ops = append(ops, numvfs(0, n, nil, fmt.Sprintf("create %d VFs (%s)", n, t.source())))
 	case n == 0:
 		ops = append(ops, numvfs(p.NumVFs, 0, p.VFs, fmt.Sprintf("remove every VF (%s): destroys VFs %s", t.source(), lossList(p))))
+		ops = append(ops, setMode...)
 	default:
 		rz := Resize{PF: p.Name, From: p.NumVFs, To: n}
 		for _, v := range p.VFs {
@@ -403,15 +427,20 @@ func (b *Builder) planPF(t *Target) {
 		}
 		b.Plan.Resizes = append(b.Plan.Resizes, rz)
 		why := fmt.Sprintf("resize %d -> %d VFs (%s) goes through 0: destroys VFs %s", p.NumVFs, n, t.source(), lossList(p))
+		if n == p.NumVFs {
+			why = fmt.Sprintf("the eswitch mode changes only without VFs (%s): goes through 0, destroys VFs %s", t.source(), lossList(p))
+		}
 		if len(rz.Restored) > 0 {
 			why += "; VFs " + policy.FormatIDs(rz.Restored) + " get their settings back"
 		}
 		if len(rz.Removed) > 0 {
 			why += "; VFs " + policy.FormatIDs(rz.Removed) + " are removed"
 		}
-		ops = append(ops, numvfs(p.NumVFs, 0, p.VFs, why), numvfs(0, n, nil, fmt.Sprintf("resize: create %d VFs", n)))
+		ops = append(ops, numvfs(p.NumVFs, 0, p.VFs, why))
+		ops = append(ops, setMode...)
+		ops = append(ops, numvfs(0, n, nil, fmt.Sprintf("resize: create %d VFs", n)))
 	}
-	restored := n != p.NumVFs && p.NumVFs > 0
+	restored := (n != p.NumVFs || cycle) && p.NumVFs > 0
 	for id := range vfs {
 		vp := &vfs[id]
 		vt := t.VFs[id]
@@ -460,7 +489,11 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 		b.Problemf(ProblemInvalid, p.Name, id, "", line, "%s: %v", src("minTxRateMbps"), err)
 		return
 	}
-	if err := prof.CheckChange(p.Name, id, cur.VFConfig, want); err != nil {
+	mode := p.EswitchMode
+	if t.EswitchMode != "" {
+		mode = t.EswitchMode
+	}
+	if err := prof.CheckChangeIn(mode, p.Name, id, cur.VFConfig, want); err != nil {
 		b.Problemf(ProblemUnsupported, p.Name, id, "", line, "%v (%s)", err, src(refusedField(err.Error())))
 		return
 	}

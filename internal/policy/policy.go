@@ -28,11 +28,13 @@ type Policy struct {
 
 // PF is the desired state of one PF. PFs the policy does not name are not touched.
 type PF struct {
-	Name       string    `yaml:"name,omitempty" json:"name,omitempty"`
-	PCIAddress string    `yaml:"pciAddress,omitempty" json:"pciAddress,omitempty"`
-	NumVFs     *int      `yaml:"numVfs,omitempty" json:"numVfs,omitempty"`
-	VFs        []VFGroup `yaml:"vfs,omitempty" json:"vfs,omitempty"`
-	Line       int       `yaml:"-" json:"-"`
+	Name       string `yaml:"name,omitempty" json:"name,omitempty"`
+	PCIAddress string `yaml:"pciAddress,omitempty" json:"pciAddress,omitempty"`
+	NumVFs     *int   `yaml:"numVfs,omitempty" json:"numVfs,omitempty"`
+	// EswitchMode is the desired eswitch mode (legacy or switchdev); "" leaves it as it is.
+	EswitchMode string    `yaml:"eswitchMode,omitempty" json:"eswitchMode,omitempty"`
+	VFs         []VFGroup `yaml:"vfs,omitempty" json:"vfs,omitempty"`
+	Line        int       `yaml:"-" json:"-"`
 }
 
 // Ref returns how the PF is named (netdev name, else PCI address).

@@ -11,7 +11,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 	}{
 		{"unknown key", "pfs:\n  - name: a\n    numVfz: 3\n", "p.yaml:3: pfs[0].numVfz: unknown key; did you mean \"numVfs\"?"},
 		{"unknown key, case", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        spoofChk: false\n", "p.yaml:5: pfs[0].vfs[0].spoofChk: unknown key; did you mean \"spoofchk\"?"},
-		{"unknown key, nothing close", "pfs:\n  - name: a\n    bandwidth: 3\n", "p.yaml:3: pfs[0].bandwidth: unknown key; allowed here: name, numVfs, pciAddress, vfs"},
+		{"unknown key, nothing close", "pfs:\n  - name: a\n    bandwidth: 3\n", "p.yaml:3: pfs[0].bandwidth: unknown key; allowed here: eswitchMode, name, numVfs, pciAddress, vfs"},
 		{"unknown top key", "pfs: []\npool:\n  - {name: a}\n", "p.yaml:2: pool: unknown key; did you mean \"pools\"?"},
 		{"wrong type", "pfs:\n  - name: a\n    numVfs: many\n", "p.yaml:3: pfs[0].numVfs: invalid value \"many\": want a whole number, e.g. 10"},
 		{"octal vlan", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        vlan: 010\n", "p.yaml:5: pfs[0].vfs[0].vlan: invalid value \"010\": want a whole number in plain decimal"},

@@ -144,7 +144,7 @@ func CheckVFChange(p *sriov.PF, id int, cur, want sriov.VFConfig) error {
 	if err := sriov.ValidateRates("--min-tx-rate", want.MinTxRateMbps, "--max-tx-rate", want.MaxTxRateMbps); err != nil {
 		return err
 	}
-	if err := nicprofile.ForDriver(p.Driver).CheckChange(p.Name, id, cur, want); err != nil {
+	if err := nicprofile.ForDriver(p.Driver).CheckChangeIn(p.EswitchMode, p.Name, id, cur, want); err != nil {
 		return fmt.Errorf("vf set: %w", err)
 	}
 	return nil

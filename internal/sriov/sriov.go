@@ -73,6 +73,9 @@ type VF struct {
 	// NetdevMAC is the MAC the VF's own netdev carries. It differs from the admin MAC when a driver
 	// (igb) applies an admin MAC only after the VF driver is reloaded.
 	NetdevMAC string `json:"netdevMac,omitempty"`
+	// Representor is the VF's representor netdev while the PF's eswitch is in switchdev mode (from the
+	// devlink port of flavour pcivf with this VF number); "" otherwise.
+	Representor string `json:"representor,omitempty"`
 }
 
 // PF is one Physical Function with its VFs.
@@ -91,6 +94,9 @@ type PF struct {
 	MTU         int    `json:"mtu"`
 	OperState   string `json:"operState"`
 	EswitchMode string `json:"eswitchMode"`
+	// VFsHaveNoDevice is set when the PF's VFs exist only in its driver, with no PCI function (netdevsim):
+	// each VF's pciAddress, driver and netdev are empty because there is none, and it cannot be bound.
+	VFsHaveNoDevice bool `json:"vfsHaveNoDevice,omitempty"`
 	// VFInfoTruncated is set when the kernel returned fewer VF entries than numvfs (IFLA_VFINFO_LIST
 	// overflow): VFs lists only what the kernel reported.
 	VFInfoTruncated bool `json:"vfInfoTruncated,omitempty"`

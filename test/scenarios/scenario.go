@@ -35,6 +35,13 @@ func Names() []string {
 	return n
 }
 
+// Profile is the NIC profile a scenario file is written for: its name up to the first "-" (igb-basic.txt:
+// igb, netdevsim-basic.txt: netdevsim).
+func Profile(name string) string {
+	p, _, _ := strings.Cut(name, "-")
+	return p
+}
+
 // FinalFile names the file holding the normalized host state (Normalize) a scenario must end in.
 func FinalFile(name string) string { return strings.TrimSuffix(name, ".txt") + ".final.json" }
 

@@ -16,10 +16,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite each scenario's .final.json from the lab's final state")
 
-// LabEnv is an Env on a fresh lab with one igb PF named pf, running sriovctl in-process.
-func labEnv(t *testing.T, pf string) Env {
+// LabEnv is an Env on a fresh lab with one PF named pf of the given profile, running sriovctl in-process.
+func labEnv(t *testing.T, pf, profile string) Env {
 	dir := filepath.Join(t.TempDir(), "lab")
-	l, err := lab.Init(dir, []lab.NIC{{Name: pf, Profile: "igb"}})
+	l, err := lab.Init(dir, []lab.NIC{{Name: pf, Profile: profile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +34,8 @@ func labEnv(t *testing.T, pf string) Env {
 	}
 }
 
-// TestScenariosOnLab holds the lab's igb profile to the scenario files; the QEMU guest holds the real
-// igb driver to the same files (test/vm/guest).
+// TestScenariosOnLab holds the lab's profiles (igb, netdevsim) to the scenario files; the QEMU guest holds
+// the real drivers to the same files (test/vm/guest).
 func TestScenariosOnLab(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func TestScenariosOnLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			env := labEnv(t, "eth0")
+			env := labEnv(t, "eth0", Profile(name))
 			ctx := context.Background()
 			for _, s := range steps {
 				if got, detail := env.Do(ctx, s); got != s.Want {

@@ -1,19 +1,20 @@
 #!/bin/bash
 # test/vm/run.sh: runs sriovctl's guest suite against the real Linux igb/igbvf drivers on QEMU's emulated
-# Intel 82576 (see ../shared/notes/qemu-igb.md). It installs what it needs on a fresh Debian 12 machine
-# (qemu from bookworm-backports, cpio), caches the guest kernel and busybox .debs under $CACHE, builds a
-# static sriovctl and the guest test binary, packs an initramfs, boots it and turns the result lines the
+# Intel 82576 and against netdevsim, the kernel's SR-IOV test device (see README.md here). It installs what
+# it needs on a fresh Debian 12 machine (qemu from bookworm-backports, cpio, gcc-12 and make), caches the
+# guest kernel and busybox .debs under $CACHE, builds netdevsim.ko for the guest kernel once per cache, a
+# static sriovctl and the guest test binaries, packs an initramfs, boots it and turns the result lines the
 # guest prints on its serial console into an exit code. Every step is bounded. The igb's wire goes to a
 # QEMU hub whose only other port is an e1000 in the same guest (the wire tap): nothing leaves the guest.
 #
 # Usage: test/vm/run.sh [-run REGEXP]   (REGEXP is passed to the guest's go test binary)
-# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 420 s),
+# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 600 s),
 #      SRIOVCTL_VM_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${SRIOVCTL_VM_CACHE:-/var/cache/sriovctl-vm}
-VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-420}
+VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-600}
 RUN_REGEXP=.
 if [ "${1:-}" = "-run" ]; then RUN_REGEXP=$2; fi
 START=$(date +%s)
@@ -28,18 +29,38 @@ need_root() { [ "$(id -u)" = 0 ] || die "installing $1 needs root (apt-get); ins
 have_igb() { # (no `| grep -q`: with pipefail its early exit can fail the pipeline)
 	command -v qemu-system-x86_64 >/dev/null && [[ "$(qemu-system-x86_64 -device help 2>/dev/null)" == *'"igb"'* ]]
 }
+# debian_uri SUITE: the URI of the machine's own apt source for Debian's SUITE (a local mirror, a proxy,
+# the archive...), read from the one-line (.list) and deb822 (.sources) files apt reads; no host is named here.
+debian_uri() {
+	local suite=$1 f
+	{
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		# deb [opt=v ...] URI SUITE COMPONENTS...
+		awk -v s="$suite" '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+			if ($(i+1) == s) { print $i; exit } }' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		# stanzas separated by blank lines; Types, URIs and Suites fields (case-insensitive names)
+		awk -v s="$suite" 'function flush() { if (deb && ok && uri != "") { print uri; exit } deb = ok = 0; uri = "" }
+			/^[ \t]*$/ { flush(); next } /^#/ { next }
+			tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+			tolower($1) == "uris:" { uri = $2 }
+			tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
+			tolower($1) == "enabled:" && tolower($2) == "no" { deb = 0 }
+			END { flush() }' "$f"
+	done
+	} | head -1 | grep . # fails when none was found
+}
 if ! have_igb; then
 	log "installing qemu-system-x86 from bookworm-backports"
 	need_root qemu-system-x86
 	src=/etc/apt/sources.list.d/sriovctl-bookworm-backports.sources
 	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		cat >"$src" <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+		uri=$(debian_uri bookworm) || die "no Debian bookworm apt source in /etc/apt/sources.list{,.d} to derive bookworm-backports from"
+		log "adding bookworm-backports from $uri"
+		printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" >"$src"
 	fi
 	timeout 900 apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update"
 	timeout 900 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null ||
@@ -60,15 +81,17 @@ command -v /usr/sbin/ip >/dev/null || command -v /sbin/ip >/dev/null || command 
 
 # --- 2. guest kernel and busybox, downloaded once into $CACHE ------------------------------------------------
 mkdir -p "$CACHE/debs"
-fetch_deb() { # fetch_deb PACKAGE -> path of the cached .deb
-	local pkg=$1 f
-	f=$(ls "$CACHE/debs/${pkg}_"*.deb 2>/dev/null | tail -1 || true)
+fetch_deb() { # fetch_deb PACKAGE [VERSION] -> path of the cached .deb
+	local pkg=$1 ver=${2:-} f want
+	want=$pkg
+	[ -z "$ver" ] || want="$pkg=$ver"
+	f=$(ls "$CACHE/debs/${pkg}_"${ver:-*}_*.deb 2>/dev/null | tail -1 || true)
 	if [ -z "$f" ]; then
-		log "downloading $pkg"
-		(cd "$CACHE/debs" && timeout 600 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null) ||
-			{ timeout 900 apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && (cd "$CACHE/debs" && timeout 600 apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null); } ||
-			die "apt-get download $pkg"
-		f=$(ls "$CACHE/debs/${pkg}_"*.deb | tail -1)
+		log "downloading $want"
+		(cd "$CACHE/debs" && timeout 600 apt-get download -q -o APT::Sandbox::User=root "$want" >/dev/null) ||
+			{ timeout 900 apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && (cd "$CACHE/debs" && timeout 600 apt-get download -q -o APT::Sandbox::User=root "$want" >/dev/null); } ||
+			die "apt-get download $want"
+		f=$(ls "$CACHE/debs/${pkg}_"${ver:-*}_*.deb | tail -1)
 	fi
 	echo "$f"
 }
@@ -90,6 +113,52 @@ fi
 VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* | head -1)
 KVER=${VMLINUZ##*/vmlinuz-}
 MODDIR="$KDIR/lib/modules/$KVER/kernel"
+
+# --- 2b. netdevsim.ko for the guest kernel (Debian does not build it): once per cache ------------------------
+# From the same Debian version's linux-source, headers and kbuild (apt-get download + dpkg -x: nothing is
+# installed), built out of tree with the host's gcc-12. ~170 MB of downloads and ~40 s of build, once.
+NDS="$CACHE/netdevsim/$KVER/netdevsim.ko"
+build_netdevsim() {
+	local ver mm kb deps hcommon kbuild d
+	ver=$(dpkg-deb -f "$KDEB" Version)
+	mm=$(echo "$KVER" | cut -d. -f1,2)
+	for tool in make gcc-12; do
+		if ! command -v $tool >/dev/null; then
+			need_root $tool
+			log "installing $tool (to build netdevsim.ko)"
+			timeout 900 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $tool >/dev/null ||
+				{ timeout 900 apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && timeout 900 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $tool >/dev/null; } ||
+				die "installing $tool"
+		fi
+	done
+	# linux-headers-KVER depends on its -common headers and on the kbuild tools of the same version.
+	deps=$(apt-cache show "linux-headers-$KVER=$ver" 2>/dev/null | sed -n 's/^Depends: //p' | head -1 || true)
+	if [ -z "$deps" ]; then # a fresh machine's package lists may predate this kernel
+		timeout 900 apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || die "apt-get update"
+		deps=$(apt-cache show "linux-headers-$KVER=$ver" 2>/dev/null | sed -n 's/^Depends: //p' | head -1 || true)
+	fi
+	hcommon=$(echo "$deps" | grep -o 'linux-headers-[^ ,]*-common' | head -1)
+	kbuild=$(echo "$deps" | grep -o 'linux-kbuild-[^ ,]*' | head -1)
+	[ -n "$hcommon" ] && [ -n "$kbuild" ] || die "cannot resolve the headers of linux-headers-$KVER=$ver (apt-cache show)"
+	kb="$CACHE/netdevsim/build-$KVER"
+	rm -rf "$kb" && mkdir -p "$kb"
+	for d in "linux-headers-$KVER" "$hcommon" "$kbuild" "linux-source-$mm"; do
+		timeout 600 dpkg-deb -x "$(fetch_deb "$d" "$ver")" "$kb" || die "unpacking $d"
+	done
+	# The headers' Makefile includes the -common tree by its installed path: point it at the unpacked one.
+	sed -i -E "s|^include .*/usr/src/(linux-headers-[^/]+/Makefile)|include $kb/usr/src/\1|" "$kb/usr/src/linux-headers-$KVER/Makefile"
+	(cd "$kb" && timeout 600 tar -xJf "usr/src/linux-source-$mm.tar.xz" "linux-source-$mm/drivers/net/netdevsim") ||
+		die "unpacking netdevsim's sources"
+	log "building netdevsim.ko for $KVER"
+	# BTF off: it needs pahole, and the module loads without it.
+	timeout 900 make -s -C "$kb/usr/src/linux-headers-$KVER" M="$kb/linux-source-$mm/drivers/net/netdevsim" \
+		CONFIG_NETDEVSIM=m CONFIG_DEBUG_INFO_BTF_MODULES= -j2 modules >"$CACHE/netdevsim/build.log" 2>&1 ||
+		die "building netdevsim.ko (log: $CACHE/netdevsim/build.log)"
+	mkdir -p "$(dirname "$NDS")"
+	cp "$kb/linux-source-$mm/drivers/net/netdevsim/netdevsim.ko" "$NDS.tmp" && mv "$NDS.tmp" "$NDS"
+	rm -rf "$kb"
+}
+[ -f "$NDS" ] || build_netdevsim
 
 # --- 3. build sriovctl and the guest test binary (static) ---------------------------------------------------
 WORK=$(mktemp -d /tmp/sriovctl-vm.XXXXXX)
@@ -129,7 +198,8 @@ done
 MODS="drivers/dca/dca drivers/i2c/algos/i2c-algo-bit drivers/net/ethernet/intel/igb/igb
 drivers/net/ethernet/intel/igbvf/igbvf virt/lib/irqbypass drivers/vfio/vfio
 drivers/vfio/vfio_virqfd drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci
-drivers/net/ethernet/intel/e1000/e1000 net/sched/sch_ingress net/sched/cls_flower net/sched/act_mirred"
+drivers/net/ethernet/intel/e1000/e1000 net/sched/sch_ingress net/sched/cls_flower net/sched/act_mirred
+net/psample/psample drivers/net/dummy net/sched/cls_matchall"
 : >"$INITRD_ROOT/lib/modules/order"
 for m in $MODS; do
 	src=$(ls "$MODDIR/$m.ko"* 2>/dev/null | head -1 || true)
@@ -144,6 +214,10 @@ for m in $MODS; do
 	esac
 	echo "$name" >>"$INITRD_ROOT/lib/modules/order"
 done
+# netdevsim (built above) after psample, its one dependency; dummy and matchall push frames into a
+# representor's ingress (test/vm/guest/netdevsim_test.go).
+strip --strip-debug -o "$INITRD_ROOT/lib/modules/netdevsim.ko" "$NDS" 2>/dev/null || cp "$NDS" "$INITRD_ROOT/lib/modules/netdevsim.ko"
+echo netdevsim >>"$INITRD_ROOT/lib/modules/order"
 cp "$ROOT/test/vm/init" "$INITRD_ROOT/init"
 chmod +x "$INITRD_ROOT/init"
 echo "$RUN_REGEXP" >"$INITRD_ROOT/etc/run-regexp"

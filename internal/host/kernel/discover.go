@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ const vfInfoListLimit = 65535
 
 func (h *Host) netDir(name string) string { return filepath.Join(h.sys, "class/net", name) }
 
-// pfNames lists the netdevs whose device has sriov_totalvfs > 0, sorted.
+// pfNames lists the PF netdevs (isPF), sorted.
 func (h *Host) pfNames() ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(h.sys, "class/net"))
 	if err != nil {
@@ -35,9 +36,42 @@ func (h *Host) pfNames() ([]string, error) {
 	return names, nil
 }
 
+// isPF: the netdev's device has sriov_totalvfs > 0, or (netdevsim) sriov_numvfs without sriov_totalvfs,
+// and the netdev is not a VF representor (whose device is its PF's on mlx5, ice and netdevsim).
 func (h *Host) isPF(name string) bool {
-	n, err := readInt(filepath.Join(h.netDir(name), "device/sriov_totalvfs"))
-	return err == nil && n > 0
+	dev := filepath.Join(h.netDir(name), "device")
+	if n, err := readInt(filepath.Join(dev, "sriov_totalvfs")); err == nil {
+		return n > 0 && !h.isRepresentor(name)
+	}
+	_, err := os.Stat(filepath.Join(dev, "sriov_numvfs"))
+	return err == nil && !h.isRepresentor(name)
+}
+
+// repPortName is the phys_port_name of a VF or SF representor: pf0vf3, c1pf0vf3, pf0sf1.
+var repPortName = regexp.MustCompile(`^(?:c\d+)?pf(\d+)(vf|sf)(\d+)$`)
+
+func (h *Host) isRepresentor(name string) bool {
+	return repPortName.MatchString(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
+}
+
+// sysStr is a sysfs attribute, "" when it cannot be read (drivers without switchdev answer EOPNOTSUPP).
+func sysStr(path string) string {
+	s, _ := readString(path)
+	return s
+}
+
+// totalVFs is the PF's VF limit: sriov_totalvfs for PCI devices; netdevsim publishes it in debugfs
+// (max_vfs, under sysfs's kernel/debug when debugfs is mounted there), else 0 (unknown).
+func (h *Host) totalVFs(dev, bus, devName string) int {
+	if n, err := readInt(filepath.Join(dev, "sriov_totalvfs")); err == nil {
+		return n
+	}
+	if bus == "netdevsim" {
+		if n, err := readInt(filepath.Join(h.sys, "kernel/debug/netdevsim", devName, "max_vfs")); err == nil {
+			return n
+		}
+	}
+	return 0
 }
 
 // entryOf reads what a write needs about the PF netdev name.
@@ -49,7 +83,8 @@ func (h *Host) entryOf(name string) (pfEntry, bool) {
 	if err != nil || idx <= 0 {
 		return pfEntry{}, false
 	}
-	return pfEntry{name: name, addr: linkBase(filepath.Join(h.netDir(name), "device")), ifindex: idx}, true
+	dev := filepath.Join(h.netDir(name), "device")
+	return pfEntry{name: name, addr: linkBase(dev), bus: busOf(dev), ifindex: idx}, true
 }
 
 // lookupPF finds a PF by netdev name or PCI address by looking at just that name or address in sysfs;
@@ -145,10 +180,21 @@ func (h *Host) withPF(op, ref string, f func(pfEntry) error) error {
 	return f(fresh)
 }
 
-// readPF reads a PF and its VFs from sysfs only; VF configuration comes from netlink afterwards.
+// busOf is the bus of a device directory ("pci", "netdevsim"); "pci" when sysfs does not say.
+func busOf(dev string) string {
+	if b := linkBase(filepath.Join(dev, "subsystem")); b != "" {
+		return b
+	}
+	return "pci"
+}
+
+// readPF reads a PF and its VFs from sysfs only; VF configuration comes from netlink afterwards. VFs
+// without PCI functions (netdevsim) are not in sysfs at all: observePF takes them from netlink.
 func (h *Host) readPF(name string) (sriov.PF, error) {
 	dev := filepath.Join(h.netDir(name), "device")
 	pf := sriov.PF{Name: name, PCIAddress: linkBase(dev), Driver: linkBase(filepath.Join(dev, "driver")), VFs: []sriov.VF{}}
+	bus := busOf(dev)
+	pf.VFsHaveNoDevice = bus != "pci"
 	pf.VendorID, _ = readString(filepath.Join(dev, "vendor"))
 	pf.VendorID = strings.TrimPrefix(pf.VendorID, "0x")
 	pf.DeviceID, _ = readString(filepath.Join(dev, "device"))
@@ -156,16 +202,14 @@ func (h *Host) readPF(name string) (sriov.PF, error) {
 	pf.VFDeviceID, _ = readString(filepath.Join(dev, "sriov_vf_device"))
 	pf.VFDeviceID = strings.TrimPrefix(pf.VFDeviceID, "0x")
 	var err error
-	if pf.TotalVFs, err = readInt(filepath.Join(dev, "sriov_totalvfs")); err != nil {
-		return pf, err
-	}
+	pf.TotalVFs = h.totalVFs(dev, bus, pf.PCIAddress)
 	if pf.NumVFs, err = readInt(filepath.Join(dev, "sriov_numvfs")); err != nil {
 		return pf, err
 	}
 	pf.MAC, _ = readString(filepath.Join(h.netDir(name), "address"))
 	pf.MTU, _ = readInt(filepath.Join(h.netDir(name), "mtu"))
 	pf.OperState, _ = readString(filepath.Join(h.netDir(name), "operstate"))
-	for id := 0; id < pf.NumVFs; id++ {
+	for id := 0; id < pf.NumVFs && !pf.VFsHaveNoDevice; id++ {
 		vf, ok := h.readVF(name, id)
 		if !ok {
 			continue // not created yet (numvfs was just written)
@@ -243,9 +287,13 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 		return pf, host.Errorf(op, syscall.ENODEV, "PF %s disappeared", name)
 	}
 	h.remember(name, e) // later writes need no lookup
-	pf.EswitchMode = h.nl.EswitchMode(pf.PCIAddress)
+	pf.EswitchMode = h.nl.EswitchMode(e.bus, e.addr)
+	var reps map[int]string
 	if pf.EswitchMode == "switchdev" {
-		if pf.MirrorRules, err = h.observeMirrorRules(name); err != nil {
+		if reps, err = h.representors(op, e); err != nil {
+			return pf, err
+		}
+		if pf.MirrorRules, err = h.observeMirrorRules(name, reps); err != nil {
 			return pf, mapErr(op+": mirror rules", err)
 		}
 	}
@@ -259,6 +307,13 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 	if err := checkComplete(op, list, pf.NumVFs, false); err != nil {
 		return pf, err
 	}
+	if pf.VFsHaveNoDevice {
+		// Only the PF driver knows these VFs: PCI address, driver and netdev do not exist (left empty).
+		for _, in := range list.VFs {
+			pf.VFs = append(pf.VFs, sriov.VF{ID: in.ID, VFConfig: in.Config})
+		}
+		sort.Slice(pf.VFs, func(i, j int) bool { return pf.VFs[i].ID < pf.VFs[j].ID })
+	}
 	byID := make(map[int]sriov.VFConfig, len(list.VFs))
 	for _, in := range list.VFs {
 		byID[in.ID] = in.Config
@@ -270,6 +325,7 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 			continue // the kernel did not report it: list only what it reported
 		}
 		vf.VFConfig = cfg
+		vf.Representor = reps[vf.ID]
 		kept = append(kept, vf)
 	}
 	pf.VFs = kept

@@ -59,7 +59,8 @@ type Host struct {
 // pfEntry is a resolved PF: what every write needs, found once per Host.
 type pfEntry struct {
 	name    string // netdev name
-	addr    string // PCI address
+	addr    string // PCI address; the device's name on other buses ("netdevsim10")
+	bus     string // the device's bus: "pci", "netdevsim"
 	ifindex int
 }
 
@@ -137,7 +138,13 @@ type vfLinks interface {
 	// VFInfo reads every VF of the PF; withStats asks for IFLA_VF_STATS too (about 100 more bytes per VF,
 	// so the list overflows sooner).
 	VFInfo(ifindex int, withStats bool) (vfList, error)
-	EswitchMode(pciAddr string) string
+	// EswitchMode asks devlink for the eswitch mode of the device bus/dev ("pci"/"0000:3b:00.0"): "legacy",
+	// "switchdev", or "" when the driver has no devlink eswitch (igb).
+	EswitchMode(bus, dev string) string
+	// SetEswitchMode sets it (DEVLINK_CMD_ESWITCH_SET).
+	SetEswitchMode(bus, dev, mode string) error
+	// DevlinkPorts dumps every devlink port of the host.
+	DevlinkPorts() ([]devlinkPort, error)
 	SetMAC(ifindex, vf int, mac string) error
 	SetVLAN(ifindex, vf, vlan, qos int, proto sriov.VLANProto) error
 	SetSpoofCheck(ifindex, vf int, on bool) error
@@ -162,7 +169,7 @@ func newHost(opts Options, nl vfLinks) (*Host, error) {
 		return nil, fmt.Errorf("%w: cannot read %s: %v", host.ErrUnavailable, filepath.Join(root, "class/net"), err)
 	}
 	if len(pfs) == 0 {
-		return nil, fmt.Errorf("%w: this host has no SR-IOV capable network device (no %s/class/net/*/device/sriov_totalvfs); use --lab DIR for an emulated host",
+		return nil, fmt.Errorf("%w: this host has no SR-IOV capable network device (no %s/class/net/*/device/sriov_totalvfs or sriov_numvfs); use --lab DIR for an emulated host",
 			host.ErrUnavailable, root)
 	}
 	return h, nil
@@ -244,3 +251,5 @@ func mapErr(op string, err error) error {
 	}
 	return host.Errorf(op, errno, "%s", detail)
 }
+
+var _ host.EswitchSetter = (*Host)(nil)

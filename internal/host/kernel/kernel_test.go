@@ -96,19 +96,38 @@ func (f *fakeSysfs) addVF(pfAddr string, id int, addr, driver, netdev string) {
 	}
 }
 
-// fakeLinks is vfLinks answering from a table by ifindex, recording calls.
+// fakeLinks is vfLinks answering from a table by ifindex, recording calls. Eswitch modes are by
+// "bus/dev" ("legacy" when absent); ports is what the devlink port dump returns.
 type fakeLinks struct {
 	infos map[int][]vfInfo
 	err   error
 	calls []string
 	fail  map[string]error
+	modes map[string]string
+	ports []devlinkPort
 }
 
 func (l *fakeLinks) VFInfo(ifindex int, withStats bool) (vfList, error) {
 	l.calls = append(l.calls, fmt.Sprintf("get %d stats=%v", ifindex, withStats))
 	return vfList{VFs: l.infos[ifindex], NumVFs: -1}, l.err
 }
-func (l *fakeLinks) EswitchMode(string) string { return "legacy" }
+func (l *fakeLinks) EswitchMode(bus, dev string) string {
+	if m, ok := l.modes[bus+"/"+dev]; ok {
+		return m
+	}
+	return "legacy"
+}
+func (l *fakeLinks) SetEswitchMode(bus, dev, mode string) error {
+	if err := l.set(fmt.Sprintf("eswitch %s/%s %s", bus, dev, mode)); err != nil {
+		return err
+	}
+	if l.modes == nil {
+		l.modes = map[string]string{}
+	}
+	l.modes[bus+"/"+dev] = mode
+	return nil
+}
+func (l *fakeLinks) DevlinkPorts() ([]devlinkPort, error) { return l.ports, nil }
 func (l *fakeLinks) set(what string) error {
 	l.calls = append(l.calls, what)
 	for k, err := range l.fail {
@@ -272,8 +291,13 @@ func TestSetNumVFsOutcome(t *testing.T) {
 		{"timeout", func(f *fakeSysfs, h *Host) context.Context { return context.Background() },
 			host.Unconfirmed, syscall.ETIMEDOUT, "0 of 1 VFs ready"},
 		{"cancelled", func(f *fakeSysfs, h *Host) context.Context {
+			// Cancelled once the write is made, during the wait (a timer could fire during the write itself
+			// on a loaded machine, which is the other unconfirmed case).
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(50*time.Millisecond, cancel)
+			h.write = func(path, v string) error {
+				defer time.AfterFunc(20*time.Millisecond, cancel)
+				return writeSysfs(path, v)
+			}
 			return ctx
 		}, host.Unconfirmed, context.Canceled, "waiting for VFs"},
 		{"refused", func(f *fakeSysfs, h *Host) context.Context {

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -30,58 +27,13 @@ var _ host.MirrorRules = (*Host)(nil)
 
 const mirrorPrio = 1
 
-var repPortName = regexp.MustCompile(`^pf(\d+)vf(\d+)$`)
-
-// representors finds, through sysfs, the PF's VF representors: netdevs with the PF's phys_switch_id
-// whose phys_port_name is pf<N>vf<M>, N being the PF's own number (its phys_port_name p<N>).
-func (h *Host) representors(op, pf string) (map[int]string, error) {
-	sw := sysStr(h.netDir(pf) + "/phys_switch_id")
-	if sw == "" {
-		return nil, host.Errorf(op, syscall.EOPNOTSUPP, "%s has no phys_switch_id: its eswitch is not in switchdev mode (devlink dev eswitch set pci/ADDR mode switchdev)", pf)
-	}
-	pfNum := -1
-	if p := sysStr(h.netDir(pf) + "/phys_port_name"); strings.HasPrefix(p, "p") {
-		if n, err := strconv.Atoi(p[1:]); err == nil {
-			pfNum = n
-		}
-	}
-	ents, err := os.ReadDir(h.netDir(""))
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	reps := map[int]string{}
-	for _, e := range ents {
-		name := e.Name()
-		if name == pf || sysStr(h.netDir(name)+"/phys_switch_id") != sw {
-			continue
-		}
-		m := repPortName.FindStringSubmatch(sysStr(h.netDir(name) + "/phys_port_name"))
-		if m == nil {
-			continue
-		}
-		n, _ := strconv.Atoi(m[1])
-		vf, _ := strconv.Atoi(m[2])
-		if pfNum >= 0 && n != pfNum {
-			continue
-		}
-		reps[vf] = name
-	}
-	return reps, nil
-}
-
-// sysStr is a sysfs attribute, "" when it cannot be read (drivers without switchdev answer EOPNOTSUPP).
-func sysStr(path string) string {
-	s, _ := readString(path)
-	return s
-}
-
 // switchdevPF resolves a PF reference and finds its VF representors.
 func (h *Host) switchdevPF(op, pfRef string) (string, map[int]string, error) {
 	e, err := h.resolvePF(op, pfRef)
 	if err != nil {
 		return "", nil, err
 	}
-	reps, err := h.representors(op, e.name)
+	reps, err := h.representors(op, e)
 	return e.name, reps, err
 }
 
@@ -128,16 +80,9 @@ func (h *Host) DeleteMirrorRule(_ context.Context, pfRef, name string) error {
 	return nil
 }
 
-// observeMirrorRules lists the mirror rules of a switchdev PF (none when the PF has no switch id, i.e. is
-// not in switchdev mode); a failure to read them is returned, so that nobody plans on a partial view.
-func (h *Host) observeMirrorRules(pf string) ([]sriov.MirrorRule, error) {
-	reps, err := h.representors("observe mirror rules", pf)
-	if errors.Is(err, syscall.EOPNOTSUPP) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// observeMirrorRules lists the mirror rules of a switchdev PF, whose representors are reps; a failure
+// to read them is returned, so that nobody plans on a partial view.
+func (h *Host) observeMirrorRules(pf string, reps map[int]string) ([]sriov.MirrorRule, error) {
 	return h.listMirror(pf, reps)
 }
 
@@ -227,7 +172,7 @@ func (h *Host) delFilter(dev string, handle uint32) error {
 
 // removeMirror deletes the rule's filters wherever they are; ENOENT when there were none.
 func (h *Host) removeMirror(uplink string, reps map[int]string, name string) error {
-	handle := sriov.MirrorRuleHandle(name)
+	handle := ruleHandle(name)
 	found := false
 	devs := []string{uplink}
 	for _, d := range reps {

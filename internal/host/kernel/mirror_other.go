@@ -5,4 +5,6 @@ package kernel
 import "github.com/sriovctl/sriovctl/internal/sriov"
 
 // observeMirrorRules: tc mirror rules exist on Linux only.
-func (h *Host) observeMirrorRules(string) ([]sriov.MirrorRule, error) { return nil, nil }
+func (h *Host) observeMirrorRules(string, map[int]string) ([]sriov.MirrorRule, error) {
+	return nil, nil
+}

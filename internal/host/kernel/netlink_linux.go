@@ -88,12 +88,36 @@ func (r *rtnl) setVF(ifindex int, attr *nl.RtAttr) error {
 }
 
 // EswitchMode asks devlink; it is "" for drivers without devlink eswitch support (igb).
-func (r *rtnl) EswitchMode(pciAddr string) string {
-	dev, err := retryInterrupted(func() (*netlink.DevlinkDevice, error) { return netlink.DevLinkGetDeviceByName("pci", pciAddr) })
-	if err != nil || dev == nil {
+func (r *rtnl) EswitchMode(bus, dev string) string {
+	d, err := retryInterrupted(func() (*netlink.DevlinkDevice, error) { return netlink.DevLinkGetDeviceByName(bus, dev) })
+	if err != nil || d == nil {
 		return ""
 	}
-	return dev.Attrs.Eswitch.Mode
+	return d.Attrs.Eswitch.Mode
+}
+
+// SetEswitchMode is DEVLINK_CMD_ESWITCH_SET through vishvananda/netlink (with extended acks: the
+// driver's reason for a refusal reaches the error).
+func (r *rtnl) SetEswitchMode(bus, dev, mode string) error {
+	return netlink.DevLinkSetEswitchMode(&netlink.DevlinkDevice{BusName: bus, DeviceName: dev}, mode)
+}
+
+// DevlinkPorts dumps every devlink port with vishvananda/netlink's generic-netlink request, decoding the
+// port attributes its own DevlinkPort leaves out (PF and VF numbers, controller, external).
+func (r *rtnl) DevlinkPorts() ([]devlinkPort, error) {
+	return retryInterrupted(func() ([]devlinkPort, error) {
+		f, err := netlink.GenlFamilyGet(nl.GENL_DEVLINK_NAME)
+		if err != nil {
+			return nil, err
+		}
+		req := nl.NewNetlinkRequest(int(f.ID), unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_DUMP)
+		req.AddData(&nl.Genlmsg{Command: nl.DEVLINK_CMD_PORT_GET, Version: nl.GENL_DEVLINK_VERSION})
+		msgs, err := req.Execute(unix.NETLINK_GENERIC, 0)
+		if err != nil {
+			return nil, err
+		}
+		return parseDevlinkPorts(msgs)
+	})
 }
 
 func (r *rtnl) SetMAC(ifindex, vf int, mac string) error {

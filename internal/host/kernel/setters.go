@@ -34,6 +34,9 @@ func (h *Host) setNumVFs(ctx context.Context, e pfEntry, n int) error {
 	if err := h.writeNumVFs(ctx, op, e, n); err != nil {
 		return h.withKernelLog(err, e.addr)
 	}
+	if e.bus != "pci" {
+		return nil // VFs without PCI functions (netdevsim) exist once the write returns; nothing to wait for
+	}
 	if err := h.waitVFs(ctx, op, e.name, n); err != nil {
 		return host.WrittenUnconfirmed(err)
 	}
@@ -250,6 +253,9 @@ func (h *Host) BindVF(ctx context.Context, pfRef string, vf int, driver string) 
 }
 
 func (h *Host) bindVF(ctx context.Context, op string, e pfEntry, vf int, driver string) error {
+	if e.bus != "pci" {
+		return host.Errorf(op, syscall.EOPNOTSUPP, "the VFs of %s (%s) have no PCI function to bind a driver to", e.name, e.addr)
+	}
 	dir := h.vfDir(e.name, vf)
 	addr := linkBase(dir)
 	if addr == "" {

@@ -291,8 +291,12 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 			return err
 		}
 		cur := p.NumVFs
+		prof := profileOf(p)
 		switch {
-		case n < 0 || n > p.TotalVFs:
+		case prof.TooManyVFs != nil && n > p.TotalVFs && (cur == 0 || n == cur):
+			// netdevsim: its own errno above the maximum, after its busy check
+			return host.Errorf(op, prof.TooManyVFs.ErrnoValue(), "%s", prof.TooManyVFs.Message)
+		case n < 0 || n > p.TotalVFs && prof.TooManyVFs == nil:
 			return host.Errorf(op, syscall.ERANGE, "Numerical result out of range")
 		case n == cur:
 			return nil
@@ -301,7 +305,6 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 		case n == 0:
 			return t.destroyVFs(p) // representors and their mirror rules go with their VFs
 		}
-		prof := profileOf(p)
 		p.NumVFs = n
 		for i := 0; i < n; i++ {
 			serial, err := t.bump(keySerial)
@@ -309,7 +312,7 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 				return err
 			}
 			v := &vf{
-				ID: i, Driver: prof.VFDriver, VFConfig: sriov.DefaultVFConfig(),
+				ID: i, Driver: prof.VFDriver, VFConfig: prof.FreshVFConfig(),
 				NetdevMAC: derivedMAC(fmt.Sprintf("%s/%s/%d/%d", l.dir, p.Name, i, serial)),
 			}
 			if err := t.putVF(p, v); err != nil {
@@ -472,6 +475,9 @@ func (l *Lab) BindVF(ctx context.Context, ref string, id int, driver string) err
 		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
 			return err
+		}
+		if prof.NoVFDevices { // as the kernel backend answers for netdevsim
+			return host.Errorf(op, syscall.EOPNOTSUPP, "the VFs of %s have no PCI function to bind a driver to", p.Name)
 		}
 		if driver == v.Driver {
 			return nil

@@ -111,7 +111,11 @@ func TestNumVFsKernelRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantErr(t, l.SetNumVFs(ctx, "p0", 2), host.ErrBusy, syscall.EBUSY, "4 VFs already enabled. Disable before enabling 2 VFs")
-			wantErr(t, l.SetNumVFs(ctx, "p0", 9), host.ErrOutOfRange, syscall.ERANGE, "out of range")
+			if prof == "netdevsim" { // its busy check comes first; above max_vfs from 0: ENOMEM (observed)
+				wantErr(t, l.SetNumVFs(ctx, "p0", 9), host.ErrBusy, syscall.EBUSY, "4 VFs already enabled")
+			} else {
+				wantErr(t, l.SetNumVFs(ctx, "p0", 9), host.ErrOutOfRange, syscall.ERANGE, "out of range")
+			}
 			if err := l.SetNumVFs(ctx, "p0", 4); err != nil {
 				t.Fatalf("same value must be a no-op: %v", err)
 			}
@@ -338,6 +342,29 @@ func TestParseNIC(t *testing.T) {
 	for _, bad := range []string{"eth0", "eth0=foo", "eth0=igb:0", "eth0=igb:99999", "averyveryverylongname=igb"} {
 		if _, err := ParseNIC(bad); err == nil || !strings.Contains(err.Error(), "--nic") {
 			t.Errorf("ParseNIC(%q) = %v", bad, err)
+		}
+	}
+}
+
+// TestNetdevsimProfile: a lab PF with the netdevsim profile answers as the real driver does (test/vm):
+// ENOMEM above the maximum from 0 VFs, and VFs without PCI address or netdev, spoof checking off.
+func TestNetdevsimProfile(t *testing.T) {
+	l := newLab(t, NIC{Name: "eth0", Profile: "netdevsim"})
+	ctx := context.Background()
+	wantErr(t, l.SetNumVFs(ctx, "eth0", 5), host.ErrFailed, syscall.ENOMEM, "Cannot allocate memory")
+	if err := l.SetNumVFs(ctx, "eth0", 4); err != nil {
+		t.Fatal(err)
+	}
+	p := pfOf(t, l, "eth0")
+	if !p.VFsHaveNoDevice || len(p.VFs) != 4 {
+		t.Fatalf("PF %+v", p)
+	}
+	for _, v := range p.VFs {
+		if v.PCIAddress != "" || v.Netdev != "" || v.Driver != "" || v.NetdevMAC != "" {
+			t.Errorf("VF %d has device fields: %+v", v.ID, v)
+		}
+		if v.SpoofCheck {
+			t.Errorf("fresh VF %d has spoof checking on; netdevsim's start off", v.ID)
 		}
 	}
 }

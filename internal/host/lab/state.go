@@ -66,13 +66,17 @@ func observePF(p *pf, vfs []*vf) sriov.PF {
 		OperState: p.OperState, EswitchMode: p.EswitchMode, VFs: make([]sriov.VF, 0, len(vfs)),
 		MirrorRules: append([]sriov.MirrorRule(nil), p.MirrorRules...),
 	}
+	o.VFsHaveNoDevice = prof.NoVFDevices
 	for _, v := range vfs {
-		netdev, netdevMAC := "", ""
-		if v.Driver == prof.VFDriver {
+		netdev, netdevMAC, addr := "", "", ""
+		if v.Driver == prof.VFDriver && !prof.NoVFDevices {
 			netdev, netdevMAC = fmt.Sprintf("%sv%d", p.Name, v.ID), v.NetdevMAC
 		}
+		if !prof.NoVFDevices { // netdevsim's VFs have no PCI function
+			addr = vfAddress(p.PCIAddress, prof, v.ID)
+		}
 		o.VFs = append(o.VFs, sriov.VF{
-			ID: v.ID, PCIAddress: vfAddress(p.PCIAddress, prof, v.ID), Netdev: netdev,
+			ID: v.ID, PCIAddress: addr, Netdev: netdev,
 			Driver: v.Driver, VFConfig: v.VFConfig, NetdevMAC: netdevMAC,
 		})
 	}

@@ -11,9 +11,10 @@ import (
 	"github.com/sriovctl/sriovctl/test/scenarios"
 )
 
-// TestDifferential runs every scenario file against the real igb driver and, in the same guest, against
-// a lab whose igb PF has the same name: each step must give the file's outcome on both, and the final
-// show --json must agree apart from addresses and MACs the kernel chose.
+// TestDifferential runs every scenario file against its real driver (igb-*: the igb PF; netdevsim-*: a
+// fresh netdevsim device) and, in the same guest, against a lab whose PF of that profile has the same
+// name: each step must give the file's outcome on both, and the final show --json must agree apart from
+// addresses and MACs the kernel chose.
 func TestDifferential(t *testing.T) {
 	for _, name := range scenarios.Names() {
 		t.Run(name, func(t *testing.T) {
@@ -21,9 +22,17 @@ func TestDifferential(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			setNumVFs(t, 0)
+			profile, pf := scenarios.Profile(name), pf
+			switch profile {
+			case "igb":
+				setNumVFs(t, 0)
+			case "netdevsim":
+				pf = newNsim(t, 4).pf
+			default:
+				t.Fatalf("no real driver for profile %s in the guest", profile)
+			}
 			labDir := t.TempDir() + "/lab"
-			l, err := lab.Init(labDir, []lab.NIC{{Name: pf, Profile: "igb"}})
+			l, err := lab.Init(labDir, []lab.NIC{{Name: pf, Profile: profile}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,22 +48,22 @@ func TestDifferential(t *testing.T) {
 				gotReal, detailReal := real.Do(ctx, s)
 				gotLab, detailLab := emu.Do(ctx, s)
 				if gotReal != s.Want {
-					t.Errorf("%s:%d: %s: real igb gave %s, want %s (%s)", name, s.Line, s.Text, gotReal, s.Want, detailReal)
+					t.Errorf("%s:%d: %s: real %s gave %s, want %s (%s)", name, s.Line, s.Text, profile, gotReal, s.Want, detailReal)
 				}
 				if gotLab != gotReal {
-					t.Errorf("LAB DIFFERS %s:%d: %s: real igb %s, lab %s (%s | %s)", name, s.Line, s.Text, gotReal, gotLab, detailReal, detailLab)
+					t.Errorf("LAB DIFFERS %s:%d: %s: real %s %s, lab %s (%s | %s)", name, s.Line, s.Text, profile, gotReal, gotLab, detailReal, detailLab)
 				}
 			}
-			outReal, _, _ := real.Run(ctx, "--json", "show")
-			outLab, _, _ := emu.Run(ctx, "--json", "show")
+			outReal, _, _ := real.Run(ctx, "--json", "show", pf)
+			outLab, _, _ := emu.Run(ctx, "--json", "show", pf)
 			nReal, err1 := scenarios.Normalize(outReal, scenarios.MACs(steps))
 			nLab, err2 := scenarios.Normalize(outLab, scenarios.MACs(steps))
 			if err1 != nil || err2 != nil {
 				t.Fatal(err1, err2)
 			}
-			t.Logf("final show --json, normalized (real igb):\n%s", nReal)
+			t.Logf("final show --json, normalized (real %s):\n%s", profile, nReal)
 			if nReal != nLab {
-				t.Errorf("LAB DIFFERS: final show --json\nreal igb:\n%s\nlab:\n%s", nReal, nLab)
+				t.Errorf("LAB DIFFERS: final show --json\nreal %s:\n%s\nlab:\n%s", profile, nReal, nLab)
 				os.WriteFile("/tmp/diff-real.json", []byte(nReal), 0o644)
 			}
 		})

@@ -175,8 +175,14 @@ var (
 	}
 )
 
-// ipShow parses the VF lines of `ip -d link show PF`.
+// ipShow parses the VF lines of `ip -d link show PF` (the igb PF).
 func ipShow(t *testing.T) map[int]ipVF {
+	t.Helper()
+	return ipShowOf(t, pf)
+}
+
+// ipShowOf parses the VF lines of `ip -d link show dev`.
+func ipShowOf(t *testing.T, pf string) map[int]ipVF {
 	t.Helper()
 	out, err := exec.Command(ipBin, "-d", "link", "show", pf).CombinedOutput()
 	if err != nil {
