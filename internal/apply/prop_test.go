@@ -22,14 +22,14 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-// TestMain keeps the property tests modest by default (CI runs everything with -race on 2 cores);
+// TestMain runs 100 cases per property by default (rapid's own default; the lab store makes a case cheap);
 // -rapid.checks=N on the command line still wins.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
 	if !set {
-		flag.Set("rapid.checks", "25")
+		flag.Set("rapid.checks", "100")
 	}
 	code := m.Run()
 	for _, d := range benchDirs {
