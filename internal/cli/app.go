@@ -30,6 +30,10 @@ const (
 	ExitOK       = 0
 	ExitFailure  = 1
 	ExitInvalid  = 2
+	// ExitChanges is what `plan --exit-code` and `status --exit-code` return when there are changes or
+	// drift, for scripts and monitoring (as `git diff --exit-code` and `terraform plan -detailed-exitcode`
+	// do); 1 and 2 keep their meanings.
+	ExitChanges = 3
 	labEnvVar    = "SRIOVCTL_LAB"
 	programName  = "sriovctl"
 	kernelHintFn = "use --lab DIR (or SRIOVCTL_LAB) to work on an emulated lab host; create one with `sriovctl lab init DIR`"
@@ -45,6 +49,8 @@ type App struct {
 	cmdCtx         *cobra.Command // the running command, for its context
 	// ran is set once a command's RunE starts: errors before that are usage errors from cobra.
 	ran bool
+	// exitOnSuccess is the exit code of a command that succeeded: ExitChanges from --exit-code, else 0.
+	exitOnSuccess int
 	// logsSignals is set by a command that reports signals in its own log (the agent, whose log may be JSON).
 	logsSignals atomic.Bool
 }
@@ -263,7 +269,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return ExitOK
+		return a.exitOnSuccess
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(err.Error()))
 	// The caller's context ends on a signal too (main's signal.NotifyContext), maybe before this one saw it.

@@ -58,6 +58,7 @@ func (o *planOptions) add(c *cobra.Command) {
 
 func newPlanCmd(a *App) *cobra.Command {
 	var o planOptions
+	var exitCode bool
 	c := &cobra.Command{
 		Use:   "plan -f FILE",
 		Short: "Show the operations that would bring the host to a policy file, without changing anything",
@@ -89,10 +90,14 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 				a.printPlan(pr.Plan)
 				a.printPendingNote(pr.Pending)
 			}
+			if err == nil && exitCode && len(pr.Plan.Ops) > 0 {
+				a.exitOnSuccess = ExitChanges
+			}
 			return err
 		},
 	}
 	o.add(c)
+	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 3 when the plan has changes (0: none; 1 and 2 keep their meanings)")
 	return c
 }
 
@@ -419,6 +424,7 @@ this itself first; read commands only report it. With nothing pending, recover w
 
 func newStatusCmd(a *App) *cobra.Command {
 	var socket string
+	var exitCode bool
 	c := &cobra.Command{
 		Use:   "status [--agent-socket PATH]",
 		Short: "Show the stored desired state, any drift of the host from it, and the agent's view",
@@ -464,6 +470,9 @@ func newStatusCmd(a *App) *cobra.Command {
 				}
 			}
 			out["assignmentDrift"] = jsonList(assignDrift)
+			if exitCode && !stat.InSync {
+				a.exitOnSuccess = ExitChanges
+			}
 			if a.JSON {
 				return a.PrintJSON(out)
 			}
@@ -505,6 +514,7 @@ func newStatusCmd(a *App) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&socket, "agent-socket", "", "show the view of the agent on this unix socket (default: the agent's default socket)")
+	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 3 when the host has drifted from the desired state (0: in sync; 1 and 2 keep their meanings)")
 	return c
 }
 
