@@ -28,6 +28,9 @@ type PFState struct {
 	// VFInfoTruncated is set when the kernel reported fewer VFs than numVfs.
 	// +optional
 	VFInfoTruncated bool `json:"vfInfoTruncated,omitempty"`
+	// VFsHaveNoDevice is set when the PF's VFs exist only in its driver, with no PCI function (netdevsim).
+	// +optional
+	VFsHaveNoDevice bool `json:"vfsHaveNoDevice,omitempty"`
 	// +listType=atomic
 	VFs []VFState `json:"vfs"`
 	// +optional
@@ -60,6 +63,9 @@ type VFState struct {
 	// NetdevMAC is the MAC the VF's own netdev carries, when it differs in meaning from the admin MAC (igb).
 	// +optional
 	NetdevMAC string `json:"netdevMac,omitempty"`
+	// Representor is the VF's representor netdev while the PF's eswitch is in switchdev mode.
+	// +optional
+	Representor string `json:"representor,omitempty"`
 }
 
 // MirrorRule is an offloaded switchdev mirror rule: frames to MAC copied to every VF in VFs.
@@ -136,6 +142,9 @@ type Value struct {
 	Driver string `json:"driver,omitempty"`
 	// +optional
 	Rule *MirrorRule `json:"rule,omitempty"`
+	// EswitchMode is the mode an eswitchMode operation writes (legacy, switchdev).
+	// +optional
+	EswitchMode string `json:"eswitchMode,omitempty"`
 }
 
 // Problem is something that stops a plan from being applied.

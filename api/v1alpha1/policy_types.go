@@ -39,6 +39,11 @@ type PFPolicy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=65535
 	NumVFs *int `json:"numVfs,omitempty"`
+	// EswitchMode is the desired eswitch mode; empty leaves it as it is. Changing it on a PF that has VFs
+	// goes through 0 VFs: a disruptive change.
+	// +optional
+	// +kubebuilder:validation:Enum=legacy;switchdev
+	EswitchMode string `json:"eswitchMode,omitempty"`
 	// VFs are the settings of sets of VFs; a VF may appear in one entry only.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1024
