@@ -387,6 +387,12 @@ func (a *Agent) repair(ctx context.Context, allowDisruptive bool) (*Repair, erro
 	a.backoff.Reset()
 	switch rep.Skipped {
 	case "disruptive":
+		if a.cfg.Admit != nil && !allowDisruptive {
+			// Planned as non-disruptive from an observation taken mid-change (a resize caught at 0 VFs),
+			// the repair found disruptive drift under the lock: the next pass asks Admit about it.
+			a.Kick()
+			return rep, ErrDisruptive
+		}
 		a.setPending("disruptive: needs --repair-disruptive")
 		return rep, ErrDisruptive
 	case "in sync":
