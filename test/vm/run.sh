@@ -8,13 +8,13 @@
 # QEMU hub whose only other port is an e1000 in the same guest (the wire tap): nothing leaves the guest.
 #
 # Usage: test/vm/run.sh [-run REGEXP]   (REGEXP is passed to the guest's go test binary)
-# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 600 s),
+# Env: SRIOVCTL_VM_CACHE (default /var/cache/sriovctl-vm), SRIOVCTL_VM_TIMEOUT (guest run, default 1200 s),
 #      SRIOVCTL_VM_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${SRIOVCTL_VM_CACHE:-/var/cache/sriovctl-vm}
-VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-600}
+VM_TIMEOUT=${SRIOVCTL_VM_TIMEOUT:-1200}
 RUN_REGEXP=.
 if [ "${1:-}" = "-run" ]; then RUN_REGEXP=$2; fi
 START=$(date +%s)
