@@ -4,7 +4,7 @@
 // no I/O: `sriovctl trace` prints its answer, and mirror groups check with it that their MAC's traffic
 // reaches every member before they report success.
 //
-// Legacy (VEB) mode rules, from ../shared/notes/sriov-semantics.md:
+// Legacy (VEB) mode rules (docs/mirroring.md states them for users):
 //   - unicast goes by destination MAC and VLAN to the port whose MAC filter matches (each VF's effective
 //     MAC: the admin MAC, or the VF's own netdev MAC when it has none or is trusted to change it); on a NIC
 //     whose VF driver must be reloaded for an admin MAC (igb), the netdev drops frames to the admin MAC
