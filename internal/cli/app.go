@@ -27,13 +27,13 @@ import (
 
 // Exit codes.
 const (
-	ExitOK       = 0
-	ExitFailure  = 1
-	ExitInvalid  = 2
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitInvalid = 2
 	// ExitChanges is what `plan --exit-code` and `status --exit-code` return when there are changes or
 	// drift, for scripts and monitoring (as `git diff --exit-code` and `terraform plan -detailed-exitcode`
 	// do); 1 and 2 keep their meanings.
-	ExitChanges = 3
+	ExitChanges  = 3
 	labEnvVar    = "SRIOVCTL_LAB"
 	programName  = "sriovctl"
 	kernelHintFn = "use --lab DIR (or SRIOVCTL_LAB) to work on an emulated lab host; create one with `sriovctl lab init DIR`"
