@@ -6,20 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// benchDir is where the benchmarks write: SRIOVCTL_BENCH_DIR to pick a disk, else the test's temp dir.
-func benchDir(b *testing.B) string {
-	if d := os.Getenv("SRIOVCTL_BENCH_DIR"); d != "" {
-		dir, err := os.MkdirTemp(d, "bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { os.RemoveAll(dir) })
-		return dir
-	}
-	return b.TempDir()
-}
+	"github.com/sriovctl/sriovctl/internal/applytest"
+)
 
 // BenchmarkDurableAssign is the ledger's share of an assign in one open session (the path the agent
 // uses): the intent commit (record "assigning") and the completion commit (record "assigned"), each
@@ -33,7 +22,7 @@ func BenchmarkDurableAssign(b *testing.B) {
 		backup string
 	}{{"with-backup", "close"}, {"per-commit-backup", "commit"}} {
 		b.Run(tc.name, func(b *testing.B) {
-			dir := benchDir(b)
+			dir := applytest.BenchDir(b)
 			l, err := Open(context.Background(), filepath.Join(dir, "state"))
 			if err != nil {
 				b.Fatal(err)
@@ -90,7 +79,7 @@ func BenchmarkDurableAssign(b *testing.B) {
 // BenchmarkOpen is the cost of opening an existing ledger of 256 records: validation (meta pages, bbolt's
 // consistency check) and no commit.
 func BenchmarkOpen(b *testing.B) {
-	dir := filepath.Join(benchDir(b), "state")
+	dir := filepath.Join(applytest.BenchDir(b), "state")
 	l, err := Open(context.Background(), dir)
 	if err != nil {
 		b.Fatal(err)

@@ -8,25 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sriovctl/sriovctl/internal/applytest"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
-
-// benchDir is where the benchmarks write: SRIOVCTL_BENCH_DIR to pick a disk, else the test's temp dir.
-// Both benchmarks use the same one, so their rates compare the same disk.
-func benchDir(b *testing.B) string {
-	if d := os.Getenv("SRIOVCTL_BENCH_DIR"); d != "" {
-		dir, err := os.MkdirTemp(d, "bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { os.RemoveAll(dir) })
-		return dir
-	}
-	return b.TempDir()
-}
 
 // labDir puts the emulated host in memory (/dev/shm) when it can: on a real host, VF writes go to the
 // kernel, not to a disk, and the lab's file renames would otherwise be counted as ledger cost.
@@ -38,7 +25,7 @@ func labDir(b *testing.B) string {
 			return dir
 		}
 	}
-	return benchDir(b)
+	return applytest.BenchDir(b)
 }
 
 // writeFsync appends a ledger-record-sized write to f and fsyncs it: the floor under any durable commit.
@@ -51,7 +38,7 @@ func writeFsync(f *os.File, buf []byte) error {
 
 // BenchmarkRawWriteFsync is the disk's write+fsync rate.
 func BenchmarkRawWriteFsync(b *testing.B) {
-	f, err := os.Create(filepath.Join(benchDir(b), "raw"))
+	f, err := os.Create(filepath.Join(applytest.BenchDir(b), "raw"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +58,7 @@ func BenchmarkRawWriteFsync(b *testing.B) {
 // directory and reports assigns per raw fsync. Filling the pool, it releases everything off the clock.
 func BenchmarkDurableAssign(b *testing.B) {
 	ctx := context.Background()
-	dir := benchDir(b)
+	dir := applytest.BenchDir(b)
 	const size = 64
 	l, err := lab.Init(filepath.Join(labDir(b), "lab"), []lab.NIC{{Name: "eth0", Profile: "ice", TotalVFs: size}})
 	if err != nil {
