@@ -1,6 +1,6 @@
 # Build, test and package sriovctl.
 #
-#   make build      build/sriovctl, stamped with version, commit and build date
+#   make build      build/sriovctl and build/sriovctl-kube, stamped with version, commit and build date
 #   make test       go vet and go test
 #   make dist       man pages and shell completions in build/dist
 #   make package    build/sriovctl_VERSION_ARCH.deb (nfpm, pinned below, run through the module proxy)
@@ -35,6 +35,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(BUILD)/sriovctl ./cmd/sriovctl
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(BUILD)/sriovctl-kube ./cmd/sriovctl-kube
 
 test:
 	$(GO) vet ./...

@@ -20,6 +20,8 @@ files=$(dpkg -L "$pkg")
 out=$(/usr/bin/sriovctl version)
 echo "$out"
 grep -qx "sriovctl $version" <<<"$out" || fail "installed sriovctl version does not say $version"
+# sriovctl runs its Kubernetes companion for `fleet`: the installed pair must find each other.
+/usr/bin/sriovctl fleet --help >/dev/null || fail "installed sriovctl cannot run sriovctl-kube for fleet"
 [ -d /etc/sriovctl/policy.d ] || fail "/etc/sriovctl/policy.d missing"
 [ -z "$(ls -A /etc/sriovctl/policy.d)" ] || fail "/etc/sriovctl/policy.d is not empty"
 man -w sriovctl-restore >/dev/null || fail "man cannot find sriovctl-restore(1)"

@@ -53,6 +53,8 @@ type App struct {
 	exitOnSuccess int
 	// logsSignals is set by a command that reports signals in its own log (the agent, whose log may be JSON).
 	logsSignals atomic.Bool
+	// args is the command line as given, for running the companion binary with it (kube.go).
+	args []string
 }
 
 // NewKernelHost builds the kernel backend; the kernel package's wiring replaces it where the backend
@@ -233,7 +235,7 @@ const ExitInterrupted = 130
 // and Run exits 130 once that rollback is clean. A second Ctrl-C does not wait for the rollback: it says
 // what may be left and that `sriovctl recover` (which reads the journal) repairs it, and exits 130.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &App{Stdout: stdout, Stderr: stderr, Stdin: stdin}
+	a := &App{Stdout: stdout, Stderr: stderr, Stdin: stdin, args: args}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
