@@ -56,6 +56,17 @@ type def struct {
 	line int
 	eth  ethernet
 	keys []string
+	// keyLine is the line of each key, for notes.
+	keyLine map[string]int
+}
+
+// at is where key is in the file, else where the definition starts.
+func (d *def) at(file, key string) string {
+	line, ok := d.keyLine[key]
+	if !ok {
+		line = d.line
+	}
+	return fmt.Sprintf("%s:%d", file, line)
 }
 
 // Error is a file that is not a netplan configuration this converter can read.
@@ -92,12 +103,13 @@ func Convert(file string, data []byte) (*policy.Policy, adopt.Notes, error) {
 	if eths := lookup(network, "ethernets"); eths != nil {
 		for i := 0; i+1 < len(eths.Content); i += 2 {
 			k, v := eths.Content[i], eths.Content[i+1]
-			d := def{id: k.Value, line: k.Line}
+			d := def{id: k.Value, line: k.Line, keyLine: map[string]int{}}
 			if err := v.Decode(&d.eth); err != nil {
 				return nil, nil, fail(k.Line, "ethernets.%s: %s", k.Value, strings.TrimPrefix(err.Error(), "yaml: "))
 			}
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				d.keys = append(d.keys, v.Content[j].Value)
+				d.keyLine[v.Content[j].Value] = v.Content[j].Line
 			}
 			defs = append(defs, d)
 		}
@@ -179,10 +191,10 @@ func Convert(file string, data []byte) (*policy.Policy, adopt.Notes, error) {
 			return nil, nil, fail(d.line, "ethernets.%s: embedded-switch-mode %q: netplan allows switchdev or legacy", d.id, d.eth.Eswitch)
 		}
 		if d.eth.DelayRebind != nil && *d.eth.DelayRebind {
-			notes.Add(at(d.line), "%s: delay-virtual-functions-rebind has no equivalent: sriovctl binds the VFs' drivers again right after an eswitch mode change", d.id)
+			notes.Add(d.at(file, "delay-virtual-functions-rebind"), "%s: delay-virtual-functions-rebind has no equivalent: sriovctl binds the VFs' drivers again right after an eswitch mode change", d.id)
 		}
 		if d.eth.MTU != nil {
-			notes.Add(at(d.line), "%s: mtu %d of the PF has no equivalent in this policy; netplan keeps setting it", d.id, *d.eth.MTU)
+			notes.Add(d.at(file, "mtu"), "%s: mtu %d of the PF has no equivalent in this policy; netplan keeps setting it", d.id, *d.eth.MTU)
 		}
 		otherKeys(d, at(d.line), &notes)
 		want := map[int]adopt.VF{}
@@ -191,17 +203,17 @@ func Convert(file string, data []byte) (*policy.Policy, adopt.Notes, error) {
 			if vf.eth.MAC != "" {
 				mac, err := sriov.ParseMAC("macaddress", vf.eth.MAC)
 				if err != nil || mac == sriov.ZeroMAC {
-					notes.Add(at(vf.line), "%s: macaddress %q is not a unicast MAC a VF can have: left out", vf.id, vf.eth.MAC)
+					notes.Add(vf.at(file, "macaddress"), "%s: macaddress %q is not a unicast MAC a VF can have: left out", vf.id, vf.eth.MAC)
 				} else {
 					s.MAC = adopt.Ptr(mac)
-					notes.Add(at(vf.line), "%s: netplan sets macaddress on the VF's interface; the policy sets it as VF %d's admin MAC through the PF, which the VF's driver takes (and, unless trusted, cannot change)", vf.id, id)
+					notes.Add(vf.at(file, "macaddress"), "%s: netplan sets macaddress on the VF's interface; the policy sets it as VF %d's admin MAC through the PF, which the VF's driver takes (and, unless trusted, cannot change)", vf.id, id)
 				}
 			}
 			if v, ok := vlanOf[vf.id]; ok {
 				s.VLAN = adopt.Ptr(v)
 			}
 			if vf.eth.MTU != nil {
-				notes.Add(at(vf.line), "%s: mtu %d of the VF has no equivalent; netplan keeps setting it on the VF's interface", vf.id, *vf.eth.MTU)
+				notes.Add(vf.at(file, "mtu"), "%s: mtu %d of the VF has no equivalent; netplan keeps setting it on the VF's interface", vf.id, *vf.eth.MTU)
 			}
 			if vf.eth.VFCount != nil || vf.eth.Eswitch != "" {
 				notes.Add(at(vf.line), "%s: a VF with PF settings (virtual-function-count, embedded-switch-mode): left out", vf.id)

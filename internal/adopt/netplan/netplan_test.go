@@ -41,7 +41,7 @@ var cases = []struct {
   - name: eno1
     numVfs: 2
 `,
-		notes: []string{"netplan.yaml:5: eno1: mtu 9000 of the PF has no equivalent", "netplan.yaml:7: enp1s16f1: addresses: not SR-IOV settings"},
+		notes: []string{"netplan.yaml:6: eno1: mtu 9000 of the PF has no equivalent", "netplan.yaml:7: enp1s16f1: addresses: not SR-IOV settings"},
 	},
 	{
 		name: "count, eswitch mode and delayed rebind",
