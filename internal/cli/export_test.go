@@ -105,3 +105,36 @@ func TestImport(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanWarnsAboutOtherManagers(t *testing.T) {
+	dir := clitest.NewLab(t)
+	// A lab stands for a host whose configuration lives under LAB/root.
+	np := filepath.Join(dir, "root", "etc", "netplan")
+	os.MkdirAll(np, 0o755)
+	os.WriteFile(filepath.Join(np, "50-sriov.yaml"), []byte("network:\n  version: 2\n  ethernets:\n    ens5f0:\n      virtual-function-count: 2\n"), 0o600)
+	pol := filepath.Join(t.TempDir(), "p.yaml")
+	warning := "netplan also manages ens5f0's SR-IOV settings (" + filepath.Join(np, "50-sriov.yaml") + ": ethernets.ens5f0: virtual-function-count: 2)"
+	for _, c := range []struct {
+		policy string
+		warned bool
+	}{
+		{"pfs:\n  - name: ens5f0\n    numVfs: 2\n", true},
+		{"pfs: []\npools:\n  - {name: vms, pf: ens5f0, ids: \"0\"}\n", true},
+		{"pfs:\n  - name: ens1f0\n    numVfs: 2\n", false},
+	} {
+		os.WriteFile(pol, []byte(c.policy), 0o644)
+		r := clitest.Run(t, "--lab", dir, "plan", "-f", pol)
+		if strings.Contains(r.Stdout, "note: "+warning) != c.warned {
+			t.Errorf("plan of %q: warned %v, want %v:\n%s%s", c.policy, !c.warned, c.warned, r.Stdout, r.Stderr)
+		}
+		j := clitest.Run(t, "--lab", dir, "plan", "-f", pol, "--json")
+		if strings.Contains(j.Stdout, warning) != c.warned {
+			t.Errorf("plan --json of %q: warned %v, want %v:\n%s", c.policy, !c.warned, c.warned, j.Stdout)
+		}
+	}
+	os.WriteFile(pol, []byte("pfs:\n  - name: ens5f0\n    numVfs: 2\n"), 0o644)
+	r := clitest.MustRun(t, "--lab", dir, "apply", "-f", pol)
+	if !strings.Contains(r.Stdout, "note: "+warning) || !strings.Contains(r.Stdout, "apply: done") {
+		t.Errorf("apply:\n%s", r.Stdout)
+	}
+}

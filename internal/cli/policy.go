@@ -82,6 +82,7 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 			if pr == nil {
 				return opErr("plan", err)
 			}
+			a.noteOtherManagers(cmd.Context(), pol, pr.Plan) // other tools that also manage these PFs (managers.go)
 			if a.JSON {
 				if jerr := a.PrintJSON(planJSON(pr.Plan, pr.Pending)); jerr != nil {
 					return jerr
@@ -278,6 +279,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		return opErr(what, err)
 	}
 	p := res.Plan
+	a.noteOtherManagers(ctx, pol, p) // other tools that also manage these PFs (managers.go)
 	out := planJSON(p, nil)
 	out["dryRun"] = f.dryRun
 	out["writes"] = res.Writes
