@@ -20,6 +20,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/sriovctl/sriovctl/internal/adopt/netplan"
 	"github.com/sriovctl/sriovctl/internal/adopt/networkd"
 )
 
@@ -165,16 +166,12 @@ func globAny(pats []string, v string, fold bool) bool {
 
 // netplanEth is what the detection reads of a netplan ethernet.
 type netplanEth struct {
-	Link        string `yaml:"link"`
-	VFCount     any    `yaml:"virtual-function-count"`
-	Eswitch     any    `yaml:"embedded-switch-mode"`
-	DelayRebind any    `yaml:"delay-virtual-functions-rebind"`
-	SetName     string `yaml:"set-name"`
-	Match       *struct {
-		Name       string `yaml:"name"`
-		MACAddress string `yaml:"macaddress"`
-		Driver     any    `yaml:"driver"`
-	} `yaml:"match"`
+	Link        string         `yaml:"link"`
+	VFCount     any            `yaml:"virtual-function-count"`
+	Eswitch     any            `yaml:"embedded-switch-mode"`
+	DelayRebind any            `yaml:"delay-virtual-functions-rebind"`
+	SetName     string         `yaml:"set-name"`
+	Match       *netplan.Match `yaml:"match"`
 }
 
 // NetplanFile reports the PFs a netplan file sets SR-IOV settings of: an ethernet with

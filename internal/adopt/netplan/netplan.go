@@ -34,11 +34,14 @@ type ethernet struct {
 	MTU         *int   `yaml:"mtu"`
 	MAC         string `yaml:"macaddress"`
 	SetName     string `yaml:"set-name"`
-	Match       *struct {
-		Name       string `yaml:"name"`
-		MACAddress string `yaml:"macaddress"`
-		Driver     any    `yaml:"driver"`
-	} `yaml:"match"`
+	Match       *Match `yaml:"match"`
+}
+
+// Match is an ethernet's match: (netplan selects the interface by these instead of by its id).
+type Match struct {
+	Name       string `yaml:"name"`
+	MACAddress string `yaml:"macaddress"`
+	Driver     any    `yaml:"driver"` // one glob or a list of them
 }
 
 type vlan struct {
