@@ -75,6 +75,7 @@ func findPool(pools []policy.Pool, name, source string) (policy.Pool, error) {
 func newPoolCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "pool", Short: "VF pools (defined in the policy file) handed out to VMs"}
 	cmd.AddCommand(newPoolListCmd(a))
+	cmd.AddCommand(newPoolLibvirtNetworkCmd(a)) // pool_libvirt.go
 	return cmd
 }
 
