@@ -55,26 +55,7 @@ func TestLibvirtNetwork(t *testing.T) {
 // TestLibvirtNetworkValidatesAgainstLibvirtSchema checks the network with libvirt's own schema, as
 // TestLibvirtInterfaceValidatesAgainstLibvirtSchema does the interface (a failure in CI, a skip elsewhere).
 func TestLibvirtNetworkValidatesAgainstLibvirtSchema(t *testing.T) {
-	tool, err := exec.LookPath("virt-xml-validate")
-	if err == nil {
-		_, err = exec.LookPath("xmllint")
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v; CI must install virt-xml-validate and xmllint (apt-get install libvirt-clients libxml2-utils)", err)
-		}
-		t.Skipf("%v (apt-get install libvirt-clients libxml2-utils); CI runs this test", err)
-	}
-	validate := func(doc string) error {
-		path := filepath.Join(t.TempDir(), "network.xml")
-		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(tool, path, "network").CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
+	validate := libvirtValidator(t, "network")
 	doc, err := LibvirtNetwork("sriov-vms", policy.Pool{Name: "vms", VFIDs: []int{0, 1, 2, 3}}, testPF())
 	if err != nil {
 		t.Fatal(err)
@@ -85,5 +66,31 @@ func TestLibvirtNetworkValidatesAgainstLibvirtSchema(t *testing.T) {
 	// The check has teeth: the same network with an invalid forward mode is refused.
 	if validate(strings.Replace(doc, `mode="hostdev"`, `mode="teleport"`, 1)) == nil {
 		t.Fatal("virt-xml-validate accepted forward mode teleport; it is not validating")
+	}
+}
+
+// libvirtValidator returns a check of a document against libvirt's schema (virt-xml-validate FILE schema).
+// Without the tool the test skips, except in CI (CI set), where .ci/run installs it (libvirt-clients).
+func libvirtValidator(t *testing.T, schema string) func(doc string) error {
+	t.Helper()
+	tool, err := exec.LookPath("virt-xml-validate")
+	if err == nil {
+		_, err = exec.LookPath("xmllint") // virt-xml-validate runs it
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%v; CI must install virt-xml-validate and xmllint (apt-get install libvirt-clients libxml2-utils)", err)
+		}
+		t.Skipf("%v (apt-get install libvirt-clients libxml2-utils); CI runs this test", err)
+	}
+	return func(doc string) error {
+		path := filepath.Join(t.TempDir(), schema+".xml")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(tool, path, schema).CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
 	}
 }

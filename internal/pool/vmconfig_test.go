@@ -1,10 +1,6 @@
 package pool
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,27 +38,7 @@ func TestLibvirtInterface(t *testing.T) {
 // with libvirt's own schema. In CI (CI set) a missing virt-xml-validate is a failure, not a skip:
 // .ci/run installs it (Debian's libvirt-clients).
 func TestLibvirtInterfaceValidatesAgainstLibvirtSchema(t *testing.T) {
-	tool, err := exec.LookPath("virt-xml-validate")
-	if err == nil {
-		_, err = exec.LookPath("xmllint") // virt-xml-validate runs it
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v; CI must install virt-xml-validate and xmllint (apt-get install libvirt-clients libxml2-utils)", err)
-		}
-		t.Skipf("%v (apt-get install libvirt-clients libxml2-utils); CI runs this test", err)
-	}
-	validate := func(doc string) error {
-		path := filepath.Join(t.TempDir(), "domain.xml")
-		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(tool, path, "domain").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}
+	validate := libvirtValidator(t, "domain")
 	cases := []ledger.Record{
 		{Owner: "web1", PCIAddress: "0000:3b:02.0", Config: sriov.VFConfig{MAC: "02:00:00:00:01:01", VLAN: 100, QoS: 3}},
 		{Owner: "flat", PCIAddress: "0000:d8:1f.7", Config: sriov.VFConfig{MAC: sriov.ZeroMAC}},
