@@ -75,7 +75,7 @@ func TestInputRefusals(t *testing.T) {
 		{"unknown flag, no double prefix", []string{"show", "--bogus"}, "sriovctl: show: unknown flag --bogus (see --help)"},
 		{"mistyped subcommand", []string{"vf", "sett", "ens5f0", "0"}, `sriovctl: vf: unknown command "sett"; did you mean "set"? (commands: bind, set)`},
 		{"mistyped subcommand with flags", []string{"vf", "sett", "ens5f0", "0", "--mac", "02:00:00:00:00:01"}, `sriovctl: vf: unknown command "sett"; did you mean "set"?`},
-		{"pool show", []string{"pool", "show"}, `sriovctl: pool: unknown command "show" (commands: list)`},
+		{"pool show", []string{"pool", "show"}, `sriovctl: pool: unknown command "show" (commands: libvirt-network, list)`},
 		{"mirror ls", []string{"mirror", "ls"}, `sriovctl: mirror: unknown command "ls"; did you mean "list"?`},
 		{"top level", []string{"shwo"}, `sriovctl: unknown command "shwo"; did you mean "show"?`},
 		{"wrong arg count", []string{"vf", "set", "ens5f0"}, "sriovctl: vf set: want 2 argument(s)"},
