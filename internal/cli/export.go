@@ -56,6 +56,9 @@ stdout. With --json: {"policy", "notes", "file"}.`,
 			return a.writePolicyDoc("export", out, a.exportHeader(pfs), notes, pol)
 		},
 	}
+	c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return runCompleter(a, cmd, (*completion).pfs, args, toComplete)
+	}
 	c.Flags().StringVarP(&out, "output", "o", "", "write the policy to `FILE` (atomically) instead of stdout")
 	c.Flags().BoolVar(&byPCI, "pci-address", false, "name PFs by PCI address instead of netdev name (survives interface renames)")
 	return c

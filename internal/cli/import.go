@@ -73,6 +73,9 @@ Name= with one name; files matching otherwise get a note. As udev and networkd d
 .link and .network file per PF count, and .network settings win over .link ones.`,
 		Example: `  sriovctl import networkd /etc/systemd/network -o /etc/sriovctl/policy.d/20-networkd.yaml`,
 		Args:    exactArgs(1, "the DIR holding .link and .network files"),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := readNetworkdDir(args[0])
 			if err != nil {

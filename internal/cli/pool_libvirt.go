@@ -85,6 +85,12 @@ assigned now). The pool's VFs must exist: apply the policy first. --name default
 			return nil
 		},
 	}
+	c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return runCompleter(a, cmd, (*completion).pools, args, toComplete)
+	}
 	src.addFlag(c.Flags())
 	c.Flags().StringVar(&name, "name", "", "the libvirt network's `NAME` (default: the pool's name)")
 	c.Flags().StringVarP(&out, "output", "o", "", "write the network XML to `FILE` (atomically) instead of stdout")
