@@ -1,7 +1,8 @@
 // Package networkd converts the SR-IOV settings of systemd-networkd and udev configuration (.link and
 // .network files) into a sriovctl policy.
 //
-// A .link file's [Link] SR-IOVVirtualFunctions= sets a PF's VF count; [SR-IOV] sections, in .link and in
+// A .link file's [Link] SR-IOVVirtualFunctions= sets a PF's VF count (unset, udev creates VFs up to the
+// highest VirtualFunction= of its [SR-IOV] sections, which becomes the count with a note); [SR-IOV] sections, in .link and in
 // .network files, set one VF each (VirtualFunction=) with VLANId=, QualityOfService=, VLANProtocol=,
 // MACSpoofCheck=, QueryReceiveSideScaling=, Trust=, LinkState= and MACAddress=. The PF is the one the
 // file's [Match] names: Path=pci-DDDD:BB:DD.F becomes its pciAddress, OriginalName= or Name= (one name,
@@ -226,6 +227,21 @@ func Convert(files []File) (*policy.Policy, adopt.Notes, error) {
 				notes.Add(at(count.Line), "SR-IOVVirtualFunctions=%s is not a VF count (0-65535): left out", count.Value)
 			} else {
 				pc.numVFs = adopt.Ptr(n)
+			}
+		} else if isLink && len(vfSecs) > 0 {
+			// udev without SR-IOVVirtualFunctions=: it creates VFs up to the highest VirtualFunction=, and
+			// keeps more if the PF has more. A policy says an exact count.
+			hi := -1
+			for _, s := range vfSecs {
+				if e, ok := s.Get("VirtualFunction"); ok {
+					if id, err := strconv.Atoi(e.Value); err == nil && id >= 0 && id <= policy.MaxVFID {
+						hi = max(hi, id)
+					}
+				}
+			}
+			if hi >= 0 {
+				pc.numVFs = adopt.Ptr(hi + 1)
+				notes.Add(f.Name, "no SR-IOVVirtualFunctions=: udev makes sure %s has at least %d VFs (the highest VirtualFunction= plus one) and keeps more if it has more; the policy says numVfs %d exactly", ref, hi+1, hi+1)
 			}
 		}
 		if mtu != nil {

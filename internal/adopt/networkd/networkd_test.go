@@ -218,3 +218,14 @@ func TestParse(t *testing.T) {
 		t.Errorf("last assignment wins: %+v", e)
 	}
 }
+
+func TestLinkWithoutVFCount(t *testing.T) {
+	doc, notes := convert(t, networkd.File{Name: "25-sriov.link", Data: []byte("[Match]\nOriginalName=eni99np1\n[SR-IOV]\nVirtualFunction=0\nTrust=yes\n[SR-IOV]\nVirtualFunction=2\nTrust=yes\n")},
+		networkd.File{Name: "30-sriov.network", Data: []byte("[Match]\nName=eno1\n[SR-IOV]\nVirtualFunction=3\nTrust=yes\n")})
+	if !strings.Contains(doc, "- name: eni99np1\n    numVfs: 3\n") || !strings.Contains(doc, "- name: eno1\n    vfs:\n") {
+		t.Errorf("udev creates VFs up to the highest VirtualFunction= of a .link file; networkd creates none:\n%s", doc)
+	}
+	if !strings.Contains(notes, "25-sriov.link: no SR-IOVVirtualFunctions=: udev makes sure eni99np1 has at least 3 VFs") {
+		t.Errorf("notes:\n%s", notes)
+	}
+}
