@@ -97,6 +97,8 @@ func TestImport(t *testing.T) {
 		{[]string{"import", "netplan", filepath.Join(tmp, "missing.yaml")}, "missing.yaml"},
 		{[]string{"import", "netplan", out}, "no network: mapping"},
 		{[]string{"import", "networkd", np}, "is not a directory"},
+		{[]string{"import", "netplan"}, "want at least one netplan FILE"},
+		{[]string{"import", "netplan", pol0(t, tmp)}, "pol0.yaml: no SR-IOV settings"},
 		{[]string{"import", "networkd", tmp}, "has no .link or .network files"},
 	} {
 		r := clitest.Run(t, c.args...)
@@ -137,4 +139,13 @@ func TestPlanWarnsAboutOtherManagers(t *testing.T) {
 	if !strings.Contains(r.Stdout, "note: "+warning) || !strings.Contains(r.Stdout, "apply: done") {
 		t.Errorf("apply:\n%s", r.Stdout)
 	}
+}
+
+// pol0 writes a netplan file without SR-IOV settings.
+func pol0(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "pol0.yaml")
+	if err := os.WriteFile(p, []byte("network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

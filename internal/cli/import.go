@@ -35,25 +35,39 @@ while they do).`,
 func newImportNetplanCmd(a *App) *cobra.Command {
 	var out string
 	c := &cobra.Command{
-		Use:   "netplan FILE [-o FILE]",
-		Short: "Convert a netplan file's SR-IOV settings (virtual-function-count, embedded-switch-mode, VFs) into a policy",
-		Long: `Convert the SR-IOV settings of a netplan file: a PF's virtual-function-count (else as many VFs as the
-file defines with link: to it) and embedded-switch-mode; each VF's macaddress (as its admin MAC) and
-hardware VLAN filter (a vlans: entry with renderer: sriov). netplan does not fix which VF a definition
-gets, so VF ids follow the file's order (a note says so). delay-virtual-functions-rebind, MTUs and PFs
-selected by match: get notes.`,
-		Example: `  sriovctl import netplan /etc/netplan/50-sriov.yaml -o /etc/sriovctl/policy.d/50-sriov.yaml`,
-		Args:    exactArgs(1, "the netplan FILE"),
+		Use:   "netplan FILE... [-o FILE]",
+		Short: "Convert netplan's SR-IOV settings (virtual-function-count, embedded-switch-mode, VFs) into a policy",
+		Long: `Convert the SR-IOV settings of netplan files, read as one configuration in the order given (netplan reads
+/etc/netplan/*.yaml in file name order; a definition in several files takes each key from the last): a
+PF's virtual-function-count (else as many VFs as there are definitions with link: to it) and
+embedded-switch-mode; each VF's macaddress (as its admin MAC) and hardware VLAN filter (a vlans: entry
+with renderer: sriov). netplan does not fix which VF a definition gets, so VF ids follow the order of the
+definitions (a note says so). delay-virtual-functions-rebind, MTUs and PFs selected by match: get notes.`,
+		Example: `  sriovctl import netplan /etc/netplan/*.yaml -o /etc/sriovctl/policy.d/50-netplan.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return Usagef(commandName(cmd), "want at least one netplan FILE")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := policy.ReadFile(args[0])
-			if err != nil {
-				return usageErr("FILE", err)
+			var files []netplan.File
+			for _, name := range args {
+				data, err := policy.ReadFile(name)
+				if err != nil {
+					return usageErr("FILE", err)
+				}
+				files = append(files, netplan.File{Name: name, Data: data})
 			}
-			pol, notes, err := netplan.Convert(args[0], data)
-			if err != nil {
+			pol, notes, err := netplan.ConvertFiles(files)
+			var ne *netplan.Error
+			switch {
+			case errors.As(err, &ne):
 				return usageErr("import netplan", err)
+			case err != nil:
+				return usageErr("import netplan", fmt.Errorf("%s: %w", strings.Join(args, ", "), err))
 			}
-			return a.writePolicyDoc("import netplan", out, importHeader("netplan file "+args[0]), notes, pol)
+			return a.writePolicyDoc("import netplan", out, importHeader("netplan files "+strings.Join(args, ", ")), notes, pol)
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "write the policy to `FILE` (atomically) instead of stdout")

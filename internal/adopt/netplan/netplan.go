@@ -53,23 +53,39 @@ type vlan struct {
 // sriovKeys are the ethernet keys the converter understands; the others are not SR-IOV settings.
 var sriovKeys = []string{"link", "virtual-function-count", "embedded-switch-mode", "delay-virtual-functions-rebind", "mtu", "macaddress", "set-name", "match"}
 
-// def is one ethernet definition in file order.
+// def is one ethernet definition, merged over the files that name it, in order of first appearance.
 type def struct {
 	id   string
+	file string // where it first appears
 	line int
 	eth  ethernet
 	keys []string
-	// keyLine is the line of each key, for notes.
-	keyLine map[string]int
+	// keyAt is where each key is set last (file:line), for notes.
+	keyAt map[string]string
 }
 
-// at is where key is in the file, else where the definition starts.
-func (d *def) at(file, key string) string {
-	line, ok := d.keyLine[key]
-	if !ok {
-		line = d.line
+// where is where the definition starts.
+func (d *def) where() string { return fmt.Sprintf("%s:%d", d.file, d.line) }
+
+// at is where key is set, else where the definition starts.
+func (d *def) at(key string) string {
+	if w, ok := d.keyAt[key]; ok {
+		return w
 	}
-	return fmt.Sprintf("%s:%d", file, line)
+	return d.where()
+}
+
+// vlanDef is one vlans: entry, merged over the files like a def.
+type vlanDef struct {
+	name, file string
+	line       int
+	vl         vlan
+}
+
+// File is one netplan file: its name and content.
+type File struct {
+	Name string
+	Data []byte
 }
 
 // Error is a file that is not a netplan configuration this converter can read.
@@ -89,46 +105,78 @@ func (e *Error) Error() string {
 // Convert reads the netplan file named file (data is its content) and returns the policy of its SR-IOV
 // settings, with a note for each one that has no equivalent.
 func Convert(file string, data []byte) (*policy.Policy, adopt.Notes, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	fail := func(line int, format string, args ...any) error {
-		return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
-	}
-	network := lookup(&root, "network")
-	if network == nil {
-		return nil, nil, fail(0, "no network: mapping; not a netplan configuration")
-	}
+	return ConvertFiles([]File{{Name: file, Data: data}})
+}
+
+// ConvertFiles is Convert for several files read as one configuration, in the order given (netplan reads
+// its files in file name order): a definition named in several files takes each key from the last file
+// that sets it, as netplan merges them.
+func ConvertFiles(files []File) (*policy.Policy, adopt.Notes, error) {
 	var notes adopt.Notes
-	at := func(line int) string { return fmt.Sprintf("%s:%d", file, line) }
-	var defs []def
-	if eths := lookup(network, "ethernets"); eths != nil {
-		for i := 0; i+1 < len(eths.Content); i += 2 {
-			k, v := eths.Content[i], eths.Content[i+1]
-			d := def{id: k.Value, line: k.Line, keyLine: map[string]int{}}
-			if err := v.Decode(&d.eth); err != nil {
-				return nil, nil, fail(k.Line, "ethernets.%s: %s", k.Value, strings.TrimPrefix(err.Error(), "yaml: "))
+	var defs []*def
+	var vlans []*vlanDef
+	byID := map[string]*def{}
+	vlanByName := map[string]*vlanDef{}
+	for _, f := range files {
+		file := f.Name
+		var root yaml.Node
+		if err := yaml.Unmarshal(f.Data, &root); err != nil {
+			return nil, nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+		network := lookup(&root, "network")
+		if network == nil {
+			return nil, nil, &Error{File: file, Msg: "no network: mapping; not a netplan configuration"}
+		}
+		decodeErr := func(line int, what string, err error) error {
+			return &Error{File: file, Line: line, Msg: what + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+		if eths := lookup(network, "ethernets"); eths != nil {
+			for i := 0; i+1 < len(eths.Content); i += 2 {
+				k, v := eths.Content[i], eths.Content[i+1]
+				d := byID[k.Value]
+				if d == nil {
+					d = &def{id: k.Value, file: file, line: k.Line, keyAt: map[string]string{}}
+					byID[k.Value] = d
+					defs = append(defs, d)
+				}
+				if err := v.Decode(&d.eth); err != nil {
+					return nil, nil, decodeErr(k.Line, "ethernets."+k.Value, err)
+				}
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					key := v.Content[j].Value
+					if _, seen := d.keyAt[key]; !seen {
+						d.keys = append(d.keys, key)
+					}
+					d.keyAt[key] = fmt.Sprintf("%s:%d", file, v.Content[j].Line)
+				}
 			}
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				d.keys = append(d.keys, v.Content[j].Value)
-				d.keyLine[v.Content[j].Value] = v.Content[j].Line
+		}
+		if vl := lookup(network, "vlans"); vl != nil {
+			for i := 0; i+1 < len(vl.Content); i += 2 {
+				k, v := vl.Content[i], vl.Content[i+1]
+				d := vlanByName[k.Value]
+				if d == nil {
+					d = &vlanDef{name: k.Value}
+					vlanByName[k.Value] = d
+					vlans = append(vlans, d)
+				}
+				d.file, d.line = file, k.Line
+				if err := v.Decode(&d.vl); err != nil {
+					return nil, nil, decodeErr(k.Line, "vlans."+k.Value, err)
+				}
 			}
-			defs = append(defs, d)
 		}
 	}
-	byID := map[string]*def{}
-	for i := range defs {
-		byID[defs[i].id] = &defs[i]
+	fail := func(d *def, format string, args ...any) error {
+		return &Error{File: d.file, Line: d.line, Msg: fmt.Sprintf(format, args...)}
 	}
 	// PFs: definitions a VF links to, or that carry PF settings; in file order.
 	vfsOf := map[string][]*def{}
 	isPF := map[string]bool{}
-	for i := range defs {
-		d := &defs[i]
+	for _, d := range defs {
 		if d.eth.Link != "" {
 			if byID[d.eth.Link] == nil {
-				return nil, nil, fail(d.line, "ethernets.%s: link: %q is not an ethernet of this file", d.id, d.eth.Link)
+				return nil, nil, fail(d, "ethernets.%s: link: %q is not an ethernet of this configuration", d.id, d.eth.Link)
 			}
 			vfsOf[d.eth.Link] = append(vfsOf[d.eth.Link], d)
 			isPF[d.eth.Link] = true
@@ -139,49 +187,42 @@ func Convert(file string, data []byte) (*policy.Policy, adopt.Notes, error) {
 	}
 	// The VF each sriov vlan filters, by VF netplan id.
 	vlanOf := map[string]int{}
-	if vlans := lookup(network, "vlans"); vlans != nil {
-		for i := 0; i+1 < len(vlans.Content); i += 2 {
-			k, v := vlans.Content[i], vlans.Content[i+1]
-			var vl vlan
-			if err := v.Decode(&vl); err != nil {
-				return nil, nil, fail(k.Line, "vlans.%s: %s", k.Value, strings.TrimPrefix(err.Error(), "yaml: "))
+	for _, d := range vlans {
+		vl, at := d.vl, fmt.Sprintf("%s:%d", d.file, d.line)
+		if vl.Renderer != "sriov" {
+			continue // a VLAN interface, not a VF's hardware filter
+		}
+		link := byID[vl.Link]
+		switch {
+		case vl.ID == nil:
+			return nil, nil, &Error{File: d.file, Line: d.line, Msg: fmt.Sprintf("vlans.%s: renderer: sriov without id:", d.name)}
+		case link == nil || link.eth.Link == "":
+			notes.Add(at, "vlans.%s (renderer: sriov) links to %q, which is not a VF: left out", d.name, vl.Link)
+		case *vl.ID < 0 || *vl.ID > sriov.MaxVLAN:
+			notes.Add(at, "vlans.%s: id %d is outside 0-%d: left out", d.name, *vl.ID, sriov.MaxVLAN)
+		default:
+			if prev, dup := vlanOf[vl.Link]; dup {
+				notes.Add(at, "vlans.%s: VF %s already has the hardware VLAN %d; a VF has one port VLAN: left out", d.name, vl.Link, prev)
+				continue
 			}
-			if vl.Renderer != "sriov" {
-				continue // a VLAN interface, not a VF's hardware filter
-			}
-			link := byID[vl.Link]
-			switch {
-			case vl.ID == nil:
-				return nil, nil, fail(k.Line, "vlans.%s: renderer: sriov without id:", k.Value)
-			case link == nil || link.eth.Link == "":
-				notes.Add(at(k.Line), "vlans.%s (renderer: sriov) links to %q, which is not a VF of this file: left out", k.Value, vl.Link)
-			case *vl.ID < 0 || *vl.ID > sriov.MaxVLAN:
-				notes.Add(at(k.Line), "vlans.%s: id %d is outside 0-%d: left out", k.Value, *vl.ID, sriov.MaxVLAN)
-			default:
-				if prev, dup := vlanOf[vl.Link]; dup {
-					notes.Add(at(k.Line), "vlans.%s: VF %s already has the hardware VLAN %d; a VF has one port VLAN: left out", k.Value, vl.Link, prev)
-					continue
-				}
-				vlanOf[vl.Link] = *vl.ID
-			}
+			vlanOf[vl.Link] = *vl.ID
 		}
 	}
 	pol := &policy.Policy{PFs: []policy.PF{}}
 	orderNoted := false
-	for i := range defs {
-		d := &defs[i]
+	for _, d := range defs {
 		if !isPF[d.id] {
 			continue
 		}
 		if d.eth.Link != "" {
-			return nil, nil, fail(d.line, "ethernets.%s is a VF (link: %s) and has VFs of its own", d.id, d.eth.Link)
+			return nil, nil, fail(d, "ethernets.%s is a VF (link: %s) and has VFs of its own", d.id, d.eth.Link)
 		}
-		pf := policy.PF{Name: pfName(d, at(d.line), &notes)}
+		pf := policy.PF{Name: pfName(d, d.where(), &notes)}
 		vfs := vfsOf[d.id]
 		n := len(vfs)
 		if d.eth.VFCount != nil {
 			if *d.eth.VFCount < len(vfs) {
-				return nil, nil, fail(d.line, "ethernets.%s: virtual-function-count %d is less than its %d VFs", d.id, *d.eth.VFCount, len(vfs))
+				return nil, nil, fail(d, "ethernets.%s: virtual-function-count %d is less than its %d VFs", d.id, *d.eth.VFCount, len(vfs))
 			}
 			n = *d.eth.VFCount
 		}
@@ -191,48 +232,48 @@ func Convert(file string, data []byte) (*policy.Policy, adopt.Notes, error) {
 		case "legacy", "switchdev":
 			pf.EswitchMode = d.eth.Eswitch
 		default:
-			return nil, nil, fail(d.line, "ethernets.%s: embedded-switch-mode %q: netplan allows switchdev or legacy", d.id, d.eth.Eswitch)
+			return nil, nil, fail(d, "ethernets.%s: embedded-switch-mode %q: netplan allows switchdev or legacy", d.id, d.eth.Eswitch)
 		}
 		if d.eth.DelayRebind != nil && *d.eth.DelayRebind {
-			notes.Add(d.at(file, "delay-virtual-functions-rebind"), "%s: delay-virtual-functions-rebind has no equivalent: sriovctl binds the VFs' drivers again right after an eswitch mode change", d.id)
+			notes.Add(d.at("delay-virtual-functions-rebind"), "%s: delay-virtual-functions-rebind has no equivalent: sriovctl binds the VFs' drivers again right after an eswitch mode change", d.id)
 		}
 		if d.eth.MTU != nil {
-			notes.Add(d.at(file, "mtu"), "%s: mtu %d of the PF has no equivalent in this policy; netplan keeps setting it", d.id, *d.eth.MTU)
+			notes.Add(d.at("mtu"), "%s: mtu %d of the PF has no equivalent in this policy; netplan keeps setting it", d.id, *d.eth.MTU)
 		}
-		otherKeys(d, at(d.line), &notes)
+		otherKeys(d, &notes)
 		want := map[int]adopt.VF{}
 		for id, vf := range vfs {
 			var s sriov.VFSettings
 			if vf.eth.MAC != "" {
 				mac, err := sriov.ParseMAC("macaddress", vf.eth.MAC)
 				if err != nil || mac == sriov.ZeroMAC {
-					notes.Add(vf.at(file, "macaddress"), "%s: macaddress %q is not a unicast MAC a VF can have: left out", vf.id, vf.eth.MAC)
+					notes.Add(vf.at("macaddress"), "%s: macaddress %q is not a unicast MAC a VF can have: left out", vf.id, vf.eth.MAC)
 				} else {
 					s.MAC = adopt.Ptr(mac)
-					notes.Add(vf.at(file, "macaddress"), "%s: netplan sets macaddress on the VF's interface; the policy sets it as VF %d's admin MAC through the PF, which the VF's driver takes (and, unless trusted, cannot change)", vf.id, id)
+					notes.Add(vf.at("macaddress"), "%s: netplan sets macaddress on the VF's interface; the policy sets it as VF %d's admin MAC through the PF, which the VF's driver takes (and, unless trusted, cannot change)", vf.id, id)
 				}
 			}
 			if v, ok := vlanOf[vf.id]; ok {
 				s.VLAN = adopt.Ptr(v)
 			}
 			if vf.eth.MTU != nil {
-				notes.Add(vf.at(file, "mtu"), "%s: mtu %d of the VF has no equivalent; netplan keeps setting it on the VF's interface", vf.id, *vf.eth.MTU)
+				notes.Add(vf.at("mtu"), "%s: mtu %d of the VF has no equivalent; netplan keeps setting it on the VF's interface", vf.id, *vf.eth.MTU)
 			}
 			if vf.eth.VFCount != nil || vf.eth.Eswitch != "" {
-				notes.Add(at(vf.line), "%s: a VF with PF settings (virtual-function-count, embedded-switch-mode): left out", vf.id)
+				notes.Add(vf.where(), "%s: a VF with PF settings (virtual-function-count, embedded-switch-mode): left out", vf.id)
 			}
-			otherKeys(vf, at(vf.line), &notes)
+			otherKeys(vf, &notes)
 			want[id] = adopt.VF{Settings: s}
 			if !s.IsEmpty() && !orderNoted {
 				orderNoted = true
-				notes.Add(file, "netplan does not fix which VF a definition gets (it matches the VF interfaces when it applies); the VF ids here follow the file's order: check them against `sriovctl show`")
+				notes.Add("", "netplan does not fix which VF a definition gets (it matches the VF interfaces when it applies); the VF ids here follow the order of the definitions: check them against `sriovctl show`")
 			}
 		}
 		pf.VFs = adopt.Groups(want)
 		pol.PFs = append(pol.PFs, pf)
 	}
 	if len(pol.PFs) == 0 {
-		return nil, nil, errors.New(file + ": no SR-IOV settings (no ethernet has virtual-function-count, embedded-switch-mode or VFs linked to it)")
+		return nil, nil, errors.New("no SR-IOV settings (no ethernet has virtual-function-count, embedded-switch-mode or VFs linked to it)")
 	}
 	return pol, notes, nil
 }
@@ -265,7 +306,7 @@ func pfName(d *def, where string, notes *adopt.Notes) string {
 }
 
 // otherKeys notes the keys of a definition that are not SR-IOV settings: netplan keeps them.
-func otherKeys(d *def, where string, notes *adopt.Notes) {
+func otherKeys(d *def, notes *adopt.Notes) {
 	var other []string
 	for _, k := range d.keys {
 		if !slices.Contains(sriovKeys, k) {
@@ -273,7 +314,7 @@ func otherKeys(d *def, where string, notes *adopt.Notes) {
 		}
 	}
 	if len(other) > 0 {
-		notes.Add(where, "%s: %s: not SR-IOV settings, left to netplan", d.id, strings.Join(other, ", "))
+		notes.Add(d.where(), "%s: %s: not SR-IOV settings, left to netplan", d.id, strings.Join(other, ", "))
 	}
 }
 

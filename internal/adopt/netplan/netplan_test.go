@@ -98,7 +98,7 @@ var cases = []struct {
       - ids: "1"
         vlan: 16
 `,
-		notes: []string{"mtu 1500 of the VF has no equivalent", "the VF ids here follow the file's order", "admin MAC through the PF"},
+		notes: []string{"mtu 1500 of the VF has no equivalent", "the VF ids here follow the order of the definitions", "admin MAC through the PF"},
 	},
 	{
 		name: "PF selected by match with set-name, and one by MAC only",
@@ -159,7 +159,7 @@ func TestConvertRefuses(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"ethernets: {}", "no network: mapping"},
 		{"network: {version: 2, ethernets: {eth0: {dhcp4: true}}}", "no SR-IOV settings"},
-		{"network: {version: 2, ethernets: {vf0: {link: eno9}}}", `link: "eno9" is not an ethernet of this file`},
+		{"network: {version: 2, ethernets: {vf0: {link: eno9}}}", `link: "eno9" is not an ethernet of this configuration`},
 		{"network: {version: 2, ethernets: {eno1: {virtual-function-count: 1}, a: {link: eno1}, b: {link: eno1}}}", "virtual-function-count 1 is less than its 2 VFs"},
 		{"network: {version: 2, ethernets: {eno1: {embedded-switch-mode: offload}}}", `embedded-switch-mode "offload"`},
 		{"network: {version: 2, ethernets: {eno1: {virtual-function-count: many}}}", "ethernets.eno1"},
@@ -176,6 +176,24 @@ func TestConvertRefuses(t *testing.T) {
 // renders them for systemd-networkd into a scratch root and refuses invalid ones). Without netplan the
 // test skips, unless SRIOVCTL_REQUIRE_NETPLAN=1 (CI installs netplan.io).
 func TestInputsAreValidNetplan(t *testing.T) {
+	generate := netplanGenerate(t)
+	for _, c := range cases {
+		if err := generate(map[string]string{"50-sriov.yaml": c.in}); err != nil {
+			t.Errorf("%s: netplan generate refuses the input: %v", c.name, err)
+		}
+	}
+	if err := generate(splitConfig); err != nil {
+		t.Errorf("the split configuration: %v", err)
+	}
+	// The check has teeth: netplan refuses what its schema does not allow.
+	if generate(map[string]string{"50-sriov.yaml": "network:\n  version: 2\n  ethernets:\n    eno1:\n      embedded-switch-mode: offload\n"}) == nil {
+		t.Error("netplan generate accepted embedded-switch-mode: offload; it is not validating")
+	}
+}
+
+// netplanGenerate returns a check that netplan accepts files (name -> content) as /etc/netplan.
+func netplanGenerate(t *testing.T) func(files map[string]string) error {
+	t.Helper()
 	tool, err := exec.LookPath("netplan")
 	if err != nil {
 		if os.Getenv("SRIOVCTL_REQUIRE_NETPLAN") == "1" {
@@ -183,14 +201,16 @@ func TestInputsAreValidNetplan(t *testing.T) {
 		}
 		t.Skipf("%v (apt-get install netplan.io); CI runs this test", err)
 	}
-	generate := func(in string) error {
+	return func(files map[string]string) error {
 		root := t.TempDir()
 		dir := filepath.Join(root, "etc", "netplan")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "50-sriov.yaml"), []byte(in), 0o600); err != nil {
-			t.Fatal(err)
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 		out, err := exec.Command(tool, "generate", "--root-dir", root).CombinedOutput()
 		if err != nil {
@@ -198,14 +218,49 @@ func TestInputsAreValidNetplan(t *testing.T) {
 		}
 		return nil
 	}
-	for _, c := range cases {
-		if err := generate(c.in); err != nil {
-			t.Errorf("%s: netplan generate refuses the input: %v", c.name, err)
-		}
+}
+
+// splitConfig is one configuration in two files, as netplan merges them: the PF in one, its VFs, their
+// VLAN filter and a new VF count in the other.
+var splitConfig = map[string]string{
+	"10-pf.yaml": `network:
+  version: 2
+  ethernets:
+    eno1:
+      virtual-function-count: 2
+      embedded-switch-mode: legacy
+`,
+	"20-vfs.yaml": `network:
+  version: 2
+  ethernets:
+    eno1:
+      virtual-function-count: 4
+    eno1v0:
+      link: eno1
+  vlans:
+    eno1v0.30:
+      renderer: sriov
+      id: 30
+      link: eno1v0
+`,
+}
+
+func TestConvertFiles(t *testing.T) {
+	pol, notes, err := netplan.ConvertFiles([]netplan.File{
+		{Name: "10-pf.yaml", Data: []byte(splitConfig["10-pf.yaml"])}, {Name: "20-vfs.yaml", Data: []byte(splitConfig["20-vfs.yaml"])}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The check has teeth: netplan refuses what its schema does not allow.
-	if generate("network:\n  version: 2\n  ethernets:\n    eno1:\n      embedded-switch-mode: offload\n") == nil {
-		t.Error("netplan generate accepted embedded-switch-mode: offload; it is not validating")
+	doc, err := adopt.Document(nil, nil, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pfs:\n  - name: eno1\n    numVfs: 4\n    eswitchMode: legacy\n    vfs:\n      - ids: \"0\"\n        vlan: 30\n"
+	if string(doc) != want {
+		t.Errorf("policy:\n%s\nwant:\n%s", doc, want)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0].Msg, "follow the order of the definitions") {
+		t.Errorf("notes: %v", notes)
 	}
 }
 
