@@ -5,7 +5,8 @@
 // with its own macaddress and mtu; a vlan with renderer: sriov whose link: is a VF is the VF's hardware
 // VLAN filter (its port VLAN). Without virtual-function-count netplan creates as many VFs as it has
 // definitions for. netplan does not say which VF a definition gets (it matches the VF interfaces at apply
-// time), so the VF ids of the policy follow the order of the file, and a note says so.
+// time), so the VF ids of the policy follow the order of the definitions, and a note says so. Several
+// files are one configuration, merged per key as netplan merges them (ConvertFiles).
 //
 // Settings with no equivalent in a policy get a note (with the file and line): delay-virtual-functions-
 // rebind, VF MTUs, PF MTUs, PFs netplan selects by match: rather than by name. Keys that are not SR-IOV
