@@ -195,6 +195,9 @@ func Convert(files []File) (*policy.Policy, adopt.Notes, error) {
 				if e, ok := s.Get("MTUBytes"); ok {
 					mtu = &e
 				}
+				if e, ok := s.Get("SRIOVVirtualFunctions"); ok {
+					notes.Add(fmt.Sprintf("%s:%d", f.Name, e.Line), "SRIOVVirtualFunctions= is not a systemd key (systemd ignores it; the key is SR-IOVVirtualFunctions=): left out")
+				}
 			}
 		}
 		if len(vfSecs) == 0 && count == nil {

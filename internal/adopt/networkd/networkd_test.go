@@ -181,6 +181,12 @@ VLANId=3
 			},
 		},
 		{
+			name:  "a misspelt count systemd ignores",
+			files: []networkd.File{{Name: "b.link", Data: []byte("[Match]\nOriginalName=eno1\n[Link]\nSRIOVVirtualFunctions=4\n[SR-IOV]\nVirtualFunction=0\nTrust=on\n")}},
+			want:  "pfs:\n  - name: eno1\n    numVfs: 1\n",
+			notes: []string{"b.link:4: SRIOVVirtualFunctions= is not a systemd key"},
+		},
+		{
 			name:  "a VF beyond the VF count",
 			files: []networkd.File{{Name: "a.link", Data: []byte("[Match]\nOriginalName=eno1\n[Link]\nSR-IOVVirtualFunctions=1\n[SR-IOV]\nVirtualFunction=3\nTrust=on\n")}},
 			want:  "pfs:\n  - name: eno1\n    numVfs: 1\n",
