@@ -41,12 +41,16 @@ stdout. With --json: {"policy", "notes", "file"}.`,
 			pfs := st.PFs
 			if len(args) > 0 {
 				pfs = nil
+				seen := map[string]bool{}
 				for _, ref := range args {
 					p, err := FindPF(st, "PF", ref)
 					if err != nil {
 						return err
 					}
-					pfs = append(pfs, *p)
+					if !seen[p.PCIAddress] { // named twice (by name and address): once in the policy
+						seen[p.PCIAddress] = true
+						pfs = append(pfs, *p)
+					}
 				}
 			}
 			pol, notes, err := export.Export(pfs, export.Options{ByPCIAddress: byPCI})

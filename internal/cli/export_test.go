@@ -24,7 +24,7 @@ func TestExportThenPlanSaysNoChanges(t *testing.T) {
 		}
 	}
 	file := filepath.Join(t.TempDir(), "host.yaml")
-	r := clitest.MustRun(t, "--lab", dir, "export", "ens3f0", "-o", file)
+	r := clitest.MustRun(t, "--lab", dir, "export", "ens3f0", "0000:86:00.0", "-o", file)
 	if !strings.Contains(r.Stdout, "export: wrote "+file+" (1 PFs, 0 notes)") {
 		t.Errorf("stdout: %s", r.Stdout)
 	}
