@@ -47,7 +47,7 @@ type progress struct {
 	op    change.Op // the write in flight
 	since time.Time
 	vfs   [2]int        // ready and total VFs the backend reported waiting for; total 0: no report
-	shown bool          // a status line is on the screen
+	shown string        // the status line on the screen, "" for none
 	stop  chan struct{} // ends the redraw ticker of the write in flight
 }
 
@@ -231,13 +231,15 @@ func (p *progress) renderLocked() {
 			s = string(r[:w-2]) + "…"
 		}
 	}
-	fmt.Fprint(p.w, "\r\x1b[K"+s)
-	p.shown = true
+	if s != p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K"+s)
+		p.shown = s
+	}
 }
 
 func (p *progress) clearLocked() {
-	if p.shown {
+	if p.shown != "" {
 		fmt.Fprint(p.w, "\r\x1b[K")
-		p.shown = false
+		p.shown = ""
 	}
 }
