@@ -104,7 +104,7 @@ var flagCompleters = map[string]completer{
 var (
 	fileFlags = map[string][]string{"file": {"yaml", "yml"}, "policy": {"yaml", "yml"},
 		"ml2": {"ini"}, "sriov-agent": {"ini"}, "nova": {"conf"}}
-	dirFlags  = map[string]bool{"lab": true, "state-dir": true, "out": true}
+	dirFlags = map[string]bool{"lab": true, "state-dir": true, "out": true}
 )
 
 // lookupTimeout bounds one completion's look-up: a shell must not hang on a held lock or a slow host.
