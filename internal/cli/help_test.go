@@ -122,6 +122,22 @@ func exampleArgs(line string) []string {
 	return f[1:]
 }
 
+// parseCommandLine finds the command args name and parses its flags (and, with checkArgs, its arguments)
+// in a fresh tree, without running it.
+func parseCommandLine(args []string, checkArgs bool) error {
+	cmd, rest, err := NewRoot(&App{}).Find(args)
+	if err != nil || cmd.DisableFlagParsing {
+		return err
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return err
+	}
+	if checkArgs && !isGroup(cmd) {
+		return cmd.ValidateArgs(cmd.Flags().Args())
+	}
+	return nil
+}
+
 // TestExamplesParse: every example names a command that exists, with flags it has.
 func TestExamplesParse(t *testing.T) {
 	for _, c := range allCommands(NewRoot(&App{})) {
@@ -130,20 +146,7 @@ func TestExamplesParse(t *testing.T) {
 			if args == nil {
 				continue
 			}
-			root := NewRoot(&App{}) // a fresh tree: parsing sets flags
-			cmd, rest, err := root.Find(args)
-			if err != nil {
-				t.Errorf("%s: example %q: %v", c.CommandPath(), line, err)
-				continue
-			}
-			if cmd.DisableFlagParsing {
-				continue
-			}
-			if err := cmd.ParseFlags(rest); err != nil {
-				t.Errorf("%s: example %q: %v", c.CommandPath(), line, err)
-				continue
-			}
-			if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil && !isGroup(cmd) {
+			if err := parseCommandLine(args, true); err != nil {
 				t.Errorf("%s: example %q: %v", c.CommandPath(), line, err)
 			}
 		}

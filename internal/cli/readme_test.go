@@ -43,11 +43,7 @@ func TestReadmeCommandsParse(t *testing.T) {
 					continue
 				}
 				n++
-				cmd, rest, err := NewRoot(&App{}).Find(args)
-				if err == nil && !cmd.DisableFlagParsing {
-					err = cmd.ParseFlags(rest)
-				}
-				if err != nil {
+				if err := parseCommandLine(args, false); err != nil {
 					t.Errorf("README, %s: %q: %v", heading, line, err)
 				}
 			}

@@ -75,7 +75,7 @@ func (f *vfSetFlags) addFlags(fl *pflag.FlagSet, names ...string) {
 		case "vlan":
 			fl.IntVar(&f.vlan, n, 0, "port `VLAN` 0-4094 (0 = none, flat)")
 		case "qos":
-			fl.IntVar(&f.qos, n, 0, "802.1p priority `PRIO` 0-7 (needs a VLAN)")
+			fl.IntVar(&f.qos, n, 0, "802.1p priority `PRIO`, 0-7 (needs a VLAN)")
 		case "vlan-proto":
 			fl.StringVar(&f.vlanProto, n, "", "VLAN protocol, `802.1Q|802.1ad`")
 		case "spoofchk":
@@ -85,9 +85,9 @@ func (f *vfSetFlags) addFlags(fl *pflag.FlagSet, names ...string) {
 		case "state":
 			fl.StringVar(&f.state, n, "", "link state, `auto|enable|disable`")
 		case "min-tx-rate":
-			fl.IntVar(&f.minRate, n, 0, "minimum TX rate in `MBPS` (0 = none)")
+			fl.IntVar(&f.minRate, n, 0, "guarantee a TX rate of `MBPS` Mbit/s (0 = none)")
 		case "max-tx-rate":
-			fl.IntVar(&f.maxRate, n, 0, "maximum TX rate in `MBPS` (0 = unlimited)")
+			fl.IntVar(&f.maxRate, n, 0, "cap the TX rate at `MBPS` Mbit/s (0 = unlimited)")
 		case "query-rss":
 			fl.StringVar(&f.queryRSS, n, "", "let the VF query RSS config, `on|off`")
 		default:
