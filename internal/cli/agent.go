@@ -59,7 +59,7 @@ Tells systemd when it is ready (Type=notify).`,
 	fl := c.Flags()
 	fl.StringVar(&f.socket, "socket", "", "the local API's unix `PATH` (directory 0700, socket 0600; default "+api.DefaultSocket+", with --lab DIR/agent.sock)")
 	fl.StringVar(&f.metrics, "metrics", DefaultMetricsAddr, "`ADDR` for /metrics and the status page (read-only); \"\" turns them off")
-	fl.StringVar(&f.repair, "repair", agent.RepairAuto, "`auto|report`: repair non-disruptive drift at once (auto) or never write the host (report)")
+	fl.StringVar(&f.repair, "repair", agent.RepairAuto, "what to do with drift, `auto|report`: auto repairs non-disruptive drift at once, report never writes the host")
 	fl.BoolVar(&f.disruptive, "repair-disruptive", false, "also repair drift that destroys VFs (a PF at another non-zero VF count)")
 	fl.DurationVar(&f.resync, "resync", 30*time.Second, "observe at least every `DURATION`, whatever the notifications say (0: only on notifications)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log as `text|json` (log/slog on stderr)")

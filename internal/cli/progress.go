@@ -148,6 +148,10 @@ func (p *progress) note(kind, msg string) {
 	p.println(noteLabel(kind) + ": " + msg)
 }
 
+// note prints "note: msg" on stderr, unless -q: what commands say besides their output goes through it,
+// so that -q silences it and it never mixes with a status line.
+func (a *App) note(msg string) { a.progress().note("", msg) }
+
 // println prints one line on stderr, erasing the status line first and drawing it again after.
 func (p *progress) println(s string) {
 	p.mu.Lock()

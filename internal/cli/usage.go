@@ -216,9 +216,7 @@ func (a *App) outputPreRun(cmd *cobra.Command) error {
 			err = Usagef("--"+f.Name, "give %s only (--%s is its old name)", flagName(to), f.Name)
 			return
 		}
-		if !a.Quiet {
-			fmt.Fprintf(a.Stderr, "note: --%s is deprecated; use %s\n", f.Name, flagName(to))
-		}
+		a.note(fmt.Sprintf("--%s is deprecated; use %s", f.Name, flagName(to)))
 	})
 	if err != nil {
 		return err
