@@ -242,6 +242,7 @@ func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error
 		res.Unrestored = Undo(context.WithoutCancel(ctx), h, done)
 		return res, &FailedError{Op: ops[i], Err: err, Outcome: outcome, Unrestored: res.Unrestored}
 	}
+	tr := traceOf(ctx)
 	for i, o := range ops {
 		if hooks.Before != nil {
 			if err := hooks.Before(i, o); err != nil {
@@ -251,7 +252,14 @@ func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error
 		if err := ctx.Err(); err != nil {
 			return fail(i, err, host.NotWritten)
 		}
-		if err := Execute(ctx, h, o); err != nil {
+		if tr.Before != nil {
+			tr.Before(i, len(ops), o)
+		}
+		err := Execute(ctx, h, o)
+		if tr.After != nil {
+			tr.After(i, len(ops), o, err)
+		}
+		if err != nil {
 			return fail(i, err, host.OutcomeOf(err))
 		}
 		res.Writes++

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -44,7 +45,12 @@ type App struct {
 	Stdout, Stderr io.Writer
 	Stdin          io.Reader
 	LabDir         string
-	JSON           bool
+	// JSON is --json: the flag of the commands that print JSON (jsonCommands in usage.go).
+	JSON bool
+	// Quiet (-q) drops notes and progress; Verbose (-v) says each host write as it is made (progress.go).
+	Quiet, Verbose bool
+	prog           *progress
+	progOnce       sync.Once
 	stateDir       string
 	cmdCtx         *cobra.Command // the running command, for its context
 	// ran is set once a command's RunE starts: errors before that are usage errors from cobra.
@@ -98,10 +104,12 @@ func (a *App) Service(noWait bool) (*service.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return service.New(h, a.StateDir(), service.Options{NoWait: noWait, Progress: func(n service.Note) {
-		fmt.Fprintf(a.Stderr, "%s: %s\n", noteLabel(n.Kind), n.Message)
-	}}), nil
+	return service.New(h, a.StateDir(), service.Options{NoWait: noWait, Waiting: a.lockWaiting,
+		Progress: func(n service.Note) { a.progress().note(n.Kind, n.Message) }}), nil
 }
+
+// lockWaiting says that a writer waits for the lock, and for whom.
+func (a *App) lockWaiting(string) { a.progress().waiting(a.StateDir()) }
 
 // quietService is Service without notes, for commands that print what was recovered themselves.
 func (a *App) quietService(noWait bool) (*service.Service, error) {
@@ -109,7 +117,7 @@ func (a *App) quietService(noWait bool) (*service.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return service.New(h, a.StateDir(), service.Options{NoWait: noWait}), nil
+	return service.New(h, a.StateDir(), service.Options{NoWait: noWait, Waiting: a.lockWaiting}), nil
 }
 
 func noteLabel(kind string) string {
@@ -255,7 +263,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if n == 0 {
 				interrupted.Store(true)
 				if !a.logsSignals.Load() {
-					fmt.Fprintf(stderr, "%s: interrupted: stopping; undoing what was written so far, if anything (Ctrl-C again to stop waiting)\n", programName)
+					a.progress().println(programName + ": interrupted: stopping; undoing what was written so far, if anything (Ctrl-C again to stop waiting)")
 				}
 				cancel()
 				continue
@@ -270,6 +278,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetErr(stderr)
 	root.SetIn(stdin)
 	err := root.ExecuteContext(ctx)
+	a.progress().finish()
 	if err == nil {
 		return a.exitOnSuccess
 	}
@@ -296,6 +305,10 @@ VF counts, MAC, VLAN (or flat), QoS, spoof check, trust, link state and rate lim
 
 Without --lab it works on this host's kernel (sysfs and rtnetlink). With --lab DIR (or SRIOVCTL_LAB)
 it works on an emulated lab host that behaves like real NICs; try ` + "`sriovctl demo`" + `.`,
+		Example: `  sriovctl demo                                   # a guided tour on a temporary lab
+  sriovctl lab init /tmp/lab && sriovctl --lab /tmp/lab show
+  sriovctl show                                   # this host's PFs and VFs (kernel backend)
+  sriovctl plan -f policy.yaml && sriovctl apply -f policy.yaml`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -303,12 +316,11 @@ it works on an emulated lab host that behaves like real NICs; try ` + "`sriovctl
 			if a.LabDir == "" {
 				a.LabDir = os.Getenv(labEnvVar)
 			}
-			return nil
+			return a.outputPreRun(cmd)
 		},
 	}
 	root.PersistentFlags().StringVar(&a.LabDir, "lab", "", "use the emulated lab host whose state lives in `DIR` (env "+labEnvVar+")")
-	root.PersistentFlags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
-	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "where sriovctl keeps durable state (desired state, journal, ledger); default "+DefaultStateDir+", or DIR/state with --lab")
+	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "keep durable state (desired state, journal, ledger) in `DIR`; default "+DefaultStateDir+", or LAB/state with --lab")
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go has its own, with dynamic completion
 	for _, add := range commands {
 		root.AddCommand(add(a))

@@ -27,7 +27,7 @@ and an IOMMU.`,
 		},
 	}
 	addWaitTimeoutFlag(cmd.Flags())
-	cmd.Flags().BoolVar(&force, "force", false, "rebind a VF that `sriovctl assign` handed to an owner")
+	cmd.Flags().BoolVar(&force, "force", false, "rebind a VF that assign handed to an owner")
 	return cmd
 }
 

@@ -73,6 +73,8 @@ var argCompleters = map[string][]completer{
 	"vf bind":       {(*completion).pfs, (*completion).vfs, (*completion).drivers, nil},
 	"mirror delete": {(*completion).mirrors, nil},
 	"lab eswitch":   {(*completion).pfs, fixed("legacy", "switchdev"), nil},
+	"lab reset":     {(*completion).pfs, nil},
+	"forget":        {fixed("pf", "pool", "mirror"), (*completion).forgettable, nil},
 }
 
 // flagCompleters completes flag values by flag name, wherever the flag appears.
@@ -80,6 +82,8 @@ var flagCompleters = map[string]completer{
 	"pf":           (*completion).pfs,
 	"pool":         (*completion).pools,
 	"owner":        (*completion).owners,
+	"lease":        (*completion).leases,
+	"vfs":          (*completion).vfsOfFlag,
 	"nic":          (*completion).nics,
 	"from":         (*completion).from,
 	"spoofchk":     fixed("on", "off"),
@@ -90,13 +94,17 @@ var flagCompleters = map[string]completer{
 	"format":       fixed("json", "libvirt", "qemu"),
 	"strategy":     fixed(mirror.StrategyAuto, mirror.StrategySameMAC, mirror.StrategySwitchdevTC),
 	"network-type": fixed("flat", "vlan"),
+	"eswitch-mode": fixed("legacy", "switchdev"),
+	"repair":       fixed("auto", "report"),
+	"log-format":   fixed("text", "json"),
 	"errno":        func(*completion, []string, string) []string { return nicprofile.ErrnoNames() },
 }
 
 // fileFlags complete as file names with these extensions; dirFlags as directories.
 var (
-	fileFlags = map[string][]string{"file": {"yaml", "yml"}, "policy": {"yaml", "yml"}}
-	dirFlags  = map[string]bool{"lab": true, "state-dir": true, "out": true}
+	fileFlags = map[string][]string{"file": {"yaml", "yml"}, "policy": {"yaml", "yml"},
+		"ml2": {"ini"}, "sriov-agent": {"ini"}, "nova": {"conf"}}
+	dirFlags = map[string]bool{"lab": true, "state-dir": true, "out": true}
 )
 
 // lookupTimeout bounds one completion's look-up: a shell must not hang on a held lock or a slow host.
@@ -274,20 +282,16 @@ func (c *completion) pools(_ []string, _ string) []string {
 			path = f.Value.String()
 		}
 	}
+	var p *policy.Policy
 	if path != "" {
 		var err error
 		if data, err = policy.ReadFile(path); err != nil {
 			return nil
 		}
-	} else {
-		d, err := apply.LoadDesired(c.stateDir())
-		if err != nil || d == nil {
+		if p, err = policy.Parse(path, data); err != nil {
 			return nil
 		}
-		path, data = d.Path, d.Policy
-	}
-	p, err := policy.Parse(path, data)
-	if err != nil {
+	} else if p = c.desired(); p == nil {
 		return nil
 	}
 	var out []string
@@ -297,9 +301,35 @@ func (c *completion) pools(_ []string, _ string) []string {
 	return out
 }
 
-// owners offers the owners recorded in the ledger. It opens the database read-only with a shared lock
-// (never creating or repairing it, unlike ledger.Open) and reads the owner field of every record.
+// owners offers the owners recorded in the ledger.
 func (c *completion) owners(_ []string, _ string) []string {
+	pools := map[string][]string{}
+	for _, r := range c.records() {
+		pools[r.Owner] = append(pools[r.Owner], r.Pool)
+	}
+	var out []string
+	for owner, ps := range pools {
+		out = append(out, owner+"\tpool "+strings.Join(ps, ", "))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// leases offers the lease tokens recorded in the ledger.
+func (c *completion) leases(_ []string, _ string) []string {
+	var out []string
+	for _, r := range c.records() {
+		if r.Lease != "" {
+			out = append(out, fmt.Sprintf("%s\t%s: %s vf %d", r.Lease, r.Owner, r.PF, r.VF))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// records reads the ledger's records with an owner. It opens the database read-only with a shared lock
+// (never creating or repairing it, unlike ledger.Open).
+func (c *completion) records() []ledger.Record {
 	path := filepath.Join(c.stateDir(), ledger.DBFile)
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return nil
@@ -309,23 +339,18 @@ func (c *completion) owners(_ []string, _ string) []string {
 		return nil
 	}
 	defer db.Close()
-	pools := map[string][]string{}
+	var out []ledger.Record
 	_ = db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
 			return b.ForEach(func(_, v []byte) error {
 				var r ledger.Record
 				if json.Unmarshal(v, &r) == nil && r.Owner != "" {
-					pools[r.Owner] = append(pools[r.Owner], r.Pool)
+					out = append(out, r)
 				}
 				return nil
 			})
 		})
 	})
-	var out []string
-	for owner, ps := range pools {
-		out = append(out, owner+"\tpool "+strings.Join(ps, ", "))
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -344,11 +369,60 @@ func (c *completion) mirrors(_ []string, _ string) []string {
 			add(g.Name, "on "+g.PF)
 		}
 	}
-	if d, err := apply.LoadDesired(c.stateDir()); err == nil && d != nil {
-		if p, err := policy.Parse(d.Path, d.Policy); err == nil {
-			for _, m := range p.Mirrors {
-				add(m.Name, "on "+m.PF+" (policy)")
+	if p := c.desired(); p != nil {
+		for _, m := range p.Mirrors {
+			add(m.Name, "on "+m.PF+" (policy)")
+		}
+	}
+	return out
+}
+
+// desired is the stored desired policy, nil when there is none or it cannot be read.
+func (c *completion) desired() *policy.Policy {
+	d, err := apply.LoadDesired(c.stateDir())
+	if err != nil || d == nil {
+		return nil
+	}
+	p, err := policy.Parse(d.Path, d.Policy)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// forgettable completes `forget KIND NAME`: the stored desired state's PFs (as stored, and by netdev
+// name and PCI address when on the host), pools or mirror groups.
+func (c *completion) forgettable(args []string, _ string) []string {
+	p := c.desired()
+	if p == nil || len(args) == 0 {
+		return nil
+	}
+	var out []string
+	switch args[0] {
+	case "pf":
+		st := c.observe()
+		seen := map[string]bool{}
+		for _, pf := range p.PFs {
+			refs := []string{pf.Name, pf.PCIAddress}
+			if st != nil {
+				if hp := st.FindPF(pf.Ref()); hp != nil {
+					refs = append(refs, hp.Name, hp.PCIAddress) // as it is named on the host now
+				}
 			}
+			for _, ref := range refs {
+				if ref != "" && !seen[ref] {
+					seen[ref] = true
+					out = append(out, ref+"\tPF of the desired state")
+				}
+			}
+		}
+	case "pool":
+		for _, pl := range p.Pools {
+			out = append(out, fmt.Sprintf("%s\t%s VFs %s", pl.Name, pl.PF, pl.IDs))
+		}
+	case "mirror":
+		for _, m := range p.Mirrors {
+			out = append(out, m.Name+"\ton "+m.PF)
 		}
 	}
 	return out
@@ -370,19 +444,36 @@ func (c *completion) nics(_ []string, toComplete string) []string {
 // from completes `trace --from`: wire, pf and vf:N for the VFs of --pf.
 func (c *completion) from(_ []string, _ string) []string {
 	out := []string{"wire\tfrom the network", "pf\tfrom the PF's own netdev"}
-	ref := ""
-	if f := c.cmd.Flags().Lookup("pf"); f != nil {
-		ref = f.Value.String()
-	}
-	if ref == "" {
-		return out
-	}
-	if st := c.observe(); st != nil {
-		if p := st.FindPF(ref); p != nil {
-			for _, v := range p.VFs {
-				out = append(out, fmt.Sprintf("vf:%d\t%s", v.ID, v.PCIAddress))
-			}
-		}
+	for _, v := range c.flagPFVFs() {
+		out = append(out, fmt.Sprintf("vf:%d\t%s", v.ID, v.PCIAddress))
 	}
 	return out
+}
+
+// vfsOfFlag completes --vfs (mirror create, openstack render) with the VF ids of --pf; a list goes on
+// after its last comma.
+func (c *completion) vfsOfFlag(_ []string, toComplete string) []string {
+	prefix := ""
+	if i := strings.LastIndexAny(toComplete, ",-"); i >= 0 {
+		prefix = toComplete[:i+1]
+	}
+	var out []string
+	for _, v := range c.flagPFVFs() {
+		out = append(out, fmt.Sprintf("%s%d\t%s", prefix, v.ID, v.PCIAddress))
+	}
+	return out
+}
+
+// flagPFVFs returns the VFs of the PF named by --pf, none when it is not given or not found.
+func (c *completion) flagPFVFs() []sriov.VF {
+	f := c.cmd.Flags().Lookup("pf")
+	if f == nil || f.Value.String() == "" {
+		return nil
+	}
+	if st := c.observe(); st != nil {
+		if p := st.FindPF(f.Value.String()); p != nil {
+			return p.VFs
+		}
+	}
+	return nil
 }

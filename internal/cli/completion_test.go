@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -62,6 +63,14 @@ func TestDynamicCompletion(t *testing.T) {
 		{"on/off", []string{"--lab", lab, "vf", "set", "ens5f0", "0", "--trust", ""}, "off on"},
 		{"trace --from", []string{"--lab", lab, "trace", "--pf", "ens5f0", "--from", ""}, "pf vf:0 vf:1 vf:2 vf:3 wire"},
 		{"shells", []string{"completion", ""}, "bash fish zsh"},
+		{"lab reset PF", []string{"--lab", lab, "lab", "reset", ""}, "0000:01:00.0 0000:3b:00.0 0000:5e:00.0 0000:86:00.0 0000:af:00.0 ens1f0 ens2f0 ens3f0 ens4f0 ens5f0"},
+		{"forget kinds", []string{"--lab", lab, "forget", ""}, "mirror pf pool"},
+		{"forget pool", []string{"--lab", lab, "forget", "pool", ""}, "vms web"},
+		{"forget pf", []string{"--lab", lab, "forget", "pf", ""}, "0000:01:00.0 ens5f0"},
+		{"--vfs of --pf, after a comma", []string{"--lab", lab, "mirror", "create", "t2", "--pf", "ens5f0", "--vfs", "1,"}, "1,0 1,1 1,2 1,3"},
+		{"--vfs without --pf", []string{"--lab", lab, "mirror", "create", "t2", "--vfs", ""}, ""},
+		{"eswitch modes", []string{"--lab", lab, "pf", "set", "ens3f0", "--eswitch-mode", ""}, "legacy switchdev"},
+		{"agent repair modes", []string{"agent", "--repair", ""}, "auto report"},
 		{"no lab: nothing, no error", []string{"--lab", filepath.Join(t.TempDir(), "none"), "pf", "set", ""}, ""},
 	}
 	for _, c := range cases {
@@ -71,6 +80,12 @@ func TestDynamicCompletion(t *testing.T) {
 			}
 		})
 	}
+	t.Run("leases", func(t *testing.T) {
+		got := complete(t, "--lab", lab, "release", "--lease", "")
+		if len(got) != 1 || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got[0]) {
+			t.Fatalf("got %q, want the one lease token", got)
+		}
+	})
 	t.Run("SRIOVCTL_LAB", func(t *testing.T) {
 		t.Setenv("SRIOVCTL_LAB", lab)
 		code, out, _ := runInProcessKeepEnv(t, "__complete", "mirror", "delete", "")
@@ -80,6 +95,12 @@ func TestDynamicCompletion(t *testing.T) {
 	})
 	if after := dirListing(t, lab); after != stateBefore {
 		t.Fatalf("completion wrote to the lab or state dir:\nbefore %s\nafter  %s", stateBefore, after)
+	}
+	if code, _, stderr := runInProcess(t, "--lab", lab, "release", "--owner", "vm-a"); code != 0 {
+		t.Fatalf("release: exit %d %s", code, stderr)
+	}
+	if got := complete(t, "--lab", lab, "release", "--lease", ""); len(got) != 0 {
+		t.Fatalf("a released lease is still offered: %q", got)
 	}
 }
 

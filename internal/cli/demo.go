@@ -82,7 +82,9 @@ func newDemoCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk through what sriovctl does, on a temporary emulated lab host",
-		Args:  exactArgs(0, "none"),
+		Example: `  sriovctl demo
+  sriovctl demo --keep --dir /tmp/demo   # keep the lab afterwards: sriovctl --lab /tmp/demo show`,
+		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.cmdCtx = cmd
 			if dir == "" {
@@ -114,7 +116,7 @@ func newDemoCmd(a *App) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "create the demo lab in this directory (must not hold a lab yet)")
+	c.Flags().StringVar(&dir, "dir", "", "create the demo lab in `DIR` (must not hold a lab yet)")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the demo lab afterwards")
 	return c
 }

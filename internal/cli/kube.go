@@ -38,8 +38,10 @@ func init() {
 			return Kube.Fleet(a)
 		}
 		return &cobra.Command{
-			Use:                "fleet",
-			Short:              "See the fleet's SR-IOV rollouts on Kubernetes (runs " + KubeBinary + ")",
+			Use:   "fleet",
+			Short: "See the fleet's SR-IOV rollouts on Kubernetes (runs " + KubeBinary + ")",
+			Example: `  sriovctl fleet status
+  sriovctl fleet --help`,
 			DisableFlagParsing: true,
 			RunE:               func(cmd *cobra.Command, args []string) error { return a.execKube() },
 		}

@@ -17,6 +17,10 @@ func newLabCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Create and control an emulated lab host (NICs that behave like real ones)",
+		Example: `  sriovctl lab init /tmp/lab
+  export SRIOVCTL_LAB=/tmp/lab      # or --lab /tmp/lab on every command
+  sriovctl lab fault --delay 500ms
+  sriovctl lab reboot`,
 	}
 	cmd.AddCommand(newLabInitCmd(a), newLabFaultCmd(a), newLabRebootCmd(a), newLabResetCmd(a), newLabEswitchCmd(a), newLabTrafficCmd(a))
 	return cmd
@@ -61,7 +65,7 @@ NIC profile: ens1f0 ixgbe, ens2f0 i40e, ens3f0 ice, ens4f0 mlx5, ens5f0 igb. Pro
 			return nil
 		},
 	}
-	c.Flags().StringArrayVar(&nics, "nic", nil, "a PF as NAME=PROFILE[:TOTALVFS] (repeatable)")
+	c.Flags().StringArrayVar(&nics, "nic", nil, "a PF as `NAME=PROFILE[:TOTALVFS]` (repeatable)")
 	return c
 }
 
@@ -71,7 +75,7 @@ func newLabFaultCmd(a *App) *cobra.Command {
 	var delay time.Duration
 	var clear, afterWrite bool
 	c := &cobra.Command{
-		Use:   "fault [--fail-at N [--errno E] [--after-write]] [--delay D] | --clear",
+		Use:   "fault [--fail-at N [--errno ERRNO] [--after-write]] [--delay DURATION] | --clear",
 		Short: "Inject faults: fail the Nth mutating host operation from now, or slow every one",
 		Long: `Inject faults into the lab's mutating host operations (what sriovctl writes; not lab commands).
 
@@ -144,10 +148,10 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 			return nil
 		},
 	}
-	c.Flags().IntVar(&failAt, "fail-at", 0, "make the Nth mutating host operation from now fail (1 = the next)")
-	c.Flags().StringVar(&errno, "errno", "", "errno of the injected failure (default EIO, or ETIMEDOUT with --after-write)")
+	c.Flags().IntVar(&failAt, "fail-at", 0, "make the `N`th mutating host operation from now fail (1 = the next)")
+	c.Flags().StringVar(&errno, "errno", "", "`ERRNO` of the injected failure (default EIO, or ETIMEDOUT with --after-write)")
 	c.Flags().BoolVar(&afterWrite, "after-write", false, "with --fail-at: the operation takes effect, then confirming it fails (written, unconfirmed)")
-	c.Flags().DurationVar(&delay, "delay", 0, "slow every mutating operation by this long (e.g. 200ms)")
+	c.Flags().DurationVar(&delay, "delay", 0, "slow every mutating operation by `DURATION` (e.g. 200ms)")
 	c.Flags().BoolVar(&clear, "clear", false, "remove every injected fault")
 	return c
 }
@@ -177,7 +181,9 @@ func newLabRebootCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "reboot",
 		Short: "Emulate a reboot: every PF back to 0 VFs (nothing persisted survives unless restored)",
-		Args:  exactArgs(0, "none"),
+		Example: `  sriovctl --lab /tmp/lab lab reboot
+  sriovctl --lab /tmp/lab restore       # what sriovctl-restore.service does at boot`,
+		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := a.Lab()
 			if err != nil {

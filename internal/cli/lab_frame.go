@@ -18,10 +18,10 @@ type frameFlags struct {
 func (f *frameFlags) register(c *cobra.Command, pfHelp string) {
 	fl := c.Flags()
 	fl.StringVar(&f.pf, "pf", "", pfHelp)
-	fl.StringVar(&f.from, "from", "", "where the frame enters: wire, pf or vf:N")
-	fl.StringVar(&f.dst, "dst", "", "destination MAC (unicast, multicast or ff:ff:ff:ff:ff:ff)")
-	fl.StringVar(&f.src, "src", "", "source MAC (default: the ingress port's own MAC)")
-	fl.IntVar(&f.vlan, "vlan", 0, "802.1Q tag of the frame as sent, 1-4094 (default 0: untagged)")
+	fl.StringVar(&f.from, "from", "", "where the frame enters: `wire|pf|vf:N`")
+	fl.StringVar(&f.dst, "dst", "", "destination `MAC` (unicast, multicast or ff:ff:ff:ff:ff:ff)")
+	fl.StringVar(&f.src, "src", "", "source `MAC` (default: the ingress port's own MAC)")
+	fl.IntVar(&f.vlan, "vlan", 0, "802.1Q tag `VLAN` of the frame as sent, 1-4094 (default 0: untagged)")
 }
 
 // frame validates the flags (before the host is read) and returns the frame and its ingress VF (-1 if

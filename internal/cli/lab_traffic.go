@@ -19,7 +19,7 @@ func newLabTrafficCmd(a *App) *cobra.Command {
 	var ff frameFlags
 	var count, size int
 	c := &cobra.Command{
-		Use:   "traffic --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan V] [--count N] [--size BYTES]",
+		Use:   "traffic --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan VLAN] [--count N] [--size BYTES]",
 		Short: "Send frames through a lab PF's switch model and count them per port (rx, tx, broadcast, multicast, drops)",
 		Long: `Send --count frames of --size bytes into a lab PF's embedded switch. The switch model of trace decides
 who receives them; the lab counts them at the sender (tx), at every receiver (rx, plus broadcast or
@@ -64,10 +64,10 @@ lab, survive across processes and start at zero when a VF is created; the agent'
 			return nil
 		},
 	}
-	ff.register(c, "the PF whose switch the frames enter (netdev name or PCI address)")
+	ff.register(c, "the `PF` whose switch the frames enter (netdev name or PCI address)")
 	fl := c.Flags()
-	fl.IntVar(&count, "count", 1, "how many frames to send")
-	fl.IntVar(&size, "size", 64, fmt.Sprintf("bytes per frame, %d-%d", lab.MinFrameSize, lab.MaxFrameSize))
+	fl.IntVar(&count, "count", 1, "send `N` frames")
+	fl.IntVar(&size, "size", 64, fmt.Sprintf("`BYTES` per frame, %d-%d", lab.MinFrameSize, lab.MaxFrameSize))
 	return c
 }
 

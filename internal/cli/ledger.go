@@ -12,6 +12,8 @@ func newLedgerCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
 		Short: "Maintain the assignment ledger (STATE/ledger.db)",
+		Example: `  sriovctl ledger restore-backup
+  sriovctl --state-dir /var/lib/sriovctl ledger restore-backup`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "restore-backup",
@@ -20,6 +22,8 @@ func newLedgerCmd(a *App) *cobra.Command {
 of the ledger. Use it when a command reports the ledger as damaged. The copy is checked first; the damaged
 file is kept as ledger.db.damaged. The copy is normally as new as the ledger; after a power cut it can
 be older, so run 'sriovctl assignments' afterwards and compare it with your VMs.`,
+		Example: `  sriovctl ledger restore-backup
+  sriovctl assignments          # then compare with the VMs that hold VFs`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := ledger.RestoreBackup(cmd.Context(), a.StateDir())

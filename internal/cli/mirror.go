@@ -23,10 +23,9 @@ func init() {
 }
 
 func newTraceCmd(a *App) *cobra.Command {
-	var pfRef, from, dst, src string
-	var vlan int
+	var ff frameFlags
 	c := &cobra.Command{
-		Use:   "trace --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan V]",
+		Use:   "trace --pf PF --from wire|pf|vf:N --dst MAC [--src MAC] [--vlan VLAN]",
 		Short: "Predict what the NIC's embedded switch does with a frame (model of the observed state)",
 		Long: `Follow one Ethernet frame through a PF's embedded switch, step by step: spoof check, port VLAN
 tagging and filtering, link state, MAC lookup (including MACs shared by several VFs, per NIC profile),
@@ -39,26 +38,8 @@ capture: it works the same on the lab and on a real host. --json prints
   sriovctl --lab /tmp/lab trace --pf ens5f0 --from vf:2 --dst ff:ff:ff:ff:ff:ff --vlan 100`,
 		Args: exactArgs(0, "none (use flags)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, f := range []string{"pf", "from", "dst"} {
-				if !cmd.Flags().Changed(f) {
-					return Usagef("trace", "--%s is required", f)
-				}
-			}
-			port, inVF, err := eswitch.ParsePort(from)
+			fr, inVF, err := ff.frame(cmd)
 			if err != nil {
-				return err
-			}
-			d, err := parseAnyMAC("--dst", dst)
-			if err != nil {
-				return err
-			}
-			s := ""
-			if cmd.Flags().Changed("src") {
-				if s, err = parseAnyMAC("--src", src); err != nil {
-					return err
-				}
-			}
-			if err := sriov.ValidateVLAN("--vlan", vlan); err != nil {
 				return err
 			}
 			h, err := a.Host()
@@ -69,18 +50,14 @@ capture: it works the same on the lab and on a real host. --json prints
 			if err != nil {
 				return err
 			}
-			p, err := FindPF(st, "--pf", pfRef)
+			p, err := FindPF(st, "--pf", ff.pf)
 			if err != nil {
 				return err
 			}
-			if inVF >= 0 {
-				// A VF that does not exist is a mistake in the question, not a prediction.
-				if err := sriov.ValidateVFID("--from", inVF, p.NumVFs); err != nil {
-					fe := err.(*sriov.FieldError)
-					return &sriov.FieldError{Field: fe.Field, Value: from, Allowed: fmt.Sprintf("%s: VF ids of %s", fe.Allowed, p.Name)}
-				}
+			if err := ff.checkVF(p, inVF); err != nil {
+				return err
 			}
-			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(eswitch.Frame{From: port, Src: s, Dst: d, VLAN: vlan})
+			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(fr)
 			if a.JSON {
 				return a.PrintJSON(r)
 			}
@@ -88,12 +65,7 @@ capture: it works the same on the lab and on a real host. --json prints
 			return nil
 		},
 	}
-	fl := c.Flags()
-	fl.StringVar(&pfRef, "pf", "", "the PF whose switch to model (netdev name or PCI address)")
-	fl.StringVar(&from, "from", "", "where the frame enters: wire, pf or vf:N")
-	fl.StringVar(&dst, "dst", "", "destination MAC (unicast, multicast or ff:ff:ff:ff:ff:ff)")
-	fl.StringVar(&src, "src", "", "source MAC (default: the ingress port's own MAC)")
-	fl.IntVar(&vlan, "vlan", 0, "802.1Q tag of the frame as sent, 1-4094 (default 0: untagged)")
+	ff.register(c, "the `PF` whose switch to model (netdev name or PCI address)")
 	return c
 }
 
@@ -134,6 +106,9 @@ func newMirrorCmd(a *App) *cobra.Command {
 VNF, say). Strategies: same-mac (legacy eswitch, NICs that deliver a shared MAC to every VF: igb, ice),
 switchdev-tc (NICs in switchdev mode: tc mirred rules on the VF representors). auto picks the one that
 works and refuses, before touching anything, where none does. See docs/mirroring.md.`,
+		Example: `  sriovctl --lab /tmp/lab mirror create tap --pf ens5f0 --vfs 1,2
+  sriovctl --lab /tmp/lab mirror list
+  sriovctl --lab /tmp/lab mirror delete tap`,
 	}
 	cmd.AddCommand(newMirrorCreateCmd(a), newMirrorListCmd(a), newMirrorDeleteCmd(a))
 	return cmd
@@ -201,10 +176,10 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&pfRef, "pf", "", "the PF (netdev name or PCI address)")
-	fl.StringVar(&vfs, "vfs", "", "member VFs, at least 2: e.g. 2,3 or 0-3")
-	fl.StringVar(&mac, "mac", "", "the MAC whose frames are mirrored (default: the first member's MAC)")
-	fl.StringVar(&strategy, "strategy", mirror.StrategyAuto, "auto, same-mac or switchdev-tc")
+	fl.StringVar(&pfRef, "pf", "", "the `PF` (netdev name or PCI address)")
+	fl.StringVar(&vfs, "vfs", "", "member VFs as a `RANGE`, at least 2: e.g. 2,3 or 0-3")
+	fl.StringVar(&mac, "mac", "", "the `MAC` whose frames are mirrored (default: the first member's MAC)")
+	fl.StringVar(&strategy, "strategy", mirror.StrategyAuto, "how to mirror: `auto|same-mac|switchdev-tc`")
 	return c
 }
 
@@ -277,7 +252,9 @@ func newMirrorListCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the mirror groups, with whether the switch model says each still works",
-		Args:  exactArgs(0, "none"),
+		Example: `  sriovctl --lab /tmp/lab mirror list
+  sriovctl --lab /tmp/lab mirror list --json`,
+		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.Service(false)
 			if err != nil {
@@ -316,9 +293,10 @@ func newMirrorListCmd(a *App) *cobra.Command {
 
 func newMirrorDeleteCmd(a *App) *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a mirror group, restoring each member's prior MAC, spoof check and trust",
-		Args:  exactArgs(1, "NAME"),
+		Use:     "delete NAME",
+		Short:   "Delete a mirror group, restoring each member's prior MAC, spoof check and trust",
+		Example: `  sriovctl --lab /tmp/lab mirror delete tap`,
+		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.Service(false)
 			if err != nil {

@@ -22,6 +22,8 @@ func newOpenStackCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "openstack",
 		Short: "Render and check OpenStack SR-IOV configuration (Neutron ML2, SR-IOV agent, Nova) for a PF",
+		Example: `  sriovctl openstack render --physnet physnet1 --pf ens3f0 --out /tmp/os
+  sriovctl openstack check --ml2 /tmp/os/ml2_conf.ini --sriov-agent /tmp/os/sriov_agent.ini --nova /tmp/os/nova.conf`,
 	}
 	cmd.AddCommand(newOpenStackRenderCmd(a), newOpenStackCheckCmd(a))
 	return cmd
@@ -90,20 +92,20 @@ DIR accumulate: one physnet on several PFs (one render per PF), or one PF's VFs 
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.physnet, "physnet", "", "the provider (physical) network name, e.g. physnet1 (required)")
-	fl.StringVar(&f.pf, "pf", "", "the PF whose VFs serve it: netdev name or PCI address (required)")
-	fl.StringVar(&f.netType, "network-type", "flat", "provider network type: flat (no VLAN) or vlan")
-	fl.StringVar(&f.vlanRange, "vlan-range", "", "VLAN range MIN:MAX tenants may use on the physnet (vlan only)")
-	fl.IntVar(&f.segment, "segment", 0, "VLAN id of the network the CLI steps create (vlan only; default: MIN of --vlan-range)")
-	fl.StringVar(&f.vfs, "vfs", "", "the VFs OpenStack may use, e.g. 0-3 or 0,2-5 (default: all); the others are excluded")
+	fl.StringVar(&f.physnet, "physnet", "", "the provider (physical) network `NAME`, e.g. physnet1 (required)")
+	fl.StringVar(&f.pf, "pf", "", "the `PF` whose VFs serve it: netdev name or PCI address (required)")
+	fl.StringVar(&f.netType, "network-type", "flat", "provider network type, `flat|vlan` (flat: no VLAN)")
+	fl.StringVar(&f.vlanRange, "vlan-range", "", "VLAN range `MIN:MAX` tenants may use on the physnet (vlan only)")
+	fl.IntVar(&f.segment, "segment", 0, "`VLAN` id of the network the CLI steps create (vlan only; default: MIN of --vlan-range)")
+	fl.StringVar(&f.vfs, "vfs", "", "the VFs OpenStack may use, a `RANGE` such as 0-3 or 0,2-5 (default: all); the others are excluded")
 	fl.BoolVar(&f.trusted, "trusted", false, "offer trusted VFs (device_spec trusted=true; ports ask with --binding-profile trusted=true)")
 	fl.StringVar(&f.out, "out", "", "write (or update) the three files in `DIR` instead of printing them")
-	fl.IntVar(&f.ports, "ports", 1, "direct ports (and one server each) the CLI steps create")
-	fl.IntVar(&f.mirrorPorts, "mirror-ports", 0, "more direct ports, for a mirror group: --disable-port-security so spoof check is off")
-	fl.StringVar(&f.network, "network", "", "name of the network the CLI steps create (default sriov-PHYSNET)")
-	fl.StringVar(&f.subnetRange, "subnet-range", "192.0.2.0/24", "the subnet's CIDR")
-	fl.StringVar(&f.flavor, "flavor", "m1.small", "flavor of the servers")
-	fl.StringVar(&f.image, "image", "cirros", "image of the servers")
+	fl.IntVar(&f.ports, "ports", 1, "create `N` direct ports (and one server each) in the CLI steps")
+	fl.IntVar(&f.mirrorPorts, "mirror-ports", 0, "`N` more direct ports, for a mirror group: --disable-port-security so spoof check is off")
+	fl.StringVar(&f.network, "network", "", "`NAME` of the network the CLI steps create (default sriov-PHYSNET)")
+	fl.StringVar(&f.subnetRange, "subnet-range", "192.0.2.0/24", "the subnet's `CIDR`")
+	fl.StringVar(&f.flavor, "flavor", "m1.small", "flavor `NAME` of the servers")
+	fl.StringVar(&f.image, "image", "cirros", "image `NAME` of the servers")
 	return c
 }
 
@@ -312,9 +314,9 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 			return nil
 		},
 	}
-	c.Flags().StringVar(&ml2, "ml2", "", "neutron-server's ml2_conf.ini")
-	c.Flags().StringVar(&agent, "sriov-agent", "", "neutron-sriov-nic-agent's sriov_agent.ini")
-	c.Flags().StringVar(&nova, "nova", "", "nova.conf (the [pci] and [filter_scheduler] sections)")
+	c.Flags().StringVar(&ml2, "ml2", "", "neutron-server's ml2_conf.ini `FILE`")
+	c.Flags().StringVar(&agent, "sriov-agent", "", "neutron-sriov-nic-agent's sriov_agent.ini `FILE`")
+	c.Flags().StringVar(&nova, "nova", "", "the nova.conf `FILE` (its [pci] and [filter_scheduler] sections)")
 	return c
 }
 

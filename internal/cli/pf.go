@@ -7,7 +7,8 @@ import (
 func init() { register(newPFCmd) }
 
 func newPFCmd(a *App) *cobra.Command {
-	cmd := &cobra.Command{Use: "pf", Short: "Configure Physical Functions"}
+	cmd := &cobra.Command{Use: "pf", Short: "Configure Physical Functions", Example: `  sriovctl pf set ens5f0 --numvfs 4
+  sriovctl pf set ens3f0 --eswitch-mode switchdev --force`}
 	var numVFs int
 	var force bool
 	var mode string
@@ -21,6 +22,9 @@ the VFs that would lose their configuration are named; with --force it goes thro
 --eswitch-mode switches the PF's embedded switch between legacy and switchdev (VF representors, tc
 offload) through devlink. Drivers change it only without VFs: a PF with VFs goes through 0 (with
 --force), and its VFs are created again with their settings and drivers.`,
+		Example: `  sriovctl pf set ens5f0 --numvfs 4
+  sriovctl pf set 0000:01:00.0 --numvfs 2 --force     # resize through 0: every VF is destroyed first
+  sriovctl pf set ens3f0 --eswitch-mode switchdev`,
 		Args: exactArgs(1, "PF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			setNum, setMode := cmd.Flags().Changed("numvfs"), cmd.Flags().Changed("eswitch-mode")
@@ -35,8 +39,8 @@ offload) through devlink. Drivers change it only without VFs: a PF with VFs goes
 			return a.setNumVFs(cmd, args[0], numVFs, force)
 		},
 	}
-	set.Flags().IntVar(&numVFs, "numvfs", 0, "number of VFs (0 to the PF's sriov_totalvfs)")
-	set.Flags().StringVar(&mode, "eswitch-mode", "", "eswitch mode: legacy or switchdev (devlink)")
+	set.Flags().IntVar(&numVFs, "numvfs", 0, "create `N` VFs (0 to the PF's sriov_totalvfs)")
+	set.Flags().StringVar(&mode, "eswitch-mode", "", "eswitch mode, `legacy|switchdev` (devlink)")
 	set.Flags().BoolVar(&force, "force", false, "resize an enabled PF by going through 0 (destroys every VF's configuration), even with VFs handed to owners")
 	addWaitTimeoutFlag(set.Flags())
 	cmd.AddCommand(set)

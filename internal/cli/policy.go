@@ -52,7 +52,7 @@ type planOptions struct {
 }
 
 func (o *planOptions) add(c *cobra.Command) {
-	c.Flags().StringVarP(&o.file, "file", "f", "", "the policy file (YAML), or a directory whose *.yaml files are merged in name order")
+	c.Flags().StringVarP(&o.file, "file", "f", "", "the policy `FILE` (YAML), or a directory whose *.yaml files are merged in name order")
 	c.Flags().BoolVar(&o.force, "force", false, "let checks of other features accept what they refuse (e.g. removing VFs assigned from a pool)")
 }
 
@@ -252,6 +252,8 @@ func newRestoreCmd(a *App) *cobra.Command {
 that is present, then give every VF handed to an owner its owner's settings and driver again. PFs of the
 desired state that are missing are reported and make the exit code 1; --wait-pfs waits for them first.
 Run at boot by dist/systemd/sriovctl-restore.service, before the network comes up.`,
+		Example: `  sriovctl restore
+  sriovctl restore --yes --wait-pfs 30s     # as the boot unit runs it`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.applyPolicy(cmd.Context(), "restore", nil, nil, f)
@@ -393,6 +395,8 @@ delete, assign, release), its journal in the state directory says what it was do
 PF it touched back to the state before it started (or, if it had made every write, finishes it), then
 repairs the ledger's and the mirror records' entries the command left. Every command that writes does
 this itself first; read commands only report it. With nothing pending, recover writes nothing.`,
+		Example: `  sriovctl recover
+  sriovctl recover --no-wait --json`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.quietService(noWait)
@@ -430,7 +434,10 @@ func newStatusCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status [--agent-socket PATH]",
 		Short: "Show the stored desired state, any drift of the host from it, and the agent's view",
-		Args:  exactArgs(0, "none"),
+		Example: `  sriovctl status
+  sriovctl status --exit-code || echo "drift (exit 3) or an error"
+  sriovctl status --agent-socket /run/sriovctl/agent.sock --json`,
+		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.Service(false)
 			if err != nil {
@@ -515,7 +522,7 @@ func newStatusCmd(a *App) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&socket, "agent-socket", "", "show the view of the agent on this unix socket (default: the agent's default socket)")
+	c.Flags().StringVar(&socket, "agent-socket", "", "show the view of the agent on the unix socket `PATH` (default: the agent's default socket)")
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 3 when the host has drifted from the desired state (0: in sync; 1 and 2 keep their meanings)")
 	return c
 }

@@ -23,12 +23,15 @@ func init() {
 	register(newAssignmentsCmd)
 }
 
-// poolSource says where pools come from: --policy FILE when given, else the host's stored desired
-// policy (what `sriovctl apply` stored). The ledger, not the policy, says which VFs are taken.
+// poolSource says where pools come from: -f FILE when given, else the host's stored desired policy
+// (what `sriovctl apply` stored). The ledger, not the policy, says which VFs are taken.
 type poolSource struct{ file string }
 
+// addFlag adds -f/--file, as plan and apply name the policy file, and --policy, its old name, hidden
+// and deprecated but still working.
 func (s *poolSource) addFlag(fl *pflag.FlagSet) {
-	fl.StringVarP(&s.file, "policy", "f", "", "read pools from this policy `FILE` instead of the host's stored desired policy")
+	fl.StringVarP(&s.file, "file", "f", "", "read pools from the policy `FILE` instead of the host's stored desired policy")
+	deprecatedAlias(fl, "policy", "file")
 }
 
 // load returns the pools and the file they came from.
@@ -41,18 +44,18 @@ func (s *poolSource) load(a *App) ([]policy.Pool, string, error) {
 			return nil, "", &OpError{What: "desired state", Err: err}
 		}
 		if d == nil {
-			return nil, "", Usagef("pools", "no desired policy stored in %s (`sriovctl apply -f FILE` stores one) and no --policy FILE given", a.StateDir())
+			return nil, "", Usagef("pools", "no desired policy stored in %s (`sriovctl apply -f FILE` stores one) and no -f FILE given", a.StateDir())
 		}
 		path, data = d.Path, d.Policy
 	} else {
 		var err error
 		if data, err = policy.ReadFile(path); err != nil {
-			return nil, "", usageErr("--policy", err)
+			return nil, "", usageErr("-f", err)
 		}
 	}
 	p, err := policy.Parse(path, data)
 	if err != nil {
-		return nil, "", usageErr("--policy", err)
+		return nil, "", usageErr("-f", err)
 	}
 	return p.Pools, path, nil
 }
@@ -73,7 +76,8 @@ func findPool(pools []policy.Pool, name, source string) (policy.Pool, error) {
 }
 
 func newPoolCmd(a *App) *cobra.Command {
-	cmd := &cobra.Command{Use: "pool", Short: "VF pools (defined in the policy file) handed out to VMs"}
+	cmd := &cobra.Command{Use: "pool", Short: "VF pools (defined in the policy file) handed out to VMs", Example: `  sriovctl pool list
+  sriovctl pool list -f policy.yaml --json`}
 	cmd.AddCommand(newPoolListCmd(a))
 	cmd.AddCommand(newPoolLibvirtNetworkCmd(a)) // pool_libvirt.go
 	return cmd
@@ -84,7 +88,9 @@ func newPoolListCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list [-f FILE]",
 		Short: "List pools with their used and free VFs",
-		Args:  exactArgs(0, "none"),
+		Example: `  sriovctl pool list                  # the pools of the stored desired state
+  sriovctl pool list -f policy.yaml   # the pools of a policy file`,
+		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pools, _, err := src.load(a)
 			if err != nil {
@@ -139,7 +145,7 @@ func newAssignCmd(a *App) *cobra.Command {
 	var f vfSetFlags
 	var poolName, owner, format string
 	c := &cobra.Command{
-		Use:   "assign --pool P --owner ID [flags]",
+		Use:   "assign --pool POOL --owner ID [flags]",
 		Short: "Hand a free VF of a pool to an owner (a VM), with its settings, and print it",
 		Long: `Pick a free VF of the pool, record it for the owner in the ledger (on disk before anything is reported),
 save the VF's configuration and driver, apply the owner's settings, bind the pool's driver and print the VF.
@@ -202,9 +208,9 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&poolName, "pool", "", "the pool to take a VF from")
-	fl.StringVar(&owner, "owner", "", "who gets the VF: a VM name or UUID")
-	fl.StringVar(&format, "format", "", "output: json, libvirt or qemu (default text)")
+	fl.StringVar(&poolName, "pool", "", "the `POOL` to take a VF from")
+	fl.StringVar(&owner, "owner", "", "who gets the VF: `ID`, a VM name or UUID")
+	fl.StringVar(&format, "format", "", "print the VF as `json|libvirt|qemu` (default text)")
 	f.addFlags(fl, "mac", "vlan", "qos", "spoofchk", "trust", "max-tx-rate")
 	src.addFlag(fl)
 	return c
@@ -256,7 +262,7 @@ func (a *App) printAssignment(r ledger.Record, existing bool, format string) err
 func newReleaseCmd(a *App) *cobra.Command {
 	var sel pool.Selector
 	c := &cobra.Command{
-		Use:   "release --owner ID [--pool P] | --lease TOKEN",
+		Use:   "release --owner ID [--pool POOL] | --lease TOKEN",
 		Short: "Give VFs back: restore their saved prior state and free them",
 		Long: `Restore each released VF exactly as it was before its assignment (MAC, VLAN, QoS, spoof check, trust,
 rates, link state, driver) and free it. --owner releases every VF the owner holds (in --pool only, if
@@ -311,9 +317,9 @@ was assigned again since, matches nothing: release then changes nothing and says
 			return nil
 		},
 	}
-	c.Flags().StringVar(&sel.Owner, "owner", "", "release every VF this owner holds")
-	c.Flags().StringVar(&sel.Lease, "lease", "", "release the VF holding this lease token")
-	c.Flags().StringVar(&sel.Pool, "pool", "", "with --owner: only the owner's VF of this pool")
+	c.Flags().StringVar(&sel.Owner, "owner", "", "release every VF the owner `ID` holds")
+	c.Flags().StringVar(&sel.Lease, "lease", "", "release the VF holding the lease `TOKEN`")
+	c.Flags().StringVar(&sel.Pool, "pool", "", "with --owner: only the owner's VF of `POOL`")
 	return c
 }
 
@@ -321,7 +327,9 @@ func newAssignmentsCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "assignments",
 		Short: "List the VFs handed out: owner, pool, VF, lease, since when, and whether the host still matches",
-		Args:  exactArgs(0, "none"),
+		Example: `  sriovctl assignments
+  sriovctl assignments --json`,
+		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.Service(false)
 			if err != nil {

@@ -144,7 +144,7 @@ func TestPoolCLIUsageErrors(t *testing.T) {
 		{[]string{"assign", "--pool", "vms", "--owner", "a"}, "no desired policy"},
 		{[]string{"release"}, "--owner"},
 		{[]string{"release", "--owner", "a", "--lease", "b"}, "--owner"},
-		{[]string{"pool", "list", "-f", "/nonexistent.yaml"}, "--policy"},
+		{[]string{"pool", "list", "-f", "/nonexistent.yaml"}, "-f"},
 	} {
 		r := clitest.Run(t, append(lab, tc.args...)...)
 		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {

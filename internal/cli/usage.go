@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 	"github.com/sriovctl/sriovctl/internal/suggest"
 )
@@ -132,7 +133,96 @@ func hardenTree(root *cobra.Command) {
 
 // finishRoot runs once the whole tree is built: input rules, --version and dynamic completion.
 func finishRoot(a *App, root *cobra.Command) {
+	addOutputFlags(a, root)
 	hardenTree(root)
 	setVersion(root)
 	addCompletions(a, root)
+}
+
+// jsonCommands are the commands that print JSON with --json: the flag is theirs alone, so that --json
+// appears only where it does something. A command that learns to print JSON adds its path here (the
+// tree test runs each of them with --json and parses what it prints).
+var jsonCommands = []string{
+	"show", "pf set", "vf set", "vf bind", "plan", "apply", "restore", "recover", "status", "forget",
+	"pool list", "assign", "release", "assignments", "trace", "mirror create", "mirror list", "mirror delete",
+	"lab init", "lab fault", "lab traffic", "openstack render", "openstack check", "version",
+}
+
+// writerCommands write the host through the service: they show progress (progress.go) and take
+// -q/--quiet and -v/--verbose.
+var writerCommands = []string{
+	"apply", "restore", "recover", "pf set", "vf set", "vf bind", "assign", "release", "mirror create", "mirror delete",
+}
+
+// addOutputFlags gives --json, -q and -v to the commands listed above. The root keeps a hidden --json so
+// that `sriovctl --json show` still works; outputPreRun refuses it for a command that prints no JSON.
+func addOutputFlags(a *App, root *cobra.Command) {
+	root.PersistentFlags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
+	_ = root.PersistentFlags().MarkHidden("json")
+	for _, path := range jsonCommands {
+		findCommand(root, path).Flags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
+	}
+	for _, path := range writerCommands {
+		fl := findCommand(root, path).Flags()
+		fl.BoolVarP(&a.Quiet, "quiet", "q", false, "print no progress and no notes (warnings and errors still)")
+		fl.BoolVarP(&a.Verbose, "verbose", "v", false, "print each host write as it is made, one line each")
+	}
+}
+
+// findCommand returns the command at path ("lab fault") below root; a missing one is a programming error.
+func findCommand(root *cobra.Command, path string) *cobra.Command {
+	c, rest, err := root.Find(strings.Fields(path))
+	if err != nil || len(rest) > 0 || commandName(c) != path {
+		panic("cli: no command " + path)
+	}
+	return c
+}
+
+// aliasAnnotation marks a hidden flag that is the old name of another; its value is the new name.
+const aliasAnnotation = "sriovctl/alias-of"
+
+// deprecatedAlias adds --old to fl as a hidden, deprecated name of the existing flag --name: both set
+// the same value.
+func deprecatedAlias(fl *pflag.FlagSet, old, name string) {
+	f := fl.Lookup(name)
+	fl.Var(f.Value, old, "old name of --"+name)
+	o := fl.Lookup(old)
+	o.Hidden = true
+	o.Annotations = map[string][]string{aliasAnnotation: {name}}
+}
+
+// flagName is how help names a flag: -f/--file, or --name.
+func flagName(f *pflag.Flag) string {
+	if f.Shorthand != "" {
+		return "-" + f.Shorthand + "/--" + f.Name
+	}
+	return "--" + f.Name
+}
+
+// outputPreRun runs before every command: it refuses --json where it prints nothing, notes a deprecated
+// flag name, and has the writers report each host write (progress.go).
+func (a *App) outputPreRun(cmd *cobra.Command) error {
+	if f := cmd.Flags().Lookup("json"); f != nil && f.Changed && cmd.LocalNonPersistentFlags().Lookup("json") == nil {
+		return Usagef("--json", "%s prints no JSON", cmd.CommandPath())
+	}
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		alias := f.Annotations[aliasAnnotation]
+		if !f.Changed || len(alias) == 0 || err != nil {
+			return
+		}
+		to := cmd.Flags().Lookup(alias[0])
+		if to.Changed {
+			err = Usagef("--"+f.Name, "give %s only (--%s is its old name)", flagName(to), f.Name)
+			return
+		}
+		a.note(fmt.Sprintf("--%s is deprecated; use %s", f.Name, flagName(to)))
+	})
+	if err != nil {
+		return err
+	}
+	if cmd.LocalFlags().Lookup("verbose") != nil {
+		cmd.SetContext(change.WithTrace(cmd.Context(), a.progress().trace()))
+	}
+	return nil
 }

@@ -83,7 +83,7 @@ func TestInputRefusals(t *testing.T) {
 		{"policy from a FIFO", []string{"apply", "--yes", "-f", fifo}, "not a regular file (a FIFO)"},
 		{"octal vlan in a policy", []string{"apply", "--yes", "-f", octal}, `octal.yaml:5: pfs[0].vfs[0].vlan: invalid value "010"`},
 		{"empty policy", []string{"apply", "--yes", "-f", empty}, "empty.yaml:1: empty policy"},
-		{"pools from a FIFO", []string{"pool", "list", "--policy", fifo}, "not a regular file (a FIFO)"},
+		{"pools from a FIFO", []string{"pool", "list", "-f", fifo}, "not a regular file (a FIFO)"},
 	}
 	before := showText(t, lab)
 	for _, c := range cases {

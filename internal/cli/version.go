@@ -108,5 +108,7 @@ func newVersionCmd(a *App) *cobra.Command {
 func setVersion(root *cobra.Command) {
 	info := ReadBuildInfo()
 	root.Version = info.Version
+	// Defined here so that cobra does not give it -v: -v is --verbose wherever a command writes the host.
+	root.Flags().Bool("version", false, "print the version, commit, build date and Go version (as sriovctl version)")
 	root.SetVersionTemplate(strings.ReplaceAll(info.String(), "{{", "{{`{{`}}"))
 }

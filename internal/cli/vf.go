@@ -15,7 +15,8 @@ import (
 func init() { register(newVFCmd) }
 
 func newVFCmd(a *App) *cobra.Command {
-	cmd := &cobra.Command{Use: "vf", Short: "Configure Virtual Functions"}
+	cmd := &cobra.Command{Use: "vf", Short: "Configure Virtual Functions", Example: `  sriovctl vf set ens5f0 0 --vlan 100 --spoofchk on
+  sriovctl vf bind ens5f0 0 vfio-pci`}
 	cmd.AddCommand(newVFSetCmd(a))
 	for _, sub := range vfSubcommands {
 		cmd.AddCommand(sub(a))
@@ -61,7 +62,7 @@ touched; if the host refuses one write, the ones already made are undone.`,
 	fl := cmd.Flags()
 	f.addFlags(fl, "mac", "vlan", "qos", "vlan-proto", "spoofchk", "trust", "state", "min-tx-rate", "max-tx-rate", "query-rss")
 	fl.BoolVar(&f.reloadVFDriver, "reload-vf-driver", false, "rebind the VF driver so its netdev takes a new admin MAC (needed on igb)")
-	fl.BoolVar(&f.force, "force", false, "change a VF that `sriovctl assign` handed to an owner")
+	fl.BoolVar(&f.force, "force", false, "change a VF that assign handed to an owner")
 	return cmd
 }
 
@@ -70,25 +71,25 @@ func (f *vfSetFlags) addFlags(fl *pflag.FlagSet, names ...string) {
 	for _, n := range names {
 		switch n {
 		case "mac":
-			fl.StringVar(&f.mac, n, "", "admin MAC (unicast; 00:00:00:00:00:00 clears it)")
+			fl.StringVar(&f.mac, n, "", "admin `MAC` (unicast; 00:00:00:00:00:00 clears it)")
 		case "vlan":
-			fl.IntVar(&f.vlan, n, 0, "port VLAN 0-4094 (0 = none, flat)")
+			fl.IntVar(&f.vlan, n, 0, "port `VLAN` 0-4094 (0 = none, flat)")
 		case "qos":
-			fl.IntVar(&f.qos, n, 0, "802.1p priority 0-7 (needs a VLAN)")
+			fl.IntVar(&f.qos, n, 0, "802.1p priority `PRIO`, 0-7 (needs a VLAN)")
 		case "vlan-proto":
-			fl.StringVar(&f.vlanProto, n, "", "VLAN protocol: 802.1Q or 802.1ad")
+			fl.StringVar(&f.vlanProto, n, "", "VLAN protocol, `802.1Q|802.1ad`")
 		case "spoofchk":
-			fl.StringVar(&f.spoofchk, n, "", "spoof check: on or off")
+			fl.StringVar(&f.spoofchk, n, "", "turn spoof check `on|off`")
 		case "trust":
-			fl.StringVar(&f.trust, n, "", "trust: on or off")
+			fl.StringVar(&f.trust, n, "", "turn trust `on|off`")
 		case "state":
-			fl.StringVar(&f.state, n, "", "link state: auto, enable or disable")
+			fl.StringVar(&f.state, n, "", "link state, `auto|enable|disable`")
 		case "min-tx-rate":
-			fl.IntVar(&f.minRate, n, 0, "minimum TX rate in Mbps (0 = none)")
+			fl.IntVar(&f.minRate, n, 0, "guarantee a TX rate of `MBPS` Mbit/s (0 = none)")
 		case "max-tx-rate":
-			fl.IntVar(&f.maxRate, n, 0, "maximum TX rate in Mbps (0 = unlimited)")
+			fl.IntVar(&f.maxRate, n, 0, "cap the TX rate at `MBPS` Mbit/s (0 = unlimited)")
 		case "query-rss":
-			fl.StringVar(&f.queryRSS, n, "", "allow the VF to query RSS config: on or off")
+			fl.StringVar(&f.queryRSS, n, "", "let the VF query RSS config, `on|off`")
 		default:
 			panic("vfSetFlags: unknown flag " + n)
 		}
