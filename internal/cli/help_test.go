@@ -99,7 +99,8 @@ func TestSameFlagSameName(t *testing.T) {
 				t.Errorf("--%s is %q in %s but %q in %s", f.Name, prev, where[f.Name], ph, c.CommandPath())
 			}
 			placeholder[f.Name], where[f.Name] = ph, c.CommandPath()
-			if ph == "FILE" && strings.Contains(f.Usage, "policy") && (f.Name != "file" || f.Shorthand != "f") {
+			// A policy read is -f/--file; one written (export, import) is -o/--output.
+			if ph == "FILE" && strings.Contains(f.Usage, "policy") && f.Name != "output" && (f.Name != "file" || f.Shorthand != "f") {
 				t.Errorf("%s: the policy file is -f/--file, not --%s", c.CommandPath(), f.Name)
 			}
 		})
@@ -182,6 +183,17 @@ func poolPolicy(t *testing.T) (dir, lab, policy string) {
 func TestJSONFlagPrintsJSON(t *testing.T) {
 	dir, lab, policy := poolPolicy(t)
 	osDir := filepath.Join(dir, "os")
+	netplanFile := filepath.Join(dir, "netplan.yaml")
+	networkdDir := filepath.Join(dir, "networkd")
+	if err := os.WriteFile(netplanFile, []byte("network:\n  version: 2\n  ethernets:\n    enp1s0:\n      virtual-function-count: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(networkdDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(networkdDir, "10-pf.link"), []byte("[Match]\nOriginalName=enp1s0\n\n[Link]\nSR-IOVVirtualFunctions=4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// In order: later commands need what earlier ones made.
 	invocations := []struct {
 		cmd  string
@@ -206,6 +218,10 @@ func TestJSONFlagPrintsJSON(t *testing.T) {
 		{"mirror create", []string{"mirror", "create", "tap", "--pf", "ens5f0", "--vfs", "2,3"}},
 		{"mirror list", []string{"mirror", "list"}},
 		{"mirror delete", []string{"mirror", "delete", "tap"}},
+		{"pool libvirt-network", []string{"pool", "libvirt-network", "vms", "-f", policy}},
+		{"export", []string{"export"}},
+		{"import netplan", []string{"import", "netplan", netplanFile}},
+		{"import networkd", []string{"import", "networkd", networkdDir}},
 		{"forget", []string{"forget", "pool", "vms"}},
 		{"lab fault", []string{"lab", "fault"}},
 		{"lab traffic", []string{"lab", "traffic", "--pf", "ens5f0", "--from", "wire", "--dst", "ff:ff:ff:ff:ff:ff"}},

@@ -27,6 +27,9 @@ to -o FILE. Every setting with no equivalent in a policy is named in a note, on 
 in the policy. Nothing on the host is read or changed: check the result with ` + "`sriovctl plan -f`" + `,
 then remove the settings from the other tool, or both will set the PF at every boot (plan and apply warn
 while they do).`,
+		Example: `  sriovctl import netplan /etc/netplan/50-sriov.yaml -o /tmp/netplan-policy.yaml
+  sriovctl import networkd /etc/systemd/network
+  sriovctl plan -f /tmp/netplan-policy.yaml`,
 	}
 	c.AddCommand(newImportNetplanCmd(a), newImportNetworkdCmd(a))
 	return c

@@ -146,6 +146,7 @@ var jsonCommands = []string{
 	"show", "pf set", "vf set", "vf bind", "plan", "apply", "restore", "recover", "status", "forget",
 	"pool list", "assign", "release", "assignments", "trace", "mirror create", "mirror list", "mirror delete",
 	"lab init", "lab fault", "lab traffic", "openstack render", "openstack check", "version",
+	"export", "import netplan", "import networkd", "pool libvirt-network",
 }
 
 // writerCommands write the host through the service: they show progress (progress.go) and take
