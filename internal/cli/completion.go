@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
@@ -234,7 +235,7 @@ func (c *completion) vfs(args []string, _ string) []string {
 	if st == nil || len(args) == 0 {
 		return nil
 	}
-	p := st.FindPF(args[0])
+	p := st.FindPF(devref.Canonical(args[0]))
 	if p == nil {
 		return nil
 	}
@@ -378,7 +379,7 @@ func (c *completion) from(_ []string, _ string) []string {
 		return out
 	}
 	if st := c.observe(); st != nil {
-		if p := st.FindPF(ref); p != nil {
+		if p := st.FindPF(devref.Canonical(ref)); p != nil {
 			for _, v := range p.VFs {
 				out = append(out, fmt.Sprintf("vf:%d\t%s", v.ID, v.PCIAddress))
 			}

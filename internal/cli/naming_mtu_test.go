@@ -114,7 +114,9 @@ func TestPFMTURollback(t *testing.T) {
 // a VF as index, PCI address or netdev name; a name that is no such device exits 2.
 func TestDeviceNames(t *testing.T) {
 	labDir := clitest.NewLab(t)
-	run := func(args ...string) clitest.Result { return clitest.Run(t, append([]string{"--lab", labDir}, args...)...) }
+	run := func(args ...string) clitest.Result {
+		return clitest.Run(t, append([]string{"--lab", labDir}, args...)...)
+	}
 	for _, ref := range []string{"ens5f0", "0000:01:00.0", "pci/0000:01:00.0", "01:00.0"} {
 		if p := showPF(t, labDir, ref); p.Name != "ens5f0" {
 			t.Fatalf("show %s: %s", ref, p.Name)
@@ -126,6 +128,7 @@ func TestDeviceNames(t *testing.T) {
 		stdout string // or stderr when code != 0
 	}{
 		{[]string{"pf", "set", "01:00.0", "--numvfs", "3"}, 0, "ens5f0: numvfs 0 -> 3"},
+		{[]string{"openstack", "render", "--physnet", "physnet1", "--pf", "pci/0000:01:00.0"}, 0, "flat network physnet1 on ens5f0: VFs 0-2 offered"},
 		// igb VFs: offset 128, stride 2 -> VF 1 is 0000:01:10.2
 		{[]string{"vf", "set", "ens5f0", "0000:01:10.2", "--trust", "on"}, 0, "ens5f0 vf 1: trust off -> on"},
 		{[]string{"vf", "set", "pci/0000:01:00.0", "pci/0000:01:10.4", "--spoofchk", "off"}, 0, "ens5f0 vf 2: spoofchk on -> off"},
