@@ -81,3 +81,19 @@ func TestFind(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolAndMirrorPFNames: pools and mirror groups may name their PF in any form commands take; the
+// parsed policy holds the canonical address, so that "01:00.0" and "0000:01:00.0" are one PF.
+func TestPoolAndMirrorPFNames(t *testing.T) {
+	p, err := Parse("p.yaml", []byte("pfs: []\npools:\n  - {name: a, pf: \"01:00.0\", ids: \"0-1\"}\nmirrors:\n  - {name: m, pf: pci/0000:01:00.0, vfs: \"2,3\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Pools[0].PF != "0000:01:00.0" || p.Mirrors[0].PF != "0000:01:00.0" {
+		t.Fatalf("pool pf %q, mirror pf %q", p.Pools[0].PF, p.Mirrors[0].PF)
+	}
+	_, err = Parse("p.yaml", []byte("pfs: []\npools:\n  - {name: a, pf: \"01:00.0\", ids: \"0-1\"}\n  - {name: b, pf: \"0000:01:00.0\", ids: \"1\"}\n"))
+	if err == nil || !strings.Contains(err.Error(), "VF 1 of 0000:01:00.0 is already in pool \"a\"") {
+		t.Fatalf("overlap across name forms: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -382,6 +383,7 @@ func (p *Policy) validateMirrors(file string, li *lineIndex, fail failFunc) erro
 			return fail(li.line("mirrors", i, "vfs"), at+"vfs", "a mirror group needs at least 2 VFs, got %q", m.VFs)
 		}
 		m.VFIDs = ids
+		m.PF = devref.Canonical(m.PF) // 01:00.0 and pci/0000:01:00.0 name the PF as 0000:01:00.0 does
 		if m.MAC != "" {
 			mac, err := sriov.ParseMAC("mac", m.MAC)
 			if err != nil || mac == sriov.ZeroMAC {
@@ -415,6 +417,7 @@ func (p *Policy) validatePools(file string, li *lineIndex, fail failFunc) error 
 		if err != nil {
 			return err
 		}
+		pl.PF = devref.Canonical(pl.PF) // 01:00.0 and pci/0000:01:00.0 name the PF as 0000:01:00.0 does
 		for _, id := range ids {
 			k := owner{pool: strconv.Itoa(id), pf: pl.PF}
 			if other, dup := taken[k]; dup {
