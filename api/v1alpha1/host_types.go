@@ -97,7 +97,7 @@ type Plan struct {
 // Op is one host write with the value it replaces.
 type Op struct {
 	// Kind is the attribute group written: numvfs, mac, vlan, spoofchk, trust, linkState, rate, queryRss,
-	// driver, mirrorRule.
+	// driver, mirrorRule, eswitchMode, mtu (the PF's, before its VFs are created).
 	Kind string `json:"kind"`
 	PF   string `json:"pf"`
 	// PFAddress is the PF's PCI address, by which the write names the PF (a netdev rename cannot misdirect it).
@@ -145,11 +145,14 @@ type Value struct {
 	// EswitchMode is the mode an eswitchMode operation writes (legacy, switchdev).
 	// +optional
 	EswitchMode string `json:"eswitchMode,omitempty"`
+	// MTU is the PF MTU an mtu operation writes.
+	// +optional
+	MTU int `json:"mtu,omitempty"`
 }
 
 // Problem is something that stops a plan from being applied.
 type Problem struct {
-	// Kind is invalid, unsupported or refused.
+	// Kind is invalid, unsupported, refused, or nomatch (a PF selected by match is not on this host).
 	Kind string `json:"kind"`
 	// +optional
 	PF string `json:"pf,omitempty"`

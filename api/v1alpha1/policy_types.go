@@ -20,8 +20,8 @@ type PolicyDocument struct {
 	Pools []Pool `json:"pools,omitempty"`
 }
 
-// PFPolicy is the desired state of one PF, named by netdev name or by PCI address (one of the two).
-// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.pciAddress)",message="give name (netdev, e.g. ens2f0) or pciAddress (e.g. 0000:3b:00.0), exactly one"
+// PFPolicy is the desired state of one PF, named by netdev name, by PCI address or by match (exactly one).
+// +kubebuilder:validation:XValidation:rule="(has(self.name) ? 1 : 0) + (has(self.pciAddress) ? 1 : 0) + (has(self.match) ? 1 : 0) == 1",message="give name (netdev, e.g. ens2f0), pciAddress (e.g. 0000:3b:00.0) or match, exactly one"
 type PFPolicy struct {
 	// Name is the PF's netdev name, e.g. ens2f0.
 	// +optional
@@ -33,6 +33,10 @@ type PFPolicy struct {
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$`
 	PCIAddress string `json:"pciAddress,omitempty"`
+	// Match selects the PF by what it is, for nodes whose interface names differ; it must select exactly
+	// one PF of the node (none is reported as a nomatch problem, several as invalid).
+	// +optional
+	Match *PFMatch `json:"match,omitempty"`
 	// NumVFs is the desired VF count (0 to the PF's sriov_totalvfs). Changing the count of a PF that has
 	// VFs destroys them: a disruptive change.
 	// +optional
@@ -44,11 +48,39 @@ type PFPolicy struct {
 	// +optional
 	// +kubebuilder:validation:Enum=legacy;switchdev
 	EswitchMode string `json:"eswitchMode,omitempty"`
+	// MTU is the PF netdev's MTU, set before its VFs are created; the node's agent checks it against the
+	// NIC's maximum.
+	// +optional
+	// +kubebuilder:validation:Minimum=68
+	// +kubebuilder:validation:Maximum=65535
+	MTU *int `json:"mtu,omitempty"`
 	// VFs are the settings of sets of VFs; a VF may appear in one entry only.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1024
 	// +listType=atomic
 	VFs []VFGroup `json:"vfs,omitempty"`
+}
+
+// PFMatch selects a PF by what it is: every field given must hold.
+// +kubebuilder:validation:XValidation:rule="has(self.vendorId) || has(self.deviceId) || has(self.driver) || has(self.pciAddress)",message="give at least one of vendorId, deviceId, driver and pciAddress"
+type PFMatch struct {
+	// VendorID is the PCI vendor ID as lspci -n shows it, e.g. 8086.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(0[xX])?[0-9a-fA-F]{4}$`
+	VendorID string `json:"vendorId,omitempty"`
+	// DeviceID is the PCI device ID as lspci -n shows it, e.g. 159b.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(0[xX])?[0-9a-fA-F]{4}$`
+	DeviceID string `json:"deviceId,omitempty"`
+	// Driver is the PF's driver, e.g. ice.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[^/\s*?\[]+$`
+	Driver string `json:"driver,omitempty"`
+	// PCIAddress is a shell glob over the PF's PCI address, e.g. 0000:3b:00.* (3b:00.* means domain 0000).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	PCIAddress string `json:"pciAddress,omitempty"`
 }
 
 // VFGroup is the settings for a set of VFs. Attributes it does not name are left as they are.

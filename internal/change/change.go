@@ -33,6 +33,9 @@ const (
 	// KindEswitchMode switches the PF's eswitch (legacy, switchdev) through devlink; the backend must
 	// implement host.EswitchSetter.
 	KindEswitchMode Kind = "eswitchMode"
+	// KindMTU sets the PF netdev's MTU (VF is -1). Planners order it before the PF's VFs are created:
+	// several drivers bound a VF's MTU by the PF's.
+	KindMTU Kind = "mtu"
 )
 
 // Value is the value an operation writes; which fields count depends on the Kind.
@@ -49,6 +52,7 @@ type Value struct {
 	Driver    string            `json:"driver,omitempty"`
 	Rule      *sriov.MirrorRule `json:"rule,omitempty"`
 	Mode      string            `json:"eswitchMode,omitempty"`
+	MTU       int               `json:"mtu,omitempty"`
 }
 
 // Op is one host write with the value it replaces.
@@ -117,6 +121,8 @@ func (v Value) Format(k Kind) string {
 		return v.Rule.String()
 	case KindEswitchMode:
 		return v.Mode
+	case KindMTU:
+		return fmt.Sprint(v.MTU)
 	}
 	return "?"
 }
@@ -177,6 +183,8 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 			return &host.Error{Op: "eswitch mode on " + o.PF, Kind: host.KindNotSupported, Detail: "this backend cannot set eswitch modes"}
 		}
 		return es.SetEswitchMode(ctx, o.PF, v.Mode)
+	case KindMTU:
+		return h.SetPFMTU(ctx, o.PF, v.MTU)
 	}
 	return fmt.Errorf("unknown operation kind %q", o.Kind)
 }

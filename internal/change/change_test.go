@@ -56,7 +56,7 @@ func setup(t *testing.T) (*lab.Lab, *sriov.PF) {
 	return l, st.FindPF("p0")
 }
 
-// opsFor builds a change touching several VFs and a resize, so every kind of undo is exercised.
+// opsFor builds a change touching several VFs, the PF's MTU and a resize, so every kind of undo is exercised.
 func opsFor(p *sriov.PF) []change.Op {
 	want := p.VFs[0].VFConfig
 	want.MAC, want.VLAN, want.SpoofCheck, want.MaxTxRateMbps = "02:00:00:00:00:09", 300, false, 500
@@ -67,6 +67,7 @@ func opsFor(p *sriov.PF) []change.Op {
 	ops = append(ops,
 		change.Op{Kind: change.KindNumVFs, PF: "p0", VF: -1, From: change.Value{NumVFs: 4}, To: change.Value{NumVFs: 0}, PriorVFs: p.VFs},
 		change.Op{Kind: change.KindNumVFs, PF: "p0", VF: -1, From: change.Value{NumVFs: 0}, To: change.Value{NumVFs: 6}},
+		change.Op{Kind: change.KindMTU, PF: "p0", VF: -1, From: change.Value{MTU: p.MTU}, To: change.Value{MTU: 9000}},
 	)
 	return ops
 }
@@ -235,5 +236,32 @@ func TestUnconfirmedWriteIsUndone(t *testing.T) {
 				t.Fatalf("host not restored\nbefore %s\nafter  %s", before, after)
 			}
 		})
+	}
+}
+
+func TestMTUOp(t *testing.T) {
+	o := change.Op{Kind: change.KindMTU, PF: "p0", VF: -1, From: change.Value{MTU: 1500}, To: change.Value{MTU: 9000}}
+	if got := o.Describe(); got != "p0: mtu 1500 -> 9000" {
+		t.Fatalf("describe %q", got)
+	}
+	l, _ := setup(t)
+	before := observe(t, l)
+	if err := l.SetFault(lab.FaultConfig{FailAt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// The MTU is written, the next write fails: the MTU is set back.
+	next := change.Op{Kind: change.KindTrust, PF: "p0", VF: 0, To: change.Value{On: true}}
+	if _, err := change.Run(context.Background(), l, []change.Op{o, next}, change.Hooks{}); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	if after := observe(t, l); after != before {
+		t.Fatalf("MTU not undone\nbefore %s\nafter  %s", before, after)
+	}
+	if _, err := change.Run(context.Background(), l, []change.Op{o}, change.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := l.Observe(context.Background())
+	if got := st.FindPF("p0").MTU; got != 9000 {
+		t.Fatalf("MTU %d, want 9000", got)
 	}
 }

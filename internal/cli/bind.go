@@ -19,7 +19,7 @@ and an IOMMU.`,
   sriovctl vf bind ens5f0 0 default`,
 		Args: exactArgs(3, "PF VF DRIVER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseVFID(args[1])
+			id, err := a.resolveVF(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}

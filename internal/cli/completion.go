@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/ledger"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
@@ -242,7 +243,7 @@ func (c *completion) vfs(args []string, _ string) []string {
 	if st == nil || len(args) == 0 {
 		return nil
 	}
-	p := st.FindPF(args[0])
+	p := st.FindPF(devref.Canonical(args[0]))
 	if p == nil {
 		return nil
 	}
@@ -471,7 +472,7 @@ func (c *completion) flagPFVFs() []sriov.VF {
 		return nil
 	}
 	if st := c.observe(); st != nil {
-		if p := st.FindPF(f.Value.String()); p != nil {
+		if p := st.FindPF(devref.Canonical(f.Value.String())); p != nil {
 			return p.VFs
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
@@ -185,7 +186,7 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 
 // mirrorRequest validates create's input, as the policy file's mirrors: entries are validated.
 func mirrorRequest(name, pfRef, vfs, mac, strategy string) (mirror.Request, error) {
-	req := mirror.Request{Name: name, PF: pfRef}
+	req := mirror.Request{Name: name, PF: devref.Canonical(pfRef)}
 	if !mirrorName(name) {
 		return req, &sriov.FieldError{Field: "NAME", Value: name, Allowed: "want 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/openstack"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -112,7 +113,7 @@ DIR accumulate: one physnet on several PFs (one render per PF), or one PF's VFs 
 // options validates the flags; the host-dependent checks happen in openstack.Render.
 func (f *renderFlags) options(cmd *cobra.Command) (openstack.Options, error) {
 	ch := cmd.Flags().Changed
-	o := openstack.Options{Physnet: f.physnet, PF: f.pf, NetworkType: openstack.NetworkType(f.netType), Segment: f.segment,
+	o := openstack.Options{Physnet: f.physnet, PF: devref.Canonical(f.pf), NetworkType: openstack.NetworkType(f.netType), Segment: f.segment,
 		Trusted: f.trusted, Network: f.network, SubnetRange: f.subnetRange, Ports: f.ports, MirrorPorts: f.mirrorPorts,
 		Flavor: f.flavor, Image: f.image}
 	if f.physnet == "" || f.pf == "" {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -49,7 +48,7 @@ touched; if the host refuses one write, the ones already made are undone.`,
 			if err != nil {
 				return err
 			}
-			id, err := parseVFID(args[1])
+			id, err := a.resolveVF(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -94,14 +93,6 @@ func (f *vfSetFlags) addFlags(fl *pflag.FlagSet, names ...string) {
 			panic("vfSetFlags: unknown flag " + n)
 		}
 	}
-}
-
-func parseVFID(s string) (int, error) {
-	id, err := strconv.Atoi(s)
-	if err != nil || id < 0 {
-		return 0, &sriov.FieldError{Field: "VF", Value: s, Allowed: "want a VF index, a whole number from 0"}
-	}
-	return id, nil
 }
 
 // ParseOnOff reads on/off (and true/false) for a flag.

@@ -18,6 +18,9 @@ import (
 type Host interface {
 	// Observe returns every SR-IOV capable PF with its VFs, in one pass.
 	Observe(ctx context.Context) (*sriov.Host, error)
+	// SetPFMTU sets the PF netdev's MTU (RTM_SETLINK IFLA_MTU). Several drivers bound a VF's MTU by
+	// the PF's, so planners set it before creating VFs.
+	SetPFMTU(ctx context.Context, pf string, mtu int) error
 	// SetNumVFs writes sriov_numvfs, with the kernel's rules (EBUSY for M>0 -> N>0, ERANGE above total).
 	SetNumVFs(ctx context.Context, pf string, n int) error
 	// SetVFMAC sets the VF's admin MAC (00:00:00:00:00:00 clears it).

@@ -135,6 +135,16 @@ type Profile struct {
 	// FreshSpoofCheck is the spoof check of a freshly created VF when it is not on (netdevsim: off, its
 	// VF state starts zeroed); nil means on, as on every PCI NIC here.
 	FreshSpoofCheck *bool `json:"freshSpoofchk,omitempty"`
+	// MaxMTU is the largest MTU the PF driver accepts (its netdev's max_mtu); 0 when unknown.
+	MaxMTU int `json:"maxMtu,omitempty"`
+}
+
+// MTULimit is the largest MTU to allow on the PF: the profile's, else sriov.DefaultMaxMTU.
+func (p *Profile) MTULimit() int {
+	if p.MaxMTU > 0 {
+		return p.MaxMTU
+	}
+	return sriov.DefaultMaxMTU
 }
 
 // FreshVFConfig is what a freshly created VF of this NIC reports.

@@ -75,3 +75,18 @@ func TestNetdevsimSwitchdevRefusesRates(t *testing.T) {
 		}
 	}
 }
+
+func TestMTULimit(t *testing.T) {
+	cases := []struct {
+		driver string
+		want   int
+	}{
+		{"igb", 9216}, {"ixgbe", 9710}, {"i40e", 9702}, {"ice", 9702}, {"mlx5_core", 9978}, {"netdevsim", 65535},
+		{"bnxt_en", sriov.DefaultMaxMTU}, // no profile: the common jumbo limit; the kernel refuses more itself
+	}
+	for _, c := range cases {
+		if got := ForDriver(c.driver).MTULimit(); got != c.want {
+			t.Errorf("%s: MTULimit() = %d, want %d", c.driver, got, c.want)
+		}
+	}
+}

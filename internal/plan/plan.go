@@ -3,6 +3,10 @@
 //
 // What it plans, per PF the policy names (PFs it does not name are not touched; attributes it does not
 // name are left as they are):
+//   - which PF each pfs entry means: by netdev name, PCI address, or match (policy.PF.Find), which
+//     must select exactly one PF (none: ProblemNoMatch; several: ProblemInvalid naming them).
+//   - the PF's MTU, as its own operation ordered before the PF's VFs are created (and before a resize
+//     or an eswitch mode change): several drivers bound a VF's MTU by the PF's.
 //   - the VF count. The kernel resizes an enabled PF only through 0, which destroys every VF and its
 //     configuration, so a resize is two numvfs operations, the first marked Disruptive and carrying the
 //     destroyed VFs (PriorVFs); the VFs that survive the resize get their previous settings (and driver)
@@ -41,6 +45,7 @@ import (
 	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -55,6 +60,9 @@ const (
 	ProblemUnsupported = "unsupported"
 	// ProblemRefused: a contributor refuses the plan (pools: assigned VFs would be removed). Exit 1.
 	ProblemRefused = "refused"
+	// ProblemNoMatch: a pfs entry selects its PF by match and no PF of this host matches. The policy may
+	// be right for other hosts: it is this host's state, not bad input. Exit 1.
+	ProblemNoMatch = "nomatch"
 )
 
 // Problem is something that stops the plan from being applied.
@@ -174,6 +182,8 @@ type Target struct {
 	NumVFs int
 	// EswitchMode is the desired eswitch mode; "" leaves it as it is.
 	EswitchMode string
+	// MTU is the desired PF MTU; 0 leaves it as it is.
+	MTU int
 	// Field and Line locate the policy entry, when there is one.
 	Field string
 	Line  int
@@ -238,11 +248,16 @@ func (b *Builder) Note(format string, args ...any) {
 // PF's VF count when the policy's pfs do not name it. It returns nil, after recording a problem at
 // field/line, when the host has no such PF.
 func (b *Builder) Target(ref, field string, line int) *Target {
-	p := b.Host.FindPF(ref)
+	p := b.Host.FindPF(devref.Canonical(ref))
 	if p == nil {
 		b.Problemf(ProblemInvalid, ref, -1, field, line, "no such PF on this host; PFs: %s", b.Host.PFNames())
 		return nil
 	}
+	return b.target(p, field, line)
+}
+
+// target returns the target of observed PF p, creating it.
+func (b *Builder) target(p *sriov.PF, field string, line int) *Target {
 	for _, t := range b.targets {
 		if t.PF.Name == p.Name {
 			return t
@@ -317,10 +332,19 @@ func (b *Builder) fromPolicy() {
 	for i, pp := range b.Policy.PFs {
 		field := fmt.Sprintf("pfs[%d]", i)
 		before := len(b.targets)
-		t := b.Target(pp.Ref(), field, pp.Line)
-		if t == nil {
+		p, err := pp.Find(b.Host)
+		if err != nil {
+			kind, ref := ProblemInvalid, pp.Ref()
+			if fe, ok := err.(*policy.FindError); ok && fe.ByMatch {
+				ref = "" // the message names the match
+				if !fe.Ambiguous() {
+					kind = ProblemNoMatch
+				}
+			}
+			b.Problemf(kind, ref, -1, field, pp.Line, "%v", err)
 			continue
 		}
+		t := b.target(p, field, pp.Line)
 		if len(b.targets) == before {
 			b.Problemf(ProblemInvalid, t.PF.Name, -1, field, pp.Line, "PF %s is named twice in pfs (by name and PCI address)", t.PF.Name)
 			continue
@@ -335,6 +359,15 @@ func (b *Builder) fromPolicy() {
 				continue
 			}
 			t.NumVFs = *pp.NumVFs
+		}
+		if pp.MTU != nil {
+			// An MTU the PF has is one it allows (recovery plans the observed MTU of any NIC back).
+			limit := max(nicprofile.ForDriver(t.PF.Driver).MTULimit(), t.PF.MTU)
+			if err := sriov.ValidateMTU("mtu", *pp.MTU, limit); err != nil {
+				b.Problemf(ProblemInvalid, t.PF.Name, -1, field+".mtu", pp.Line, "%v (the most %s allows)", err, t.PF.Driver)
+				continue
+			}
+			t.MTU = *pp.MTU
 		}
 		if m := pp.EswitchMode; m != "" {
 			prof := nicprofile.ForDriver(t.PF.Driver)
@@ -392,6 +425,10 @@ func (b *Builder) planPF(t *Target) {
 			PriorVFs: prior, Disruptive: from > 0 && to == 0, Reason: reason}
 	}
 	var ops []change.Op
+	if t.MTU != 0 && t.MTU != p.MTU {
+		ops = append(ops, change.Op{Kind: change.KindMTU, PF: p.Name, VF: -1, From: change.Value{MTU: p.MTU}, To: change.Value{MTU: t.MTU},
+			Reason: fmt.Sprintf("PF MTU %d -> %d, set before VFs are created (%s)", p.MTU, t.MTU, t.source())})
+	}
 	vfs := make([]vfPlan, n)
 	for id := range vfs {
 		vfs[id].fresh = n != p.NumVFs || cycle
@@ -699,7 +736,7 @@ func findRule(rules []sriov.MirrorRule, name string) *sriov.MirrorRule {
 	return nil
 }
 
-// SnapshotPolicy is the policy that names every setting of every VF of snapshot's PFs.
+// SnapshotPolicy is the policy that names every setting of every VF of snapshot's PFs, and their MTUs.
 func SnapshotPolicy(snapshot []sriov.PF) *policy.Policy {
 	pol := &policy.Policy{}
 	for _, p := range snapshot {
@@ -708,6 +745,10 @@ func SnapshotPolicy(snapshot []sriov.PF) *policy.Policy {
 		pp := policy.PF{Name: p.Name, NumVFs: &n, Line: 0}
 		if p.PCIAddress != "" {
 			pp = policy.PF{PCIAddress: p.PCIAddress, NumVFs: &n}
+		}
+		if p.MTU > 0 {
+			mtu := p.MTU
+			pp.MTU = &mtu
 		}
 		for _, v := range p.VFs {
 			c := v.VFConfig

@@ -182,6 +182,61 @@ func TestBuild(t *testing.T) {
 			problems: []string{"named twice"},
 		},
 		{
+			name:    "PF MTU before the VFs are created",
+			policy:  "pfs:\n  - name: ice0\n    numVfs: 2\n    mtu: 9000\n",
+			want:    []string{"ice0: mtu 1500 -> 9000", "ice0: numvfs 0 -> 2"},
+			summary: "2 changes (0 disruptive)",
+			check: func(t *testing.T, p *plan.Plan) {
+				if o := p.Ops[0]; o.Kind != change.KindMTU || o.VF != -1 || !strings.Contains(o.Reason, "set before VFs are created (pfs[0], line 2)") {
+					t.Errorf("mtu op = %+v", o)
+				}
+			},
+		},
+		{
+			name:    "PF MTU before a resize",
+			setup:   fourConfigured,
+			policy:  "pfs:\n  - name: igb0\n    numVfs: 2\n    mtu: 9216\n",
+			want:    []string{"igb0: mtu 1500 -> 9216", "igb0: numvfs 4 -> 0", "igb0: numvfs 0 -> 2", "igb0 vf 1: vlan 0 (flat) -> 100 qos 3"},
+			summary: "4 changes (1 disruptive)",
+		},
+		{
+			name:    "PF MTU already set",
+			policy:  "pfs:\n  - name: igb0\n    mtu: 1500\n",
+			summary: "no changes",
+		},
+		{
+			name:     "PF MTU above the NIC's maximum",
+			policy:   "pfs:\n  - name: igb0\n    mtu: 9500\n",
+			problems: []string{"invalid: line 2: pfs[0].mtu: igb0: mtu: invalid value \"9500\": allowed 68-9216 (the most igb allows)"},
+		},
+		{
+			name:    "PF by match",
+			policy:  "pfs:\n  - match: {driver: mlx5_core}\n    numVfs: 1\n    mtu: 9978\n",
+			want:    []string{"mlx0: mtu 1500 -> 9978", "mlx0: numvfs 0 -> 1"},
+			summary: "2 changes (0 disruptive)",
+		},
+		{
+			name:    "PF by match with a PCI address glob",
+			policy:  "pfs:\n  - match: {vendorId: \"8086\", pciAddress: \"{ice0}\"}\n    numVfs: 1\n",
+			want:    []string{"ice0: numvfs 0 -> 1"},
+			summary: "1 changes (0 disruptive)",
+		},
+		{
+			name:     "match selecting several PFs",
+			policy:   "pfs:\n  - match: {vendorId: \"8086\"}\n    numVfs: 1\n",
+			problems: []string{"invalid: line 2: pfs[0]: match{vendorId=8086} selects 2 PFs (ice0 {ice0}, igb0 {igb0}); it must select one"},
+		},
+		{
+			name:     "match selecting no PF",
+			policy:   "pfs:\n  - match: {driver: ixgbe}\n    numVfs: 1\n",
+			problems: []string{"nomatch: line 2: pfs[0]: no PF on this host matches match{driver=ixgbe}; PFs: igb0, ice0, mlx0"},
+		},
+		{
+			name:     "named by name and match",
+			policy:   "pfs:\n  - name: igb0\n  - match: {driver: igb}\n",
+			problems: []string{"named twice"},
+		},
+		{
 			name:    "by PCI address",
 			policy:  "pfs:\n  - pciAddress: \"{ice0}\"\n    numVfs: 1\n",
 			want:    []string{"ice0: numvfs 0 -> 1"},
@@ -201,6 +256,9 @@ func TestBuild(t *testing.T) {
 					t.Fatalf("problems = %v, want %d", p.Problems, len(c.problems))
 				}
 				for i, want := range c.problems {
+					for _, pf := range st.PFs {
+						want = strings.ReplaceAll(want, "{"+pf.Name+"}", pf.PCIAddress)
+					}
 					if got := p.Problems[i].Kind + ": " + p.Problems[i].String(); !strings.Contains(got, want) {
 						t.Errorf("problem %d = %q, want it to contain %q", i, got, want)
 					}
@@ -274,10 +332,14 @@ func TestRestoreSnapshot(t *testing.T) {
 		must(t, l.BindVF(ctx, "igb0", 2, ""))
 	})
 	must(t, l.SetNumVFs(ctx, "igb0", 0))
+	must(t, l.SetPFMTU(ctx, "igb0", 9000))
 	must(t, l.SetNumVFs(ctx, "igb0", 5))
 	must(t, l.SetVFVLAN(ctx, "igb0", 1, 5, 0, sriov.VLANProto8021Q))
 	now, _ := l.Observe(ctx)
 	p := plan.Restore(now, before.PFs[:1])
+	if got := describe(p)[0]; got != "igb0: mtu 9000 -> 1500" {
+		t.Errorf("first restore op %q, want the MTU back first", got)
+	}
 	if len(p.Problems) > 0 {
 		t.Fatal(p.Problems)
 	}

@@ -16,6 +16,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -26,23 +27,35 @@ type Policy struct {
 	Pools   []Pool   `yaml:"pools,omitempty" json:"pools,omitempty"`
 }
 
-// PF is the desired state of one PF. PFs the policy does not name are not touched.
+// PF is the desired state of one PF, named by exactly one of Name, PCIAddress and Match. PFs the policy
+// does not name are not touched.
 type PF struct {
 	Name       string `yaml:"name,omitempty" json:"name,omitempty"`
 	PCIAddress string `yaml:"pciAddress,omitempty" json:"pciAddress,omitempty"`
-	NumVFs     *int   `yaml:"numVfs,omitempty" json:"numVfs,omitempty"`
+	// Match selects the PF by what it is rather than by name: one policy for hosts whose interface names
+	// differ. It must select exactly one PF of the host (see Find).
+	Match  *Match `yaml:"match,omitempty" json:"match,omitempty"`
+	NumVFs *int   `yaml:"numVfs,omitempty" json:"numVfs,omitempty"`
+	// MTU is the PF netdev's MTU; nil leaves it as it is. It is set before the PF's VFs are created.
+	MTU *int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
 	// EswitchMode is the desired eswitch mode (legacy or switchdev); "" leaves it as it is.
 	EswitchMode string    `yaml:"eswitchMode,omitempty" json:"eswitchMode,omitempty"`
 	VFs         []VFGroup `yaml:"vfs,omitempty" json:"vfs,omitempty"`
 	Line        int       `yaml:"-" json:"-"`
 }
 
-// Ref returns how the PF is named (netdev name, else PCI address).
+// Ref returns how the PF is named: its netdev name, else its PCI address, else its match
+// ("match{driver=igb}").
 func (p PF) Ref() string {
-	if p.Name != "" {
+	switch {
+	case p.Name != "":
 		return p.Name
+	case p.PCIAddress != "":
+		return p.PCIAddress
+	case p.Match != nil:
+		return p.Match.String()
 	}
-	return p.PCIAddress
+	return ""
 }
 
 // VFGroup is the settings for a set of VFs. Attributes it does not name are left as they are.
@@ -248,14 +261,30 @@ func (p *Policy) validate(file string, li *lineIndex) error {
 		pf := &p.PFs[i]
 		pf.Line = li.line("pfs", i)
 		at := fmt.Sprintf("pfs[%d]", i)
+		given := 0
+		for _, set := range []bool{pf.Name != "", pf.PCIAddress != "", pf.Match != nil} {
+			if set {
+				given++
+			}
+		}
 		switch {
-		case pf.Name == "" && pf.PCIAddress == "":
-			return fail(pf.Line, at, "give name (netdev, e.g. ens2f0) or pciAddress (e.g. \"0000:3b:00.0\")")
-		case pf.Name != "" && pf.PCIAddress != "":
-			return fail(pf.Line, at, "give name or pciAddress, not both")
+		case given == 0:
+			return fail(pf.Line, at, "give name (netdev, e.g. ens2f0), pciAddress (e.g. \"0000:3b:00.0\") or match (e.g. {driver: ice})")
+		case given > 1:
+			return fail(pf.Line, at, "give one of name, pciAddress and match, not several")
 		}
 		if pf.PCIAddress != "" && !pciAddr.MatchString(pf.PCIAddress) {
 			return fail(li.line("pfs", i, "pciAddress"), at+".pciAddress", "invalid value %q: want DDDD:BB:DD.F, e.g. \"0000:3b:00.0\"", pf.PCIAddress)
+		}
+		if pf.Match != nil {
+			if err := pf.Match.validate(); err != nil {
+				return fromField(li.line("pfs", i, "match", strings.TrimPrefix(err.Field, "match.")), at+".", err)
+			}
+		}
+		if pf.MTU != nil {
+			if err := sriov.ValidateMTU("mtu", *pf.MTU, sriov.MaxMTU); err != nil {
+				return fromField(li.line("pfs", i, "mtu"), at+".", err)
+			}
 		}
 		if prev, dup := seenPF[pf.Ref()]; dup {
 			return fail(pf.Line, at, "PF %q already appears in pfs[%d]", pf.Ref(), prev)
@@ -354,6 +383,7 @@ func (p *Policy) validateMirrors(file string, li *lineIndex, fail failFunc) erro
 			return fail(li.line("mirrors", i, "vfs"), at+"vfs", "a mirror group needs at least 2 VFs, got %q", m.VFs)
 		}
 		m.VFIDs = ids
+		m.PF = devref.Canonical(m.PF) // 01:00.0 and pci/0000:01:00.0 name the PF as 0000:01:00.0 does
 		if m.MAC != "" {
 			mac, err := sriov.ParseMAC("mac", m.MAC)
 			if err != nil || mac == sriov.ZeroMAC {
@@ -387,6 +417,7 @@ func (p *Policy) validatePools(file string, li *lineIndex, fail failFunc) error 
 		if err != nil {
 			return err
 		}
+		pl.PF = devref.Canonical(pl.PF) // 01:00.0 and pci/0000:01:00.0 name the PF as 0000:01:00.0 does
 		for _, id := range ids {
 			k := owner{pool: strconv.Itoa(id), pf: pl.PF}
 			if other, dup := taken[k]; dup {

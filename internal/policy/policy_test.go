@@ -11,7 +11,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 	}{
 		{"unknown key", "pfs:\n  - name: a\n    numVfz: 3\n", "p.yaml:3: pfs[0].numVfz: unknown key; did you mean \"numVfs\"?"},
 		{"unknown key, case", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        spoofChk: false\n", "p.yaml:5: pfs[0].vfs[0].spoofChk: unknown key; did you mean \"spoofchk\"?"},
-		{"unknown key, nothing close", "pfs:\n  - name: a\n    bandwidth: 3\n", "p.yaml:3: pfs[0].bandwidth: unknown key; allowed here: eswitchMode, name, numVfs, pciAddress, vfs"},
+		{"unknown key, nothing close", "pfs:\n  - name: a\n    bandwidth: 3\n", "p.yaml:3: pfs[0].bandwidth: unknown key; allowed here: eswitchMode, match, mtu, name, numVfs, pciAddress, vfs"},
 		{"unknown top key", "pfs: []\npool:\n  - {name: a}\n", "p.yaml:2: pool: unknown key; did you mean \"pools\"?"},
 		{"wrong type", "pfs:\n  - name: a\n    numVfs: many\n", "p.yaml:3: pfs[0].numVfs: invalid value \"many\": want a whole number, e.g. 10"},
 		{"octal vlan", "pfs:\n  - name: a\n    vfs:\n      - ids: \"0\"\n        vlan: 010\n", "p.yaml:5: pfs[0].vfs[0].vlan: invalid value \"010\": want a whole number in plain decimal"},
@@ -45,6 +45,17 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"pool overlap", "pfs: []\npools:\n  - {name: a, pf: x, ids: \"0-3\"}\n  - {name: b, pf: x, ids: \"3\"}\n", "p.yaml:4: pools[1].ids: VF 3 of x is already in pool \"a\""},
 		{"pool driver", "pfs: []\npools:\n  - name: a\n    pf: x\n    ids: \"0\"\n    driver: ../../../x\n", "p.yaml:6: pools[0].driver: invalid value \"../../../x\": want a driver name"},
 		{"empty", "", "p.yaml: empty policy"},
+		{"mtu below 68", "pfs:\n  - name: a\n    mtu: 67\n", "p.yaml:3: pfs[0].mtu: invalid value \"67\": allowed 68-65535"},
+		{"mtu above ETH_MAX_MTU", "pfs:\n  - name: a\n    mtu: 65536\n", "p.yaml:3: pfs[0].mtu: invalid value \"65536\": allowed 68-65535"},
+		{"mtu octal", "pfs:\n  - name: a\n    mtu: 09000\n", "p.yaml:3: pfs[0].mtu: invalid value \"09000\""},
+		{"name and match", "pfs:\n  - name: a\n    match: {driver: ice}\n", "p.yaml:2: pfs[0]: give one of name, pciAddress and match, not several"},
+		{"empty match", "pfs:\n  - match: {}\n    numVfs: 2\n", "p.yaml:2: pfs[0].match: invalid value \"{}\": give at least one of vendorId, deviceId, driver and pciAddress"},
+		{"match vendor", "pfs:\n  - match:\n      vendorId: intel\n", "p.yaml:3: pfs[0].match.vendorId: invalid value \"intel\": want 4 hex digits"},
+		{"match glob", "pfs:\n  - match:\n      pciAddress: \"0000:3b:00.[\"\n", "p.yaml:3: pfs[0].match.pciAddress: invalid value \"0000:3b:00.[\": want a glob over a PCI address"},
+		{"match glob no colons", "pfs:\n  - match:\n      pciAddress: \"*\"\n", "pfs[0].match.pciAddress: invalid value \"*\""},
+		{"match driver glob", "pfs:\n  - match: {driver: \"i*\"}\n", "p.yaml:2: pfs[0].match.driver: invalid value \"i*\": want a PF driver name"},
+		{"match unknown key", "pfs:\n  - match: {vendor: \"8086\"}\n", "pfs[0].match.vendor: unknown key; did you mean \"vendorId\"?"},
+		{"same match twice", "pfs:\n  - match: {driver: ice}\n  - match: {driver: ice}\n", "p.yaml:3: pfs[1]: PF \"match{driver=ice}\" already appears in pfs[0]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -18,17 +19,15 @@ import (
 // file per NIC (or a policy directory) works; `apply --prune` replaces the whole state with the policy,
 // and Forget removes one entry.
 
-// pfKey is the key of a policy PF entry: its PCI address when the host has the PF, else what it names.
+// pfKey is the key of a policy PF entry: its PCI address when the host has the PF (a match resolved
+// too), else what it names.
 func pfKey(st *sriov.Host, pp policy.PF) string {
 	if st != nil {
-		if p := st.FindPF(pp.Ref()); p != nil && p.PCIAddress != "" {
+		if p, err := pp.Find(st); err == nil && p.PCIAddress != "" {
 			return p.PCIAddress
 		}
 	}
-	if pp.PCIAddress != "" {
-		return pp.PCIAddress
-	}
-	return pp.Name
+	return devref.Canonical(pp.Ref())
 }
 
 // MergeDesired returns stored with the entries applied names replaced by applied's (all of stored
@@ -61,11 +60,16 @@ func MergeDesired(st *sriov.Host, stored, applied *policy.Policy, prune bool) *p
 	out.Pools = append(out.Pools, applied.Pools...)
 	out.Mirrors = append(out.Mirrors, applied.Mirrors...)
 	for i, pp := range out.PFs {
-		if key := pfKey(st, pp); strings.Count(key, ":") == 2 {
-			out.PFs[i].Name, out.PFs[i].PCIAddress = "", key
+		if key := pfKey(st, pp); isPCIAddress(key) {
+			out.PFs[i].Name, out.PFs[i].PCIAddress, out.PFs[i].Match = "", key, nil
 		}
 	}
 	return out
+}
+
+func isPCIAddress(s string) bool {
+	_, ok := devref.PCIAddress(s)
+	return ok
 }
 
 // EncodePolicy renders a policy as a policy file (what policy.Parse reads back).

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -28,13 +29,10 @@ type Result struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// FindPF resolves a PF reference or returns an input error naming the PFs that exist.
+// FindPF resolves a PF reference (netdev, PCI address, devlink handle or lspci's short form: package
+// devref) or returns an input error naming the PFs that exist.
 func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
-	p := st.FindPF(ref)
-	if p == nil {
-		return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + st.PFNames()}
-	}
-	return p, nil
+	return devref.PF(st, field, ref)
 }
 
 // direct runs one direct change: lock and recover, observe, plan with fn (which validates and returns

@@ -35,6 +35,14 @@ const (
 	// MaxRateMbps bounds rate fields to what fits the kernel's u32 Mbps attribute with headroom; the
 	// driver refuses rates above its link speed.
 	MaxRateMbps = 1_000_000
+	// MinMTU is the smallest MTU the kernel lets an Ethernet device take (ETH_MIN_MTU: IPv4 needs 68).
+	MinMTU = 68
+	// MaxMTU bounds an MTU in a policy file before the PF is known: the kernel's ETH_MAX_MTU. Each NIC
+	// allows less (its profile's maxMtu); the planner checks that.
+	MaxMTU = 65535
+	// DefaultMaxMTU is the largest MTU assumed for a NIC sriovctl has no profile for: the jumbo limit
+	// i40e and ice share (9728-byte frames less headers). The kernel refuses more itself.
+	DefaultMaxMTU = 9702
 )
 
 // VFConfig is the administrative configuration of one VF, as `ip link show` reports it on the PF.
@@ -235,6 +243,14 @@ func ValidateVFID(field string, id, numVFs int) error {
 			allowed = "the PF has no VFs (set --numvfs first)"
 		}
 		return &FieldError{field, fmt.Sprint(id), allowed}
+	}
+	return nil
+}
+
+// ValidateMTU checks a PF MTU against the range min..max the device allows.
+func ValidateMTU(field string, mtu, maxMTU int) error {
+	if mtu < MinMTU || mtu > maxMTU {
+		return &FieldError{field, fmt.Sprint(mtu), fmt.Sprintf("allowed %d-%d", MinMTU, maxMTU)}
 	}
 	return nil
 }

@@ -55,6 +55,10 @@ func TestRangeValidators(t *testing.T) {
 		{"vf id no vfs", ValidateVFID("VF", 0, 0), "the PF has no VFs"},
 		{"numvfs max", ValidateNumVFs("--numvfs", 7, 7), ""},
 		{"numvfs beyond", ValidateNumVFs("--numvfs", 8, 7), `--numvfs: invalid value "8": allowed 0-7 (sriov_totalvfs)`},
+		{"mtu min", ValidateMTU("mtu", 68, 9216), ""},
+		{"mtu NIC max", ValidateMTU("mtu", 9216, 9216), ""},
+		{"mtu below IPv4 minimum", ValidateMTU("mtu", 67, 9216), `mtu: invalid value "67": allowed 68-9216`},
+		{"mtu above NIC max", ValidateMTU("pfs[0].mtu", 9217, 9216), `pfs[0].mtu: invalid value "9217": allowed 68-9216`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -106,7 +106,7 @@ func Init(dir string, nics []NIC) (*Lab, error) {
 		}
 		pfs = append(pfs, &pf{
 			Name: n.Name, Profile: p.Name, PCIAddress: addr, TotalVFs: total,
-			MAC: derivedMAC(dir + "/" + n.Name), MTU: 1500, OperState: "up", EswitchMode: eswitch,
+			MAC: derivedMAC(dir + "/" + n.Name), MTU: DefaultMTU, OperState: "up", EswitchMode: eswitch,
 		})
 	}
 	unlock, err := lockLab(context.Background(), dir, true)
@@ -319,6 +319,32 @@ func (l *Lab) SetNumVFs(ctx context.Context, ref string, n int) error {
 				return err
 			}
 		}
+		return t.putPF(p)
+	})
+}
+
+// DefaultMTU is the MTU a PF netdev comes up with (Ethernet's 1500), at lab init and after a reboot or a
+// driver reload.
+const DefaultMTU = 1500
+
+// SetPFMTU sets a PF's MTU, as dev_set_mtu does: an MTU outside the device's range (68 to the profile's
+// maxMtu) is EINVAL with the kernel's own wording; the same MTU is a no-op.
+func (l *Lab) SetPFMTU(ctx context.Context, ref string, mtu int) error {
+	op := fmt.Sprintf("set mtu %d on %s", mtu, ref)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, err := t.pf(op, ref)
+		if err != nil {
+			return err
+		}
+		switch limit := profileOf(p).MTULimit(); {
+		case mtu < sriov.MinMTU:
+			return host.Errorf(op, syscall.EINVAL, "mtu less than device minimum")
+		case mtu > limit:
+			return host.Errorf(op, syscall.EINVAL, "mtu greater than device maximum")
+		case mtu == p.MTU:
+			return nil
+		}
+		p.MTU = mtu
 		return t.putPF(p)
 	})
 }
@@ -596,8 +622,10 @@ func (l *Lab) ResetPF(ctx context.Context, ref string) error {
 	})
 }
 
-// resetPF is a PF coming back from a reset: no VFs, no PF counters, legacy eswitch.
+// resetPF is a PF coming back from a reset (its driver probed again): no VFs, no PF counters, legacy
+// eswitch, the default MTU.
 func (t *tx) resetPF(p *pf) error {
+	p.MTU = DefaultMTU
 	if profileOf(p).Switchdev {
 		p.EswitchMode = "legacy"
 	}
