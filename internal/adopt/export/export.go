@@ -30,7 +30,15 @@ type Options struct {
 var pfFields = []func(p *sriov.PF, out *policy.PF){
 	func(p *sriov.PF, out *policy.PF) { out.NumVFs = adopt.Ptr(p.NumVFs) },
 	func(p *sriov.PF, out *policy.PF) { out.EswitchMode = p.EswitchMode }, // "" when the NIC has none
+	func(p *sriov.PF, out *policy.PF) { // Ethernet's default MTU is what a new PF has: no need to state it
+		if p.MTU != 0 && p.MTU != defaultMTU {
+			out.MTU = adopt.Ptr(p.MTU)
+		}
+	},
 }
+
+// defaultMTU is the MTU an Ethernet netdev starts with.
+const defaultMTU = 1500
 
 // Export describes pfs as a policy, with notes on what it leaves out. A PF whose VF list the kernel cut
 // short cannot be described: an error naming it.
