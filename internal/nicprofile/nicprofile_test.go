@@ -2,6 +2,7 @@ package nicprofile
 
 import (
 	"errors"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -73,5 +74,17 @@ func TestNetdevsimSwitchdevRefusesRates(t *testing.T) {
 		if tt.errno == 0 && err != nil || tt.errno != 0 && !errors.Is(err, tt.errno) {
 			t.Errorf("mode %q: %v, want errno %v", tt.mode, err, tt.errno)
 		}
+	}
+}
+
+// TestNamesMatchProfiles: Names reads profiles.yaml without parsing it; it must list what the parse does,
+// in file order.
+func TestNamesMatchProfiles(t *testing.T) {
+	var want []string
+	for _, p := range All() {
+		want = append(want, p.Name)
+	}
+	if got := Names(); !slices.Equal(got, want) {
+		t.Fatalf("Names() = %v, parsed profiles: %v", got, want)
 	}
 }
