@@ -115,6 +115,7 @@ func (h *Host) Close() error {
 
 var _ host.Host = (*Host)(nil)
 var _ host.StatsReader = (*Host)(nil)
+var _ host.VFBatcher = (*Host)(nil)
 
 // vfInfo is one IFLA_VF_INFO entry of a PF's RTM_GETLINK answer.
 type vfInfo struct {
@@ -152,6 +153,8 @@ type vfLinks interface {
 	SetLinkState(ifindex, vf int, state sriov.LinkState) error
 	SetRate(ifindex, vf, minMbps, maxMbps int) error
 	SetQueryRSS(ifindex, vf int, on bool) error
+	// SetVFAttrs writes every set group of a in one RTM_SETLINK.
+	SetVFAttrs(ifindex, vf int, a host.VFAttrs) error
 }
 
 func newHost(opts Options, nl vfLinks) (*Host, error) {
