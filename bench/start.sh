@@ -26,11 +26,4 @@ for ((r = 0; r < reps; r++)); do
   "$work/timeit" -- "$work/sriovctl" version >>"$work/s"
   "$work/timeit" -- "$ip" -V >>"$work/i"
 done
-ts=$(cut -d' ' -f1 <"$work/s" | median) rs=$(cut -d' ' -f2 <"$work/s" | median)
-ti=$(cut -d' ' -f1 <"$work/i" | median) ri=$(cut -d' ' -f2 <"$work/i" | median)
-printf '%-18s %-10s %s\n' command "median ms" "peak RSS MB"
-printf '%-18s %-10s %s\n' "sriovctl version" "$(awk -v t="$ts" 'BEGIN{printf "%.2f", t/1000}')" "$(awk -v r="$rs" 'BEGIN{printf "%.1f", r/1024}')"
-printf '%-18s %-10s %s\n' "ip -V" "$(awk -v t="$ti" 'BEGIN{printf "%.2f", t/1000}')" "$(awk -v r="$ri" 'BEGIN{printf "%.1f", r/1024}')"
-r=$(ratio "$ts" "$ti")
-echo "t(sriovctl version)/t(ip -V) = $r ($reps interleaved repetitions)"
-check_goal start "$r" "$goal"
+compare start "$goal" "sriovctl version" "$work/s" "ip -V" "$work/i"

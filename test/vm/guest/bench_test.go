@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -121,13 +122,15 @@ func TestApplyBenchmark(t *testing.T) {
 		}
 	}
 	times := make([][]time.Duration, len(variants))
+	rss := make([]int64, len(variants)) // peak RSS in KiB (the script's: its largest process)
 	for r := range reps {
 		for k := range variants {
 			i := (k + r) % len(variants)
 			v := variants[i]
 			reset()
+			cmd := exec.Command(v.cmd[0], v.cmd[1:]...)
 			start := time.Now()
-			out, err := exec.Command(v.cmd[0], v.cmd[1:]...).CombinedOutput()
+			out, err := cmd.CombinedOutput()
 			d := time.Since(start)
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", v.name, err, out)
@@ -137,13 +140,17 @@ func TestApplyBenchmark(t *testing.T) {
 				t.Logf("%s:\n%s", v.name, out)
 			}
 			times[i] = append(times[i], d)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss[i] = max(rss[i], ru.Maxrss)
+			}
 		}
 	}
 	med := make([]time.Duration, len(variants))
 	for i, v := range variants {
 		slices.Sort(times[i])
 		med[i] = times[i][len(times[i])/2]
-		fmt.Printf("BENCH igb apply: %-36s median %7.1f ms  (%d runs: %v)\n", v.name, float64(med[i].Microseconds())/1000, reps, times[i])
+		fmt.Printf("BENCH igb apply: %-36s median %7.1f ms, peak RSS %.1f MB (%d runs: %v)\n", v.name,
+			float64(med[i].Microseconds())/1000, float64(rss[i])/1024, reps, times[i])
 	}
 	withMACs := float64(med[0]) / float64(med[1])
 	noMACs := float64(med[2]) / float64(med[3])
