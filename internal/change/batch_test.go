@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/host"
@@ -122,4 +124,45 @@ func vfsOf(t *testing.T, l *lab.Lab) string {
 	}
 	b, _ := json.Marshal(vfs)
 	return string(b)
+}
+
+// meetingHost makes each bind wait, up to a bound, until want binds are in flight at once: with binds run
+// one at a time none would ever meet another.
+type meetingHost struct {
+	lab.Batched
+	want    int
+	mu      sync.Mutex
+	inNow   int
+	met     bool
+	arrived chan struct{}
+}
+
+func (m *meetingHost) BindVF(ctx context.Context, pf string, vf int, driver string) error {
+	m.mu.Lock()
+	m.inNow++
+	if m.inNow >= m.want && !m.met {
+		m.met = true
+		close(m.arrived)
+	}
+	m.mu.Unlock()
+	select {
+	case <-m.arrived:
+	case <-time.After(5 * time.Second):
+	}
+	m.mu.Lock()
+	m.inNow--
+	m.mu.Unlock()
+	return m.Batched.BindVF(ctx, pf, vf, driver)
+}
+
+// The unbinds (and the binds) of VFs 0 and 2 run concurrently on a host that allows it.
+func TestBatchedBindsRunConcurrently(t *testing.T) {
+	l, p := setup(t)
+	h := &meetingHost{Batched: lab.Batched{Lab: l, Concurrent: 4}, want: 2, arrived: make(chan struct{})}
+	if _, err := change.Run(context.Background(), h, reloadOps(p)[:10], change.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if !h.met {
+		t.Fatal("no two binds were ever in flight together")
+	}
 }
