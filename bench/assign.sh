@@ -9,11 +9,12 @@
 #   bench/assign.sh            # 100 repetitions
 #   bench/assign.sh --short    # CI: 20
 #   REPS=N bench/assign.sh
+#   GOAL=R bench/assign.sh    # fail above R instead of 1.5 (CI: a bound against regressions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-reps=${REPS:-100} goal=1.5
+reps=${REPS:-100} goal=${GOAL:-1.5}
 [[ "${1:-}" == "--short" ]] && reps=${REPS:-20}
 ((reps <= 256)) || { echo "assign: at most 256 repetitions (one VF each)" >&2; exit 2; }
 

@@ -23,20 +23,22 @@ check_goal() {
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
-# compare NAME GOAL LABEL_A FILE_A LABEL_B FILE_B: FILE_A and FILE_B hold bench/timeit lines ("us rss_kb")
-# of interleaved runs of two commands; prints each one's median time and peak RSS and the ratio of the
-# medians t(A)/t(B), then checks it against GOAL (returns 1 above it).
+# compare NAME GOAL LABEL_A FILE_A LABEL_B FILE_B: FILE_A and FILE_B hold bench/timeit lines ("us rss_kb
+# cpu_us") of interleaved runs of two commands; prints each one's median wall time, CPU time and peak RSS,
+# the ratio of the wall-time medians t(A)/t(B) (the goal's) and of the CPU medians (less sensitive to
+# other load on the machine), then checks the wall-time ratio against GOAL (returns 1 above it).
 compare() {
-  local name=$1 goal=$2 la=$3 fa=$4 lb=$5 fb=$6 ta tb
-  ta=$(cut -d' ' -f1 <"$fa" | median)
-  tb=$(cut -d' ' -f1 <"$fb" | median)
-  printf '%-24s %-10s %s\n' command "median ms" "peak RSS MB"
-  printf '%-24s %-10s %s\n' "$la" "$(awk -v t="$ta" 'BEGIN{printf "%.2f", t/1000}')" \
-    "$(cut -d' ' -f2 <"$fa" | median | awk '{printf "%.1f", $1/1024}')"
-  printf '%-24s %-10s %s\n' "$lb" "$(awk -v t="$tb" 'BEGIN{printf "%.2f", t/1000}')" \
-    "$(cut -d' ' -f2 <"$fb" | median | awk '{printf "%.1f", $1/1024}')"
+  local name=$1 goal=$2 la=$3 fa=$4 lb=$5 fb=$6
+  col() { cut -d' ' -f"$2" <"$1" | median; }
+  printf '%-24s %-10s %-10s %s\n' command "median ms" "CPU ms" "peak RSS MB"
+  local f l
+  for f in "$fa" "$fb"; do
+    l=$la && [[ $f == "$fb" ]] && l=$lb
+    printf '%-24s %-10s %-10s %s\n' "$l" "$(col "$f" 1 | awk '{printf "%.2f", $1/1000}')" \
+      "$(col "$f" 3 | awk '{printf "%.2f", $1/1000}')" "$(col "$f" 2 | awk '{printf "%.1f", $1/1024}')"
+  done
   local r
-  r=$(ratio "$ta" "$tb")
-  echo "t($la)/t($lb) = $r ($(wc -l <"$fa") interleaved repetitions)"
+  r=$(ratio "$(col "$fa" 1)" "$(col "$fb" 1)")
+  echo "t($la)/t($lb) = $r, CPU $(ratio "$(col "$fa" 3)" "$(col "$fb" 3)") ($(wc -l <"$fa") interleaved repetitions)"
   check_goal "$name" "$r" "$goal"
 }

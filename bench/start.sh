@@ -6,11 +6,12 @@
 #   bench/start.sh            # 200 repetitions of each
 #   bench/start.sh --short    # CI: 40
 #   REPS=N bench/start.sh
+#   GOAL=R bench/start.sh     # fail above R instead of 1.5 (CI: a bound against regressions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-reps=${REPS:-200} goal=1.5
+reps=${REPS:-200} goal=${GOAL:-1.5}
 [[ "${1:-}" == "--short" ]] && reps=${REPS:-40}
 ip=$(command -v ip) || { echo "start: needs iproute2's ip" >&2; exit 1; }
 

@@ -1,5 +1,6 @@
-// Command timeit runs one command and prints its wall time in microseconds and its peak resident set size
-// in KiB ("us rss_kb"), for the benchmark scripts in bench/: timing the child from a Go parent leaves the
+// Command timeit runs one command and prints its wall time in microseconds, its peak resident set size in
+// KiB and its CPU time (user + system) in microseconds ("us rss_kb cpu_us"), for the benchmark scripts in
+// bench/: timing the child from a Go parent leaves the
 // parent's own start out, and rusage gives the child's peak RSS without /usr/bin/time. The command's
 // output is discarded unless -show is given; a failing command makes timeit fail with its output.
 //
@@ -41,5 +42,6 @@ func main() {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	fmt.Printf("%d %d\n", elapsed.Microseconds(), rss)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	fmt.Printf("%d %d %d\n", elapsed.Microseconds(), rss, cpu.Microseconds())
 }
