@@ -1,7 +1,8 @@
 // Package kernel implements host.Host for a real Linux host: SR-IOV PFs and VFs are discovered from
-// sysfs, VF attributes are read with one RTM_GETLINK per PF and set with one RTM_SETLINK per attribute,
-// both on a netlink socket of the package's own (sized to the answer, with extended acks so the kernel's
-// own error text reaches the user), and sriov_numvfs and driver binding are written to sysfs. It never
+// sysfs, VF attributes are read with one RTM_GETLINK per PF and set with one RTM_SETLINK per attribute
+// group, or one per VF carrying all of its groups (SetVFAttrs, host.VFBatcher), both on a netlink socket
+// of the package's own (sized to the answer, with extended acks so the kernel's own error text reaches
+// the user), and sriov_numvfs and driver binding are written to sysfs. It never
 // shells out. The sysfs root is configurable so that discovery, numvfs and binding can be tested on a fake
 // tree; the netlink side sits behind the small vfLinks interface, and its wire format is tested on
 // recorded and synthetic kernel answers.
