@@ -9,6 +9,7 @@
 #   REPS=3 bench/lab-apply.sh     # repetitions per size (median reported; default 3 full, 1 short)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 small=1 large=16 goal=20 reps=${REPS:-3}
 if [[ "${1:-}" == "--short" ]]; then
@@ -53,8 +54,6 @@ run() {
   echo "$(((t1 - t0) / 1000000)) $rss ${writes:-?}"
   rm -rf "$dir"
 }
-
-median() { sort -n | awk 'NF {a[++n] = $1} END {print a[int((n + 1) / 2)]}'; }
 
 declare -A ms rss wr
 # Interleave the sizes so that a noisy neighbour hurts both alike.

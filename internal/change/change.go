@@ -191,7 +191,9 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 
 // Hooks let callers observe execution, e.g. to journal each operation before it runs.
 type Hooks struct {
-	// Before runs before operation i; an error stops execution (and rolls back) before the write.
+	// Before runs before operation i; an error stops execution (and rolls back) before the write. When
+	// the host batches writes (host.VFBatcher) it runs once per group of writes, with the group's highest
+	// index.
 	Before func(i int, o Op) error
 	// After runs after operation i succeeded.
 	After func(i int, o Op)
@@ -199,7 +201,10 @@ type Hooks struct {
 
 // Result reports what Run did.
 type Result struct {
-	Writes     int  // successful forward writes
+	Writes int // successful forward writes (operations)
+	// HostWrites is how many host writes carried them: fewer than Writes when a backend writes several
+	// attribute groups of a VF in one (host.VFBatcher: "7 netlink messages for 35 attribute changes").
+	HostWrites int
 	RolledBack bool // a failure happened and undo was attempted
 	// Unconfirmed is the operation whose write reached the host but could not be confirmed
 	// (host.Unconfirmed); it was undone like a done one. Nil when there was none.
@@ -237,7 +242,14 @@ func (e *FailedError) Unwrap() error { return e.Err }
 // Run executes ops in order. If one fails, it undoes the ones already done (newest first) and returns a
 // *FailedError. A write that failed after reaching the host (host.Unconfirmed) counts as done: it is
 // undone too. Undo ignores context cancellation, since leaving the host half-changed is worse.
+//
+// On a host.VFBatcher the writes are grouped (one per VF's run of attribute ops, binds of different VFs
+// in parallel; see batch.go); hooks.Before then runs once per group of writes, with the highest index
+// the group covers.
 func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error) {
+	if b, ok := h.(host.VFBatcher); ok {
+		return runBatched(ctx, h, b, ops, hooks)
+	}
 	var res Result
 	fail := func(i int, err error, outcome host.Outcome) (Result, error) {
 		done := ops[:i]
@@ -271,6 +283,7 @@ func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error
 			return fail(i, err, host.OutcomeOf(err))
 		}
 		res.Writes++
+		res.HostWrites++
 		if hooks.After != nil {
 			hooks.After(i, o)
 		}
@@ -296,12 +309,17 @@ func Addressed(st *sriov.Host, ops []Op) []Op {
 // Undo reverts done operations newest first and returns descriptions of those it could not revert.
 // A numvfs operation is reverted by restoring the VF count and then every destroyed VF's configuration.
 func Undo(ctx context.Context, h host.Host, done []Op) []string {
-	var failed []string
+	var inv []Op
 	for i := len(done) - 1; i >= 0; i-- {
-		for _, inv := range UndoOps(done[i]) {
-			if err := Execute(ctx, h, inv); err != nil {
-				failed = append(failed, fmt.Sprintf("%s: %v", inv.Describe(), err))
-			}
+		inv = append(inv, UndoOps(done[i])...)
+	}
+	if b, ok := h.(host.VFBatcher); ok {
+		return undoBatched(ctx, h, b, inv)
+	}
+	var failed []string
+	for _, o := range inv {
+		if err := Execute(ctx, h, o); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", o.Describe(), err))
 		}
 	}
 	return failed

@@ -169,3 +169,37 @@ func KindOfError(err error) Kind {
 
 // ErrUnavailable says the backend cannot run on this machine (no SR-IOV, no sysfs...).
 var ErrUnavailable = errors.New("backend unavailable")
+
+// VFAttrs is a set of attribute groups to write to one VF; nil fields are left as they are.
+type VFAttrs struct {
+	MAC        *string
+	VLAN       *VFVLAN
+	SpoofCheck *bool
+	Trust      *bool
+	LinkState  *sriov.LinkState
+	Rate       *VFRate
+	QueryRSS   *bool
+}
+
+// VFVLAN is a port VLAN (0 = none) with its 802.1p priority and tag protocol.
+type VFVLAN struct {
+	VLAN, QoS int
+	Proto     sriov.VLANProto
+}
+
+// VFRate is a VF's min and max TX rate in Mbps (0 = unlimited).
+type VFRate struct{ MinMbps, MaxMbps int }
+
+// VFBatcher is implemented by backends that can write several attribute groups of one VF in one host
+// operation (the kernel: one RTM_SETLINK carrying every IFLA_VF_* attribute) and bind drivers of
+// different VFs concurrently. Executors use it when present; every Host setter still works alone.
+type VFBatcher interface {
+	// SetVFAttrs writes every set group of a to VF vf of pf in one operation. The host applies them in an
+	// order of its own (the kernel's: MAC, VLAN, rate, spoof check, link state, query RSS, trust) and
+	// stops at the first refusal, keeping what it applied before it. So on error, after is the VF's
+	// configuration read back after the failure, from which the caller tells what landed; nil when it could
+	// not be read (then any group may have landed). The error names the refused group where known.
+	SetVFAttrs(ctx context.Context, pf string, vf int, a VFAttrs) (after *sriov.VFConfig, err error)
+	// ConcurrentBinds is how many driver binds and unbinds of different VFs may run at once (at least 1).
+	ConcurrentBinds() int
+}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,53 +106,64 @@ var (
 		{"vf_receive_dropped_packets_total", "Received packets dropped.", func(s host.VFStats) uint64 { return s.RxDropped }},
 		{"vf_transmit_dropped_packets_total", "Transmitted packets dropped.", func(s host.VFStats) uint64 { return s.TxDropped }},
 	}
-	counterDescs = func() []*prometheus.Desc {
-		var d []*prometheus.Desc
-		for _, c := range counterDef {
-			d = append(d, prometheus.NewDesc(ns+"_"+c.name, c.help+" Labels owner and pool are set while the VF is assigned; source says where the counter comes from (vf_stats, netdev, lab).", vfLabels, nil))
-		}
-		return d
-	}()
-	vfInfo = prometheus.NewDesc(ns+"_vf_info", "Always 1: a VF's configuration and owner as labels.",
-		[]string{"pf", "vf", "pci_address", "mac", "vlan", "spoofchk", "trust", "driver", "owner", "pool"}, nil)
-	pfNumVFs   = prometheus.NewDesc(ns+"_pf_numvfs", "VFs the PF has now (sriov_numvfs).", []string{"pf", "pci_address"}, nil)
-	pfTotalVFs = prometheus.NewDesc(ns+"_pf_totalvfs", "VFs the PF can have (sriov_totalvfs).", []string{"pf", "pci_address"}, nil)
-	pfDrifted  = prometheus.NewDesc(ns+"_pf_drifted", "1 when the PF or one of its VFs differs from the desired state.", []string{"pf", "pci_address"}, nil)
-	pfInUse    = prometheus.NewDesc(ns+"_pf_vfs_in_use", "VFs of the PF handed to owners (ledger records).", []string{"pf", "pci_address"}, nil)
-	pfFree     = prometheus.NewDesc(ns+"_pf_vfs_free", "VFs of the PF not handed to any owner.", []string{"pf", "pci_address"}, nil)
-	poolInUse  = prometheus.NewDesc(ns+"_pool_vfs_in_use", "VFs of the pool handed to owners.", []string{"pool", "pf"}, nil)
-	poolFree   = prometheus.NewDesc(ns+"_pool_vfs_free", "VFs of the pool that exist and are free.", []string{"pool", "pf"}, nil)
-	inSync     = prometheus.NewDesc(ns+"_agent_in_sync", "1 when the host matches the desired state at the last observation.", nil, nil)
-	observed   = prometheus.NewDesc(ns+"_agent_last_observation_timestamp_seconds", "When the agent last observed the host.", nil, nil)
-	obsTotal   = prometheus.NewDesc(ns+"_agent_observations_total", "Observations of the host (one per burst of events).", nil, nil)
 )
+
+// descSet holds the metric descriptions, built on first use (NewDesc checks names and labels) so that the
+// commands that never serve metrics do not pay for them at start.
+type descSet struct {
+	counters                                                 []*prometheus.Desc
+	vfInfo, pfNumVFs, pfTotalVFs, pfDrifted, pfInUse, pfFree *prometheus.Desc
+	poolInUse, poolFree, inSync, observed, obsTotal          *prometheus.Desc
+}
+
+var descs = sync.OnceValue(func() *descSet {
+	d := &descSet{}
+	for _, c := range counterDef {
+		d.counters = append(d.counters, prometheus.NewDesc(ns+"_"+c.name, c.help+" Labels owner and pool are set while the VF is assigned; source says where the counter comes from (vf_stats, netdev, lab).", vfLabels, nil))
+	}
+	d.vfInfo = prometheus.NewDesc(ns+"_vf_info", "Always 1: a VF's configuration and owner as labels.",
+		[]string{"pf", "vf", "pci_address", "mac", "vlan", "spoofchk", "trust", "driver", "owner", "pool"}, nil)
+	d.pfNumVFs = prometheus.NewDesc(ns+"_pf_numvfs", "VFs the PF has now (sriov_numvfs).", []string{"pf", "pci_address"}, nil)
+	d.pfTotalVFs = prometheus.NewDesc(ns+"_pf_totalvfs", "VFs the PF can have (sriov_totalvfs).", []string{"pf", "pci_address"}, nil)
+	d.pfDrifted = prometheus.NewDesc(ns+"_pf_drifted", "1 when the PF or one of its VFs differs from the desired state.", []string{"pf", "pci_address"}, nil)
+	d.pfInUse = prometheus.NewDesc(ns+"_pf_vfs_in_use", "VFs of the PF handed to owners (ledger records).", []string{"pf", "pci_address"}, nil)
+	d.pfFree = prometheus.NewDesc(ns+"_pf_vfs_free", "VFs of the PF not handed to any owner.", []string{"pf", "pci_address"}, nil)
+	d.poolInUse = prometheus.NewDesc(ns+"_pool_vfs_in_use", "VFs of the pool handed to owners.", []string{"pool", "pf"}, nil)
+	d.poolFree = prometheus.NewDesc(ns+"_pool_vfs_free", "VFs of the pool that exist and are free.", []string{"pool", "pf"}, nil)
+	d.inSync = prometheus.NewDesc(ns+"_agent_in_sync", "1 when the host matches the desired state at the last observation.", nil, nil)
+	d.observed = prometheus.NewDesc(ns+"_agent_last_observation_timestamp_seconds", "When the agent last observed the host.", nil, nil)
+	d.obsTotal = prometheus.NewDesc(ns+"_agent_observations_total", "Observations of the host (one per burst of events).", nil, nil)
+	return d
+})
 
 // collector reads the agent's latest observation at scrape time.
 type collector struct{ v atomic.Pointer[View] }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range counterDescs {
+	ds := descs()
+	for _, d := range ds.counters {
 		ch <- d
 	}
-	for _, d := range []*prometheus.Desc{vfInfo, pfNumVFs, pfTotalVFs, pfDrifted, pfInUse, pfFree, poolInUse, poolFree, inSync, observed, obsTotal} {
+	for _, d := range []*prometheus.Desc{ds.vfInfo, ds.pfNumVFs, ds.pfTotalVFs, ds.pfDrifted, ds.pfInUse, ds.pfFree, ds.poolInUse, ds.poolFree, ds.inSync, ds.observed, ds.obsTotal} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ds := descs()
 	vp := c.v.Load()
 	if vp == nil || *vp == nil {
 		return
 	}
 	v := *vp
 	s := v.Snapshot()
-	ch <- prometheus.MustNewConstMetric(obsTotal, prometheus.CounterValue, float64(s.Observations))
+	ch <- prometheus.MustNewConstMetric(ds.obsTotal, prometheus.CounterValue, float64(s.Observations))
 	d := s.Drift
 	if d == nil || d.Observed == nil {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(observed, prometheus.GaugeValue, float64(d.At.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(inSync, prometheus.GaugeValue, b2f(d.InSync()))
+	ch <- prometheus.MustNewConstMetric(ds.observed, prometheus.GaugeValue, float64(d.At.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(ds.inSync, prometheus.GaugeValue, b2f(d.InSync()))
 	held := map[string]map[int]ledger.Record{}
 	for _, a := range d.Assignments {
 		if held[a.PFAddress] == nil {
@@ -163,17 +175,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	sr := v.Stats()
 	for _, pf := range d.Observed.PFs {
 		pl := []string{pf.Name, pf.PCIAddress}
-		ch <- prometheus.MustNewConstMetric(pfNumVFs, prometheus.GaugeValue, float64(pf.NumVFs), pl...)
-		ch <- prometheus.MustNewConstMetric(pfTotalVFs, prometheus.GaugeValue, float64(pf.TotalVFs), pl...)
-		ch <- prometheus.MustNewConstMetric(pfDrifted, prometheus.GaugeValue, b2f(len(drifted[pf.Name]) > 0), pl...)
+		ch <- prometheus.MustNewConstMetric(ds.pfNumVFs, prometheus.GaugeValue, float64(pf.NumVFs), pl...)
+		ch <- prometheus.MustNewConstMetric(ds.pfTotalVFs, prometheus.GaugeValue, float64(pf.TotalVFs), pl...)
+		ch <- prometheus.MustNewConstMetric(ds.pfDrifted, prometheus.GaugeValue, b2f(len(drifted[pf.Name]) > 0), pl...)
 		inUse := 0
 		for _, v := range pf.VFs {
 			if _, ok := held[pf.PCIAddress][v.ID]; ok {
 				inUse++
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(pfInUse, prometheus.GaugeValue, float64(inUse), pl...)
-		ch <- prometheus.MustNewConstMetric(pfFree, prometheus.GaugeValue, float64(len(pf.VFs)-inUse), pl...)
+		ch <- prometheus.MustNewConstMetric(ds.pfInUse, prometheus.GaugeValue, float64(inUse), pl...)
+		ch <- prometheus.MustNewConstMetric(ds.pfFree, prometheus.GaugeValue, float64(len(pf.VFs)-inUse), pl...)
 		var stats map[int]host.VFStats
 		if sr != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -183,14 +195,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, v := range pf.VFs {
 			r := held[pf.PCIAddress][v.ID]
 			id := strconv.Itoa(v.ID)
-			ch <- prometheus.MustNewConstMetric(vfInfo, prometheus.GaugeValue, 1, pf.Name, id, v.PCIAddress, v.MAC,
+			ch <- prometheus.MustNewConstMetric(ds.vfInfo, prometheus.GaugeValue, 1, pf.Name, id, v.PCIAddress, v.MAC,
 				strconv.Itoa(v.VLAN), onOff(v.SpoofCheck), onOff(v.Trust), v.Driver, r.Owner, r.Pool)
 			st, ok := stats[v.ID]
 			if !ok {
 				continue
 			}
 			for i, cd := range counterDef {
-				ch <- prometheus.MustNewConstMetric(counterDescs[i], prometheus.CounterValue, float64(cd.get(st)),
+				ch <- prometheus.MustNewConstMetric(ds.counters[i], prometheus.CounterValue, float64(cd.get(st)),
 					pf.Name, id, v.PCIAddress, r.Owner, r.Pool, st.Source)
 			}
 		}
@@ -210,8 +222,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				free++
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(poolInUse, prometheus.GaugeValue, float64(used), p.Name, p.PF)
-		ch <- prometheus.MustNewConstMetric(poolFree, prometheus.GaugeValue, float64(free), p.Name, p.PF)
+		ch <- prometheus.MustNewConstMetric(ds.poolInUse, prometheus.GaugeValue, float64(used), p.Name, p.PF)
+		ch <- prometheus.MustNewConstMetric(ds.poolFree, prometheus.GaugeValue, float64(free), p.Name, p.PF)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 
 	_ "embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"sigs.k8s.io/yaml"
@@ -189,7 +191,9 @@ func (p *Profile) Refusal(a Attr) (Refusal, bool) {
 //go:embed profiles.yaml
 var profilesYAML []byte
 
-var profiles = mustLoad(profilesYAML)
+// profiles parses profiles.yaml on first use rather than at package init: most commands start, and some
+// (version, help, completion) end, without needing a profile.
+var profiles = sync.OnceValue(func() []*Profile { return mustLoad(profilesYAML) })
 
 func mustLoad(data []byte) []*Profile {
 	var list []*Profile
@@ -208,20 +212,57 @@ func mustLoad(data []byte) []*Profile {
 }
 
 // All returns every profile in file order.
-func All() []*Profile { return profiles }
+func All() []*Profile { return profiles() }
 
 // Names lists the profile names.
-func Names() []string {
-	var n []string
-	for _, p := range profiles {
-		n = append(n, p.Name)
+func Names() []string { return slices.Clone(names()) }
+
+// names reads the profile names from profiles.yaml without parsing it: the lab's help text lists them, and
+// building the command tree must not cost a full parse at every start. Each profile is a top-level list
+// item; its name is its `profile:` key, else its `driver:` (as Profile.Name). TestNamesMatchProfiles keeps
+// this in step with the parse.
+var names = sync.OnceValue(func() []string {
+	var out []string
+	item := -1
+	var driver, profile []string
+	for line := range strings.Lines(string(profilesYAML)) {
+		key, val, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(key, "- "):
+			item++
+			driver, profile = append(driver, ""), append(profile, "")
+			key = "  " + key[2:]
+		case !strings.HasPrefix(key, "  ") || strings.HasPrefix(key, "   "):
+			continue
+		}
+		if item < 0 {
+			continue
+		}
+		val, _, _ = strings.Cut(val, "#")
+		val = strings.Trim(strings.TrimSpace(val), `"'`)
+		switch strings.TrimSpace(key) {
+		case "driver":
+			driver[item] = val
+		case "profile":
+			profile[item] = val
+		}
 	}
-	return n
-}
+	for i := range driver {
+		n := profile[i]
+		if n == "" {
+			n = driver[i]
+		}
+		out = append(out, n)
+	}
+	return out
+})
 
 // ByName finds a profile by its name (igb, mlx5...) or its PF driver name (mlx5_core).
 func ByName(name string) (*Profile, bool) {
-	for _, p := range profiles {
+	for _, p := range profiles() {
 		if p.Name == name || p.Driver == name {
 			return p, true
 		}

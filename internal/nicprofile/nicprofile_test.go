@@ -2,6 +2,7 @@ package nicprofile
 
 import (
 	"errors"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -88,5 +89,17 @@ func TestMTULimit(t *testing.T) {
 		if got := ForDriver(c.driver).MTULimit(); got != c.want {
 			t.Errorf("%s: MTULimit() = %d, want %d", c.driver, got, c.want)
 		}
+	}
+}
+
+// TestNamesMatchProfiles: Names reads profiles.yaml without parsing it; it must list what the parse does,
+// in file order.
+func TestNamesMatchProfiles(t *testing.T) {
+	var want []string
+	for _, p := range All() {
+		want = append(want, p.Name)
+	}
+	if got := Names(); !slices.Equal(got, want) {
+		t.Fatalf("Names() = %v, parsed profiles: %v", got, want)
 	}
 }

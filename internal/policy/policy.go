@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -136,7 +137,7 @@ func (e *Error) Error() string {
 // MaxFileSize bounds a policy file; real ones are a few KiB.
 const MaxFileSize = 4 << 20
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`) })
 
 // Parse reads a policy strictly and validates it. file names the source in errors.
 func Parse(file string, data []byte) (*Policy, error) {
@@ -186,7 +187,7 @@ func yamlError(file string, err error) error {
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return &Error{File: file, Line: n, Msg: humanize(m[2])}
 	}
@@ -243,7 +244,7 @@ func (li *lineIndex) line(path ...any) int {
 	return best
 }
 
-var pciAddr = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$`)
+var pciAddr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$`) })
 
 func (p *Policy) validate(file string, li *lineIndex) error {
 	fail := func(line int, field, format string, args ...any) error {
@@ -273,7 +274,7 @@ func (p *Policy) validate(file string, li *lineIndex) error {
 		case given > 1:
 			return fail(pf.Line, at, "give one of name, pciAddress and match, not several")
 		}
-		if pf.PCIAddress != "" && !pciAddr.MatchString(pf.PCIAddress) {
+		if pf.PCIAddress != "" && !pciAddr().MatchString(pf.PCIAddress) {
 			return fail(li.line("pfs", i, "pciAddress"), at+".pciAddress", "invalid value %q: want DDDD:BB:DD.F, e.g. \"0000:3b:00.0\"", pf.PCIAddress)
 		}
 		if pf.Match != nil {
@@ -345,14 +346,14 @@ func (p *Policy) validate(file string, li *lineIndex) error {
 
 type failFunc func(line int, field, format string, args ...any) error
 
-var name = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var name = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 // checkNamedVFSet validates what mirror groups and pools share: a unique name, a PF and a VF id list
 // (under key idsKey), and returns the parsed ids.
 func checkNamedVFSet(li *lineIndex, fail failFunc, seen map[string]bool, section, what string, i int, nm, pf, idsKey, idsVal string) ([]int, error) {
 	at := fmt.Sprintf("%s[%d].", section, i)
 	line := li.line(section, i)
-	if !name.MatchString(nm) {
+	if !name().MatchString(nm) {
 		return nil, fail(li.line(section, i, "name"), at+"name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", nm)
 	}
 	if seen[nm] {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -21,7 +22,7 @@ import (
 
 // decimal is a whole number as people write it: no sign other than '-', no leading zeros, no base prefix,
 // no underscores, no fraction.
-var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+var decimal = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`) })
 
 // shapeChecker walks one document.
 type shapeChecker struct {
@@ -78,7 +79,7 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 		switch {
 		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
 			return c.fail(n, path, "invalid value %s: want a whole number, e.g. 10 (no fraction)", quoteValue(n))
-		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" && !decimal.MatchString(n.Value):
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" && !decimal().MatchString(n.Value):
 			return c.fail(n, path, "invalid value %s: want a whole number in plain decimal, e.g. 10 (YAML reads a leading 0 as octal: 010 is 8)", quoteValue(n))
 		case n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int":
 			return c.fail(n, path, "invalid value %s: want a whole number, e.g. 10", quoteValue(n))

@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/change"
@@ -553,11 +554,11 @@ func StatusesOn(st *sriov.Host, all []ledger.Record, pools []policy.Pool) []Stat
 	return out
 }
 
-var ownerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$`)
+var ownerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$`) })
 
 // ValidateOwner checks an owner id: a VM name, UUID or similar, 1-128 characters.
 func ValidateOwner(field, s string) error {
-	if !ownerName.MatchString(s) {
+	if !ownerName().MatchString(s) {
 		return &sriov.FieldError{Field: field, Value: s, Allowed: "want 1-128 letters, digits, '.', '_', ':', '@', '/' or '-', starting with a letter or digit (a VM name or UUID)"}
 	}
 	return nil

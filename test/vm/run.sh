@@ -221,6 +221,9 @@ echo netdevsim >>"$INITRD_ROOT/lib/modules/order"
 cp "$ROOT/test/vm/init" "$INITRD_ROOT/init"
 chmod +x "$INITRD_ROOT/init"
 echo "$RUN_REGEXP" >"$INITRD_ROOT/etc/run-regexp"
+# The apply benchmark (test/vm/guest/bench_test.go): repetitions, and whether its goals fail the run.
+echo "${SRIOVCTL_VM_BENCH_REPS:-5}" >"$INITRD_ROOT/etc/bench-reps"
+if [ "${SRIOVCTL_VM_BENCH_GOALS:-}" = 1 ]; then : >"$INITRD_ROOT/etc/bench-goals"; fi
 (cd "$INITRD_ROOT" && find . | timeout 120 cpio -o -H newc --quiet | timeout 120 gzip -1 >"$WORK/initrd.gz") ||
 	die "building the initramfs"
 log "initramfs $(du -h "$WORK/initrd.gz" | cut -f1)"

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/agent"
@@ -21,15 +22,19 @@ import (
 //go:embed page.html.tmpl assets
 var files embed.FS
 
-var page = template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return time.Since(t).Round(time.Second).String() + " ago"
-	},
-	"ts": func(t time.Time) string { return t.Format("15:04:05") },
-}).ParseFS(files, "page.html.tmpl"))
+// page is parsed on first use, not at init: every sriovctl command links this package (the agent
+// command), few serve the page.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return time.Since(t).Round(time.Second).String() + " ago"
+		},
+		"ts": func(t time.Time) string { return t.Format("15:04:05") },
+	}).ParseFS(files, "page.html.tmpl"))
+})
 
 // Source is what the page shows: the agent.
 type Source interface {
@@ -71,7 +76,7 @@ func Handler(src Source) http.Handler {
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
-		if err := page.Execute(&buf, build(src)); err != nil {
+		if err := page().Execute(&buf, build(src)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}

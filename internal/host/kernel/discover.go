@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/sriovctl/sriovctl/internal/host"
@@ -48,10 +49,10 @@ func (h *Host) isPF(name string) bool {
 }
 
 // repPortName is the phys_port_name of a VF or SF representor: pf0vf3, c1pf0vf3, pf0sf1.
-var repPortName = regexp.MustCompile(`^(?:c\d+)?pf(\d+)(vf|sf)(\d+)$`)
+var repPortName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:c\d+)?pf(\d+)(vf|sf)(\d+)$`) })
 
 func (h *Host) isRepresentor(name string) bool {
-	return repPortName.MatchString(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
+	return repPortName().MatchString(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
 }
 
 // sysStr is a sysfs attribute, "" when it cannot be read (drivers without switchdev answer EOPNOTSUPP).

@@ -1,7 +1,8 @@
 // Package kernel implements host.Host for a real Linux host: SR-IOV PFs and VFs are discovered from
-// sysfs, VF attributes are read with one RTM_GETLINK per PF and set with one RTM_SETLINK per attribute,
-// both on a netlink socket of the package's own (sized to the answer, with extended acks so the kernel's
-// own error text reaches the user), and sriov_numvfs and driver binding are written to sysfs. It never
+// sysfs, VF attributes are read with one RTM_GETLINK per PF and set with one RTM_SETLINK per attribute
+// group, or one per VF carrying all of its groups (SetVFAttrs, host.VFBatcher), both on a netlink socket
+// of the package's own (sized to the answer, with extended acks so the kernel's own error text reaches
+// the user), and sriov_numvfs and driver binding are written to sysfs. It never
 // shells out. The sysfs root is configurable so that discovery, numvfs and binding can be tested on a fake
 // tree; the netlink side sits behind the small vfLinks interface, and its wire format is tested on
 // recorded and synthetic kernel answers.
@@ -115,6 +116,7 @@ func (h *Host) Close() error {
 
 var _ host.Host = (*Host)(nil)
 var _ host.StatsReader = (*Host)(nil)
+var _ host.VFBatcher = (*Host)(nil)
 
 // vfInfo is one IFLA_VF_INFO entry of a PF's RTM_GETLINK answer.
 type vfInfo struct {
@@ -152,6 +154,8 @@ type vfLinks interface {
 	SetLinkState(ifindex, vf int, state sriov.LinkState) error
 	SetRate(ifindex, vf, minMbps, maxMbps int) error
 	SetQueryRSS(ifindex, vf int, on bool) error
+	// SetVFAttrs writes every set group of a in one RTM_SETLINK.
+	SetVFAttrs(ifindex, vf int, a host.VFAttrs) error
 }
 
 func newHost(opts Options, nl vfLinks) (*Host, error) {

@@ -159,6 +159,43 @@ func (l *fakeLinks) SetQueryRSS(pf, vf int, on bool) error {
 	return l.set(fmt.Sprintf("rss %d %d %v", pf, vf, on))
 }
 
+// SetVFAttrs applies the groups in the kernel's order to the VF's entry in infos, stopping at the first
+// whose name is a key of fail, as the kernel does.
+func (l *fakeLinks) SetVFAttrs(pf, vf int, a host.VFAttrs) error {
+	l.calls = append(l.calls, fmt.Sprintf("attrs %d %d %s", pf, vf, strings.Join(attrNames(a), ",")))
+	var c *sriov.VFConfig
+	for i := range l.infos[pf] {
+		if l.infos[pf][i].ID == vf {
+			c = &l.infos[pf][i].Config
+		}
+	}
+	if c == nil {
+		c = &sriov.VFConfig{}
+	}
+	for _, g := range []struct {
+		name  string
+		set   bool
+		apply func()
+	}{
+		{"mac", a.MAC != nil, func() { c.MAC = *a.MAC }},
+		{"vlan", a.VLAN != nil, func() { c.VLAN, c.QoS, c.VLANProto = a.VLAN.VLAN, a.VLAN.QoS, a.VLAN.Proto }},
+		{"rate", a.Rate != nil, func() { c.MinTxRateMbps, c.MaxTxRateMbps = a.Rate.MinMbps, a.Rate.MaxMbps }},
+		{"spoofchk", a.SpoofCheck != nil, func() { c.SpoofCheck = *a.SpoofCheck }},
+		{"state", a.LinkState != nil, func() { c.LinkState = *a.LinkState }},
+		{"rss", a.QueryRSS != nil, func() { c.QueryRSS = *a.QueryRSS }},
+		{"trust", a.Trust != nil, func() { c.Trust = *a.Trust }},
+	} {
+		if !g.set {
+			continue
+		}
+		if err := l.fail[g.name]; err != nil {
+			return err
+		}
+		g.apply()
+	}
+	return nil
+}
+
 func cfg(mac string, vlan int) sriov.VFConfig {
 	c := sriov.DefaultVFConfig()
 	c.MAC, c.VLAN = mac, vlan
@@ -524,5 +561,56 @@ func TestNumVFsRefusalQuotesKernelLog(t *testing.T) {
 	if !errors.Is(err, host.ErrBusy) || host.OutcomeOf(err) != host.NotWritten ||
 		err.Error() != "set numvfs 2 on eth0: device or resource busy (4 VFs already enabled. Disable before enabling 2 VFs)" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A batch the kernel refuses part way: the groups before the refused one stay applied, the VF is read
+// back for the caller, and the error names the refused group the way its single setter would.
+func TestSetVFAttrsPartialRefusal(t *testing.T) {
+	mac, on := "02:00:00:00:00:10", true
+	a := host.VFAttrs{MAC: &mac, VLAN: &host.VFVLAN{VLAN: 100}, Trust: &on}
+	for _, c := range []struct {
+		name      string
+		fail      map[string]error
+		wantErr   string // "" = success
+		wantAfter *sriov.VFConfig
+	}{
+		{"all applied", nil, "", nil},
+		{"trust refused", map[string]error{"trust": syscall.EOPNOTSUPP}, "set vf 0 trust on eth0: operation not supported",
+			&sriov.VFConfig{MAC: mac, VLAN: 100}},
+		{"mac refused", map[string]error{"mac": syscall.EINVAL}, "set vf 0 mac on eth0: invalid argument",
+			&sriov.VFConfig{MAC: sriov.ZeroMAC}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeSysfs(t)
+			f.addPF("eth0", "0000:01:00.0", 7, 1)
+			f.addVF("0000:01:00.0", 0, "0000:01:10.0", "", "")
+			nl := &fakeLinks{fail: c.fail, infos: map[int][]vfInfo{}}
+			h, _ := newHost(Options{SysfsRoot: f.root}, nl)
+			e, err := h.resolvePF("test", "eth0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			nl.infos[e.ifindex] = []vfInfo{{ID: 0, Config: sriov.VFConfig{MAC: sriov.ZeroMAC}}}
+			after, err := h.SetVFAttrs(context.Background(), "eth0", 0, a)
+			if c.wantErr == "" {
+				if err != nil || after != nil {
+					t.Fatalf("got %v, %+v", err, after)
+				}
+				if got := nl.infos[e.ifindex][0].Config; got.MAC != mac || got.VLAN != 100 || !got.Trust {
+					t.Fatalf("VF now %+v", got)
+				}
+				return
+			}
+			if err == nil || err.Error() != c.wantErr {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
+			}
+			if after == nil || *after != *c.wantAfter {
+				t.Fatalf("read back %+v, want %+v", after, c.wantAfter)
+			}
+			if n := len(nl.calls); n != 2 || !strings.HasPrefix(nl.calls[0], "attrs") || !strings.HasPrefix(nl.calls[1], "get") {
+				t.Fatalf("calls %v: want one batch, one read back", nl.calls)
+			}
+		})
 	}
 }

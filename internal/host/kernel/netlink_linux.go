@@ -76,12 +76,15 @@ func (r *rtnl) VFInfo(ifindex int, withStats bool) (vfList, error) {
 	return parseVFList(payload), nil
 }
 
-// setVF sends one RTM_SETLINK carrying IFLA_VFINFO_LIST { IFLA_VF_INFO { attr } } and waits for the ack.
-func (r *rtnl) setVF(ifindex int, attr *nl.RtAttr) error {
+// setVF sends one RTM_SETLINK carrying IFLA_VFINFO_LIST { IFLA_VF_INFO { attrs } } and waits for the ack.
+func (r *rtnl) setVF(ifindex int, attrs ...*nl.RtAttr) error {
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 	msg.Index = int32(ifindex)
 	list := nl.NewRtAttr(unix.IFLA_VFINFO_LIST, nil)
-	list.AddRtAttr(nl.IFLA_VF_INFO, nil).AddChild(attr)
+	info := list.AddRtAttr(nl.IFLA_VF_INFO, nil)
+	for _, a := range attrs {
+		info.AddChild(a)
+	}
 	body := append(msg.Serialize(), list.Serialize()...)
 	_, err := r.conn.request(unix.RTM_SETLINK, unix.NLM_F_ACK, body, 0)
 	return err
@@ -121,38 +124,102 @@ func (r *rtnl) DevlinkPorts() ([]devlinkPort, error) {
 }
 
 func (r *rtnl) SetMAC(ifindex, vf int, mac string) error {
-	hw, err := net.ParseMAC(mac)
-	if err != nil || len(hw) != 6 {
-		return host.Errorf("", unix.EINVAL, "bad MAC %q", mac)
+	a, err := macAttr(vf, mac)
+	if err != nil {
+		return err
 	}
-	m := nl.VfMac{Vf: uint32(vf)}
-	copy(m.Mac[:], hw)
-	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_MAC, m.Serialize()))
+	return r.setVF(ifindex, a)
 }
 
 func (r *rtnl) SetVLAN(ifindex, vf, vlan, qos int, proto sriov.VLANProto) error {
+	return r.setVF(ifindex, vlanAttr(vf, vlan, qos, proto))
+}
+
+func (r *rtnl) SetSpoofCheck(ifindex, vf int, on bool) error {
+	return r.setVF(ifindex, spoofCheckAttr(vf, on))
+}
+
+func (r *rtnl) SetTrust(ifindex, vf int, on bool) error { return r.setVF(ifindex, trustAttr(vf, on)) }
+
+func (r *rtnl) SetLinkState(ifindex, vf int, state sriov.LinkState) error {
+	return r.setVF(ifindex, linkStateAttr(vf, state))
+}
+
+func (r *rtnl) SetRate(ifindex, vf, minMbps, maxMbps int) error {
+	return r.setVF(ifindex, rateAttr(vf, minMbps, maxMbps))
+}
+
+func (r *rtnl) SetQueryRSS(ifindex, vf int, on bool) error {
+	return r.setVF(ifindex, queryRSSAttr(vf, on))
+}
+
+// SetVFAttrs sends one RTM_SETLINK whose IFLA_VF_INFO carries every set group of a, in the order the
+// kernel applies them (do_setvfinfo: MAC, VLAN, rate, spoof check, link state, query RSS, trust).
+func (r *rtnl) SetVFAttrs(ifindex, vf int, a host.VFAttrs) error {
+	var attrs []*nl.RtAttr
+	if a.MAC != nil {
+		m, err := macAttr(vf, *a.MAC)
+		if err != nil {
+			return err
+		}
+		attrs = append(attrs, m)
+	}
+	if a.VLAN != nil {
+		attrs = append(attrs, vlanAttr(vf, a.VLAN.VLAN, a.VLAN.QoS, a.VLAN.Proto))
+	}
+	if a.Rate != nil {
+		attrs = append(attrs, rateAttr(vf, a.Rate.MinMbps, a.Rate.MaxMbps))
+	}
+	if a.SpoofCheck != nil {
+		attrs = append(attrs, spoofCheckAttr(vf, *a.SpoofCheck))
+	}
+	if a.LinkState != nil {
+		attrs = append(attrs, linkStateAttr(vf, *a.LinkState))
+	}
+	if a.QueryRSS != nil {
+		attrs = append(attrs, queryRSSAttr(vf, *a.QueryRSS))
+	}
+	if a.Trust != nil {
+		attrs = append(attrs, trustAttr(vf, *a.Trust))
+	}
+	return r.setVF(ifindex, attrs...)
+}
+
+// The IFLA_VF_* attributes, built with vishvananda/netlink's nl package.
+
+func macAttr(vf int, mac string) (*nl.RtAttr, error) {
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 {
+		return nil, host.Errorf("", unix.EINVAL, "bad MAC %q", mac)
+	}
+	m := nl.VfMac{Vf: uint32(vf)}
+	copy(m.Mac[:], hw)
+	return nl.NewRtAttr(nl.IFLA_VF_MAC, m.Serialize()), nil
+}
+
+func vlanAttr(vf, vlan, qos int, proto sriov.VLANProto) *nl.RtAttr {
 	v := nl.VfVlan{Vf: uint32(vf), Vlan: uint32(vlan), Qos: uint32(qos)}
 	if proto != sriov.VLANProto8021AD {
-		return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_VLAN, v.Serialize()))
+		return nl.NewRtAttr(nl.IFLA_VF_VLAN, v.Serialize())
 	}
 	// 802.1ad needs IFLA_VF_VLAN_LIST, whose protocol is big-endian on the wire.
 	info := nl.VfVlanInfo{VfVlan: v, VlanProto: binary.NativeEndian.Uint16([]byte{0x88, 0xa8})}
 	list := nl.NewRtAttr(nl.IFLA_VF_VLAN_LIST, nil)
 	list.AddRtAttr(nl.IFLA_VF_VLAN_INFO, info.Serialize())
-	return r.setVF(ifindex, list)
+	return list
 }
 
-func (r *rtnl) SetSpoofCheck(ifindex, vf int, on bool) error {
+func spoofCheckAttr(vf int, on bool) *nl.RtAttr {
 	s := nl.VfSpoofchk{Vf: uint32(vf), Setting: b2u(on)}
-	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_SPOOFCHK, s.Serialize()))
+	return nl.NewRtAttr(nl.IFLA_VF_SPOOFCHK, s.Serialize())
 }
 
-func (r *rtnl) SetTrust(ifindex, vf int, on bool) error {
+func trustAttr(vf int, on bool) *nl.RtAttr {
 	s := nl.VfTrust{Vf: uint32(vf), Setting: b2u(on)}
-	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_TRUST, s.Serialize()))
+	return nl.NewRtAttr(nl.IFLA_VF_TRUST, s.Serialize())
 }
 
-func (r *rtnl) SetLinkState(ifindex, vf int, state sriov.LinkState) error {
+func linkStateAttr(vf int, state sriov.LinkState) *nl.RtAttr {
 	s := nl.VfLinkState{Vf: uint32(vf), LinkState: nl.IFLA_VF_LINK_STATE_AUTO}
 	switch state {
 	case sriov.LinkStateEnable:
@@ -160,17 +227,17 @@ func (r *rtnl) SetLinkState(ifindex, vf int, state sriov.LinkState) error {
 	case sriov.LinkStateDisable:
 		s.LinkState = nl.IFLA_VF_LINK_STATE_DISABLE
 	}
-	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_LINK_STATE, s.Serialize()))
+	return nl.NewRtAttr(nl.IFLA_VF_LINK_STATE, s.Serialize())
 }
 
-func (r *rtnl) SetRate(ifindex, vf, minMbps, maxMbps int) error {
+func rateAttr(vf, minMbps, maxMbps int) *nl.RtAttr {
 	s := nl.VfRate{Vf: uint32(vf), MinTxRate: uint32(minMbps), MaxTxRate: uint32(maxMbps)}
-	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_RATE, s.Serialize()))
+	return nl.NewRtAttr(nl.IFLA_VF_RATE, s.Serialize())
 }
 
-func (r *rtnl) SetQueryRSS(ifindex, vf int, on bool) error {
+func queryRSSAttr(vf int, on bool) *nl.RtAttr {
 	s := nl.VfRssQueryEn{Vf: uint32(vf), Setting: b2u(on)}
-	return r.setVF(ifindex, nl.NewRtAttr(nl.IFLA_VF_RSS_QUERY_EN, s.Serialize()))
+	return nl.NewRtAttr(nl.IFLA_VF_RSS_QUERY_EN, s.Serialize())
 }
 
 func b2u(on bool) uint32 {

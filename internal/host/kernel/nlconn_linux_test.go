@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/binary"
@@ -406,5 +407,71 @@ func TestRecordedIgbAnswer(t *testing.T) {
 		if v.ID != i || v.Config != want[i] || v.Stats != nil {
 			t.Errorf("VF %d: %+v (stats %v)\nwant %+v", i, v.Config, v.Stats, want[i])
 		}
+	}
+}
+
+// SetVFAttrs sends one RTM_SETLINK whose single IFLA_VF_INFO carries every group, in the kernel's order,
+// each attribute byte for byte what the single setter sends.
+func TestSetVFAttrsMessage(t *testing.T) {
+	ack := func(req []byte) [][]byte {
+		return [][]byte{nlMessage(unix.NLMSG_ERROR, 0, seqOf(req), append(u32s(0), req[:16]...))}
+	}
+	// vfAttrs returns the attributes of every IFLA_VF_INFO of request req, one list per IFLA_VF_INFO.
+	vfAttrs := func(req []byte) [][][]byte {
+		var infos [][][]byte
+		walkAttrs(req[16+ifInfoMsgLen:], func(typ uint16, v []byte) bool {
+			if typ == unix.IFLA_VFINFO_LIST {
+				walkAttrs(v, func(_ uint16, info []byte) bool {
+					var attrs [][]byte
+					for len(info) >= 4 {
+						l := int(binary.NativeEndian.Uint16(info[0:2]))
+						attrs = append(attrs, info[:l])
+						info = info[min((l+3)&^3, len(info)):]
+					}
+					infos = append(infos, attrs)
+					return true
+				})
+			}
+			return true
+		})
+		return infos
+	}
+	mac, state, on, off := "02:00:00:00:00:10", sriov.LinkStateEnable, true, false
+	a := host.VFAttrs{MAC: &mac, VLAN: &host.VFVLAN{VLAN: 100, QoS: 3}, SpoofCheck: &off, Trust: &on, LinkState: &state,
+		Rate: &host.VFRate{MinMbps: 10, MaxMbps: 500}, QueryRSS: &on}
+	tr := &replay{answer: ack}
+	r := newRtnl(func() (nlTransport, error) { return tr, nil })
+	if err := r.SetVFAttrs(9, 2, a); err != nil {
+		t.Fatal(err)
+	}
+	// The same groups one message each, in the kernel's order.
+	for _, set := range []func() error{
+		func() error { return r.SetMAC(9, 2, mac) },
+		func() error { return r.SetVLAN(9, 2, 100, 3, "") },
+		func() error { return r.SetRate(9, 2, 10, 500) },
+		func() error { return r.SetSpoofCheck(9, 2, off) },
+		func() error { return r.SetLinkState(9, 2, state) },
+		func() error { return r.SetQueryRSS(9, 2, on) },
+		func() error { return r.SetTrust(9, 2, on) },
+	} {
+		if err := set(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tr.sent) != 8 {
+		t.Fatalf("%d messages", len(tr.sent))
+	}
+	batch := vfAttrs(tr.sent[0])
+	if len(batch) != 1 || len(batch[0]) != 7 {
+		t.Fatalf("batch: %d IFLA_VF_INFO, attributes %v", len(batch), batch)
+	}
+	for i, single := range tr.sent[1:] {
+		s := vfAttrs(single)
+		if len(s) != 1 || len(s[0]) != 1 || !bytes.Equal(s[0][0], batch[0][i]) {
+			t.Errorf("attribute %d of the batch %x, single setter %x", i, batch[0][i], s)
+		}
+	}
+	if idx := binary.NativeEndian.Uint32(tr.sent[0][16+4:]); idx != 9 {
+		t.Errorf("ifindex %d", idx)
 	}
 }

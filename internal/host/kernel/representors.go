@@ -67,7 +67,7 @@ func (h *Host) sysfsRepresentors(op, pf string) (map[int]string, error) {
 		if name == pf || sysStr(h.netDir(name)+"/phys_switch_id") != sw {
 			continue
 		}
-		m := repPortName.FindStringSubmatch(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
+		m := repPortName().FindStringSubmatch(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
 		if m == nil || m[2] != "vf" || strings.HasPrefix(m[0], "c") {
 			continue // an SF, or a VF of another (external) controller
 		}

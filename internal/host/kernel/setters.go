@@ -373,3 +373,87 @@ func (h *Host) waitNetdev(ctx context.Context, op, dir string) error {
 	}
 	return nil
 }
+
+// maxConcurrentBinds bounds the driver binds and unbinds run at once: a VF driver's probe mostly waits
+// (mailbox to the PF, register_netdev), so a few in parallel overlap those waits; more would only queue
+// on the PF's mailbox.
+const maxConcurrentBinds = 8
+
+// ConcurrentBinds says that binds and unbinds of different VFs may run in parallel: each touches only
+// its own VF's sysfs directory (driver_override, unbind) and the bus's drivers_probe.
+func (h *Host) ConcurrentBinds() int { return maxConcurrentBinds }
+
+// SetVFAttrs writes every set group of a in one RTM_SETLINK. When the kernel refuses one, the groups it
+// applies before it have landed: the VF is read back (one RTM_GETLINK) so that the caller can tell which,
+// and the error names the first group, in the kernel's order, that the VF does not show.
+func (h *Host) SetVFAttrs(_ context.Context, pfRef string, vf int, a host.VFAttrs) (*sriov.VFConfig, error) {
+	var after *sriov.VFConfig
+	what := strings.Join(attrNames(a), ",")
+	err := h.withPF(fmt.Sprintf("set vf %d %s on %s", vf, what, pfRef), pfRef, func(e pfEntry) error {
+		h.markLog()
+		err := h.nl.SetVFAttrs(e.ifindex, vf, a)
+		if err == nil {
+			return nil
+		}
+		if list, rerr := h.nl.VFInfo(e.ifindex, false); rerr == nil {
+			for _, v := range list.VFs {
+				if v.ID == vf {
+					c := v.Config
+					after = &c
+				}
+			}
+		}
+		if after != nil {
+			if refused := firstMissing(a, *after); refused != "" {
+				what = refused
+			}
+		}
+		return h.withKernelLog(mapErr(fmt.Sprintf("set vf %d %s on %s", vf, what, e.name), err), e.addr)
+	})
+	return after, err
+}
+
+// attrNames names the set groups of a in the kernel's order, as the single setters name them.
+func attrNames(a host.VFAttrs) []string {
+	var n []string
+	for _, g := range []struct {
+		set  bool
+		name string
+	}{
+		{a.MAC != nil, "mac"}, {a.VLAN != nil, "vlan"}, {a.Rate != nil, "rate"}, {a.SpoofCheck != nil, "spoofchk"},
+		{a.LinkState != nil, "link state"}, {a.QueryRSS != nil, "query_rss"}, {a.Trust != nil, "trust"},
+	} {
+		if g.set {
+			n = append(n, g.name)
+		}
+	}
+	return n
+}
+
+// firstMissing names the first group of a, in the kernel's order, whose value c does not show: the one
+// the kernel refused, since it stops there. "" when c shows them all.
+func firstMissing(a host.VFAttrs, c sriov.VFConfig) string {
+	proto := func(p sriov.VLANProto) sriov.VLANProto {
+		if p == "" {
+			return sriov.VLANProto8021Q
+		}
+		return p
+	}
+	switch {
+	case a.MAC != nil && !strings.EqualFold(*a.MAC, c.MAC):
+		return "mac"
+	case a.VLAN != nil && (a.VLAN.VLAN != c.VLAN || a.VLAN.QoS != c.QoS || proto(a.VLAN.Proto) != proto(c.VLANProto)):
+		return "vlan"
+	case a.Rate != nil && (a.Rate.MinMbps != c.MinTxRateMbps || a.Rate.MaxMbps != c.MaxTxRateMbps):
+		return "rate"
+	case a.SpoofCheck != nil && *a.SpoofCheck != c.SpoofCheck:
+		return "spoofchk"
+	case a.LinkState != nil && *a.LinkState != c.LinkState:
+		return "link state"
+	case a.QueryRSS != nil && *a.QueryRSS != c.QueryRSS:
+		return "query_rss"
+	case a.Trust != nil && *a.Trust != c.Trust:
+		return "trust"
+	}
+	return ""
+}

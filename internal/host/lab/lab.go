@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,11 +48,13 @@ var DefaultNICs = []NIC{
 // we emulate goes beyond a few hundred).
 const MaxTotalVFs = 4096
 
-var nicSpec = regexp.MustCompile(`^([A-Za-z0-9_.-]{1,15})=([a-z0-9_]+)(?::([0-9]+))?$`)
+var nicSpec = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([A-Za-z0-9_.-]{1,15})=([a-z0-9_]+)(?::([0-9]+))?$`)
+})
 
 // ParseNIC reads NAME=PROFILE[:TOTALVFS].
 func ParseNIC(s string) (NIC, error) {
-	m := nicSpec.FindStringSubmatch(s)
+	m := nicSpec().FindStringSubmatch(s)
 	if m == nil {
 		return NIC{}, &sriov.FieldError{Field: "--nic", Value: s, Allowed: "want NAME=PROFILE[:TOTALVFS], e.g. ens1f0=igb:7 (NAME up to 15 characters)"}
 	}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Benchmark (issue 16, goal 4): process start. Interleaved repetitions of `sriovctl version` and `ip -V`
+# (iproute2: a small C program, the floor of any command-line tool), each timed from its fork to its exit by
+# bench/timeit; prints the medians, peak RSS and t(sriovctl version)/t(ip -V). Goal: <= 1.5.
+#
+#   bench/start.sh            # 200 repetitions of each
+#   bench/start.sh --short    # CI: 40
+#   REPS=N bench/start.sh
+#   GOAL=R bench/start.sh     # fail above R instead of 1.5 (CI: a bound against regressions)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+reps=${REPS:-200} goal=${GOAL:-1.5}
+[[ "${1:-}" == "--short" ]] && reps=${REPS:-40}
+ip=$(command -v ip) || { echo "start: needs iproute2's ip" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bench_build "$work"
+
+# Warm the page cache for both binaries, then interleave.
+"$work/sriovctl" version >/dev/null
+"$ip" -V >/dev/null
+: >"$work/s" && : >"$work/i"
+for ((r = 0; r < reps; r++)); do
+  "$work/timeit" -- "$work/sriovctl" version >>"$work/s"
+  "$work/timeit" -- "$ip" -V >>"$work/i"
+done
+compare start "$goal" "sriovctl version" "$work/s" "ip -V" "$work/i"
