@@ -302,14 +302,13 @@ func slots(policy string, leases []coordinationv1.Lease, now time.Time) []Slot {
 			continue
 		}
 		sl := Slot{Lease: l.Name, Index: i, Holder: *l.Spec.HolderIdentity}
-		renewed := l.Spec.RenewTime
-		if renewed == nil {
-			renewed = l.Spec.AcquireTime
-		}
-		if renewed != nil {
-			sl.RenewedAt = renewed.DeepCopy()
+		// The agents' rule: a hold without a renewal time or a duration, or not renewed within its
+		// duration, is free for another node to take.
+		sl.Expired = true
+		if r := l.Spec.RenewTime; r != nil {
+			sl.RenewedAt = r.DeepCopy()
 			if d := l.Spec.LeaseDurationSeconds; d != nil {
-				sl.Expired = now.After(renewed.Add(time.Duration(*d) * time.Second))
+				sl.Expired = !now.Before(r.Add(time.Duration(*d) * time.Second))
 			}
 		}
 		out = append(out, sl)

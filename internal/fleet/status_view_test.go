@@ -182,11 +182,14 @@ func TestView(t *testing.T) {
 			name: "slots: held, expired, free and other policies' leases",
 			snap: func(t *testing.T) fleet.Snapshot {
 				free := testLease("x710-vms-slot-2", "", time.Minute, 15)
+				unrenewed := testLease("x710-vms-slot-3", "node-3", 0, 15)
+				unrenewed.Spec.RenewTime = nil // never renewed: free for the agents, so shown expired
 				return fleet.Snapshot{Now: statusNow, Policies: []v1alpha1.SriovHostPolicy{testPolicy(t, "x710-vms", 1, v1alpha1.Rollout{MaxUnavailable: ptr(intstr.FromInt32(3))}), testPolicy(t, "x710-vms-slot", 1, v1alpha1.Rollout{})},
 					Leases: []coordinationv1.Lease{
 						testLease("x710-vms-slot-1", "node-2", 20*time.Second, 15), // expired 5 s ago
 						testLease("x710-vms-slot-0", "node-1", 2*time.Second, 15),
 						free,
+						unrenewed,
 						testLease("x710-vms-slot-slot-0", "node-9", 0, 15), // the other policy's
 						testLease("x710-vms-slot-01", "node-8", 0, 15),     // not a slot name
 						testLease("kube-node-lease", "node-7", 0, 15),
@@ -197,7 +200,7 @@ func TestView(t *testing.T) {
 				for _, s := range f.Policies[0].Slots {
 					got = append(got, s.Lease+"="+s.Holder+map[bool]string{true: " expired"}[s.Expired])
 				}
-				if want := []string{"x710-vms-slot-0=node-1", "x710-vms-slot-1=node-2 expired"}; !reflect.DeepEqual(got, want) {
+				if want := []string{"x710-vms-slot-0=node-1", "x710-vms-slot-1=node-2 expired", "x710-vms-slot-3=node-3 expired"}; !reflect.DeepEqual(got, want) {
 					t.Errorf("x710-vms slots = %q, want %q", got, want)
 				}
 				if s := f.Policies[1].Slots; len(s) != 1 || s[0].Holder != "node-9" {
