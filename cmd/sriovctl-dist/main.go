@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/sriovctl/sriovctl/internal/cli"
+	_ "github.com/sriovctl/sriovctl/internal/kubecli" // man pages of fleet and agent --kubernetes too
 )
 
 func main() {
