@@ -1,0 +1,105 @@
+package nodeagent
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/sriovctl/sriovctl/api/v1alpha1"
+	"github.com/sriovctl/sriovctl/internal/fleet"
+)
+
+// Policy statuses are written by the agents themselves, there being no controller: each agent recomputes
+// (fleet.PolicyStatus over its caches and its own latest node state) the status of every policy that
+// selects, or selected, its node, whenever a policy, node or node state changed, and writes it when it
+// differs, with optimistic concurrency (an update carrying the resourceVersion it read; on a conflict it
+// reads again and recomputes). Agents whose caches lag may briefly write older counts; the next event
+// corrects them, and all agree once their caches do.
+
+// kickStatus asks for the policy statuses to be recomputed; bursts merge into one.
+func (n *NodeAgent) kickStatus() {
+	select {
+	case n.statusKick <- struct{}{}:
+	default:
+	}
+}
+
+func (n *NodeAgent) policyStatusLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.statusKick:
+		}
+		select { // gather the burst
+		case <-ctx.Done():
+			return
+		case <-time.After(n.cfg.StatusDelay):
+		}
+		n.writePolicyStatuses(ctx)
+	}
+}
+
+func (n *NodeAgent) writePolicyStatuses(ctx context.Context) {
+	n.mu.Lock()
+	var names []string
+	for p := range n.selected {
+		names = append(names, p)
+	}
+	n.mu.Unlock()
+	slices.Sort(names)
+	for _, name := range names {
+		stillSelected, err := n.writePolicyStatus(ctx, name)
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Warn("updating a policy's status failed; retried at the next change", "policy", name, "err", err)
+			}
+			continue
+		}
+		if !stillSelected { // its status now counts this node out: no longer this agent's business
+			n.mu.Lock()
+			delete(n.selected, name)
+			n.mu.Unlock()
+		}
+	}
+}
+
+// writePolicyStatus recomputes one policy's status and writes it if it changed; it reports whether the
+// policy still selects this node.
+func (n *NodeAgent) writePolicyStatus(ctx context.Context, name string) (bool, error) {
+	selects := false
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		r := n.live
+		if first {
+			r = n.c
+		}
+		first = false
+		var p v1alpha1.SriovHostPolicy
+		if err := r.Get(ctx, types.NamespacedName{Name: name}, &p); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		matched, err := n.matched(ctx, &p, false)
+		if err != nil {
+			return err
+		}
+		selects = slices.ContainsFunc(matched, func(v fleet.NodeView) bool { return v.Name == n.cfg.NodeName })
+		_, verr := fleet.PolicyOf(p.Spec.Policy)
+		st := fleet.PolicyStatus(&p, matched, verr, metav1.NewTime(time.Now()))
+		if equality.Semantic.DeepEqual(p.Status, st) {
+			return nil
+		}
+		p.Status = st
+		return n.c.Status().Update(ctx, &p)
+	})
+	return selects, err
+}
