@@ -31,6 +31,7 @@ func (n *NodeAgent) cordon(ctx context.Context) error {
 	if node.Spec.Unschedulable {
 		return nil
 	}
+	n.setCordoned(true)
 	if err := n.markCordoned(ctx, true); err != nil {
 		return fmt.Errorf("cordon: %w", err)
 	}
@@ -43,11 +44,18 @@ func (n *NodeAgent) cordon(ctx context.Context) error {
 
 // uncordon undoes cordon; a node the agent did not cordon is left alone.
 func (n *NodeAgent) uncordon(ctx context.Context) error {
+	n.mu.Lock()
+	cordoned := n.cordoned
+	n.mu.Unlock()
+	if !cordoned {
+		return nil
+	}
 	var st v1alpha1.SriovNodeState
 	if err := n.live.Get(ctx, types.NamespacedName{Name: n.cfg.NodeName}, &st); err != nil {
 		return fmt.Errorf("uncordon: %w", err)
 	}
 	if st.Annotations[cordonedAnno] != "true" {
+		n.setCordoned(false)
 		return nil
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.cfg.NodeName}}
@@ -57,8 +65,16 @@ func (n *NodeAgent) uncordon(ctx context.Context) error {
 	if err := n.markCordoned(ctx, false); err != nil {
 		return fmt.Errorf("uncordon: %w", err)
 	}
+	n.setCordoned(false)
 	n.log.Info("uncordoned the node")
 	return nil
+}
+
+// setCordoned remembers, between API calls, whether the agent's cordon may be in place.
+func (n *NodeAgent) setCordoned(on bool) {
+	n.mu.Lock()
+	n.cordoned = on
+	n.mu.Unlock()
 }
 
 func (n *NodeAgent) markCordoned(ctx context.Context, on bool) error {

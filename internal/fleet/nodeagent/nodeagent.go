@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/sriovctl/sriovctl/api/v1alpha1"
 	"github.com/sriovctl/sriovctl/internal/agent"
@@ -83,6 +85,7 @@ type NodeAgent struct {
 	publishedAt time.Time
 	selected    map[string]bool // policies that selected the node at some point since start
 	waiting     bool            // a disruptive plan waits: lease and policy changes are worth a look
+	cordoned    bool            // the agent's cordon may be in place (its mark is on the node state)
 	statusKick  chan struct{}
 	runCtx      context.Context // Run's, for the hooks the agent's loop calls without one
 }
@@ -121,6 +124,7 @@ func New(cfg Config) (*NodeAgent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	quietControllerRuntime.Do(func() { crlog.SetLogger(logr.Discard()) })
 	cl, err := cluster.New(cfg.RestConfig, func(o *cluster.Options) {
 		o.Scheme = Scheme()
 		o.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{
@@ -139,6 +143,10 @@ func New(cfg Config) (*NodeAgent, error) {
 	n.slots = &slots{c: n.c, live: n.live, ns: cfg.Namespace, holder: cfg.NodeName, duration: cfg.LeaseDuration, held: map[string]string{}, log: n.log}
 	return n, nil
 }
+
+// quietControllerRuntime: controller-runtime complains on stderr unless its global logger is set; the
+// agent logs what matters itself.
+var quietControllerRuntime sync.Once
 
 // stripNodeState keeps what rollouts count of a node state: its phase, conditions and applied generations.
 func stripNodeState(obj any) (any, error) {

@@ -59,6 +59,7 @@ func (n *NodeAgent) ensureNodeState(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.published = st.DeepCopy()
+	n.cordoned = st.Annotations[cordonedAnno] == "true"
 	n.status.applied = maps.Clone(st.Status.AppliedGenerations)
 	if n.status.applied == nil {
 		n.status.applied = map[string]int64{}
