@@ -86,8 +86,12 @@ func (n *NodeAgent) admit(ctx context.Context, d *agent.Drift) (bool, string) {
 		}
 		if !ok {
 			giveBack()
-			return n.wait(ctx, "WaitingForSlot", fmt.Sprintf("waiting for a rollout slot of policy %s: maxUnavailable %d, held by %s",
-				r.policy.Name, r.MaxUnavailable, strings.Join(holders, ", ")))
+			by := "other nodes took the free ones first"
+			if len(holders) > 0 {
+				by = "held by " + strings.Join(holders, ", ")
+			}
+			return n.wait(ctx, "WaitingForSlot", fmt.Sprintf("waiting for a rollout slot of policy %s: maxUnavailable %d, %s",
+				r.policy.Name, r.MaxUnavailable, by))
 		}
 		if held {
 			continue

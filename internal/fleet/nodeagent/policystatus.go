@@ -53,6 +53,20 @@ func (n *NodeAgent) writePolicyStatuses(ctx context.Context) {
 		names = append(names, p)
 	}
 	n.mu.Unlock()
+	// A policy that selects no node has no agent of its own: every agent writes its (node-independent)
+	// status, which they all compute alike, so only the first write differs.
+	var all v1alpha1.SriovHostPolicyList
+	if err := n.c.List(ctx, &all); err == nil {
+		for i := range all.Items {
+			p := &all.Items[i]
+			if slices.Contains(names, p.Name) || (p.Status.ObservedGeneration == p.Generation && p.Status.Matched == 0) {
+				continue
+			}
+			if matched, err := n.matched(ctx, p, false); err == nil && len(matched) == 0 {
+				names = append(names, p.Name)
+			}
+		}
+	}
 	slices.Sort(names)
 	for _, name := range names {
 		stillSelected, err := n.writePolicyStatus(ctx, name)
