@@ -134,8 +134,14 @@ func (n *NodeAgent) admit(ctx context.Context, d *agent.Drift) (bool, string) {
 	return true, ""
 }
 
-// wait publishes why a disruptive plan does not start and returns the agent's answer.
+// wait publishes why a disruptive plan does not start and returns the agent's answer. A node waiting
+// without a slot is not left cordoned (a restarted agent whose slot was taken meanwhile).
 func (n *NodeAgent) wait(ctx context.Context, reason, why string) (bool, string) {
+	if len(n.slots.heldPolicies()) == 0 {
+		if err := n.uncordon(ctx); err != nil {
+			n.log.Warn("uncordon failed; retried at the next observation", "err", err)
+		}
+	}
 	n.activity(ctx, v1alpha1.PhaseWaiting, reason, why)
 	return false, why
 }
