@@ -114,7 +114,6 @@ func (f *fleet) policyCounts(name string, matched, converged, failed int32) {
 	})
 }
 
-
 // cond is a condition of a node state or policy, or a zero one.
 func cond(conds []metav1.Condition, typ string) metav1.Condition {
 	if c := meta.FindStatusCondition(conds, typ); c != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,7 +44,7 @@ type env struct {
 	c  client.WithWatch
 }
 
-func startEnv(t *testing.T) *env {
+func startEnv(t testing.TB) *env {
 	cp := k8s.Start(t, k8s.Options{WithoutCRDs: true})
 	ctx := context.Background()
 	if err := k8s.ApplyKustomization(ctx, cp.Client, k8s.DeployDir()); err != nil {
@@ -63,6 +64,7 @@ type node struct {
 	labDir string
 	stop   context.CancelFunc
 	done   chan struct{}
+	agent  *agent.Agent
 }
 
 // options tune a fleet's agents for a test.
@@ -70,24 +72,34 @@ type options struct {
 	leaseDuration time.Duration
 	backoff       time.Duration // first retry after a failed apply
 	nics          []lab.NIC
+	resync        time.Duration // default 500ms
+	statusDelay   time.Duration // default 100ms
+	// wrap, when set, wraps every agent's HTTP transport (to count its requests).
+	wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // fleet is the nodes of one subtest, labelled fleet=<name> so that its policies select only them.
 type fleet struct {
-	t     *testing.T
+	t     testing.TB
 	e     *env
 	name  string
 	opts  options
 	nodes []*node
 }
 
-func (e *env) fleet(t *testing.T, name string, n int, opts options) *fleet {
+func (e *env) fleet(t testing.TB, name string, n int, opts options) *fleet {
 	t.Helper()
 	if opts.leaseDuration == 0 {
 		opts.leaseDuration = 3 * time.Second
 	}
 	if opts.backoff == 0 {
 		opts.backoff = 200 * time.Millisecond
+	}
+	if opts.resync == 0 {
+		opts.resync = 500 * time.Millisecond
+	}
+	if opts.statusDelay == 0 {
+		opts.statusDelay = 100 * time.Millisecond
 	}
 	if opts.nics == nil {
 		opts.nics = []lab.NIC{{Name: "ens1f0", Profile: "ice", TotalVFs: 8}}
@@ -128,20 +140,22 @@ func (f *fleet) start(nd *node) {
 	user, groups := k8s.ServiceAccount(agentNS, "sriovctl-agent")
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups, Extra: map[string][]string{k8s.NodeNameExtra: {nd.name}}}
 	cfg.QPS, cfg.Burst = 200, 400
+	cfg.WrapTransport = f.opts.wrap
 	na, err := nodeagent.New(nodeagent.Config{RestConfig: cfg, NodeName: nd.name, Namespace: agentNS,
-		LeaseDuration: f.opts.leaseDuration, StatusDelay: 100 * time.Millisecond, Logger: testLogger(f.t)})
+		LeaseDuration: f.opts.leaseDuration, StatusDelay: f.opts.statusDelay, Logger: testLogger(f.t)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	ac := agent.Config{
 		Engine: &agent.LocalEngine{Host: nd.lab, StateDir: filepath.Join(nd.labDir, "state")},
-		Mode:   agent.RepairAuto, Resync: 500 * time.Millisecond, Quiet: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
+		Mode:   agent.RepairAuto, Resync: f.opts.resync, Quiet: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
 		BackoffBase: f.opts.backoff, BackoffMax: f.opts.backoff * 4,
 		Logger:   testLogger(f.t).With("node", nd.name),
 		Watchers: []agent.Watcher{agent.GenerationPoller{Generation: nd.lab.Generation, Interval: 100 * time.Millisecond}},
 	}
 	na.Configure(&ac)
 	ag := agent.New(ac)
+	nd.agent = ag
 	ctx, cancel := context.WithCancel(context.Background())
 	nd.stop, nd.done = cancel, make(chan struct{})
 	var wg sync.WaitGroup
@@ -218,7 +232,7 @@ func (f *fleet) state(name string) *v1alpha1.SriovNodeState {
 }
 
 // numVFs is the VF count of a PF on the node's lab host.
-func (nd *node) numVFs(t *testing.T, pf string) int {
+func (nd *node) numVFs(t testing.TB, pf string) int {
 	t.Helper()
 	h, err := nd.lab.Observe(context.Background())
 	if err != nil {
@@ -232,7 +246,7 @@ func (nd *node) numVFs(t *testing.T, pf string) int {
 }
 
 // eventually polls cond until it returns "" (done) or the time is up; the failure says what it last saw.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() string) {
+func eventually(t testing.TB, limit time.Duration, what string, cond func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -413,14 +427,14 @@ func (f *fleet) unschedulable(name string) bool {
 }
 
 // testLogger logs to the test's output when -v is given.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if !testing.Verbose() {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))

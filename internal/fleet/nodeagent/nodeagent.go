@@ -87,6 +87,7 @@ type NodeAgent struct {
 	waiting     bool            // a disruptive plan waits: lease and policy changes are worth a look
 	cordoned    bool            // the agent's cordon may be in place (its mark is on the node state)
 	statusKick  chan struct{}
+	statusFull  bool            // the next recount is for every policy, not only those this node counts for others
 	runCtx      context.Context // Run's, for the hooks the agent's loop calls without one
 }
 
@@ -220,7 +221,7 @@ func (n *NodeAgent) Run(ctx context.Context, ag *agent.Agent) error {
 // policy status writer when anything it counts changed.
 func (n *NodeAgent) watch(ctx context.Context) error {
 	// loop says whether an event is worth an observation; status whether it changes policy statuses.
-	handler := func(loop func(obj any) bool, status bool) toolscache.ResourceEventHandler {
+	handler := func(loop func(obj any) bool, status func(obj any)) toolscache.ResourceEventHandler {
 		f := func(obj any) {
 			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
@@ -228,13 +229,14 @@ func (n *NodeAgent) watch(ctx context.Context) error {
 			if loop != nil && loop(obj) {
 				n.kick()
 			}
-			if status {
-				n.kickStatus()
+			if status != nil {
+				status(obj)
 			}
 		}
 		return toolscache.ResourceEventHandlerFuncs{AddFunc: func(o any) { f(o) }, UpdateFunc: func(_, o any) { f(o) }, DeleteFunc: f}
 	}
 	always := func(any) bool { return true }
+	recount := func(any) { n.kickStatus() }
 	isMine := func(obj any) bool {
 		o, ok := obj.(client.Object)
 		return ok && o.GetName() == n.cfg.NodeName
@@ -248,10 +250,10 @@ func (n *NodeAgent) watch(ctx context.Context) error {
 		obj     client.Object
 		handler toolscache.ResourceEventHandler
 	}{
-		{&v1alpha1.SriovHostPolicy{}, handler(always, true)},
-		{&corev1.Node{}, handler(isMine, true)},
-		{&v1alpha1.SriovNodeState{}, handler(whileWaiting, true)},
-		{&coordinationv1.Lease{}, handler(whileWaiting, false)},
+		{&v1alpha1.SriovHostPolicy{}, handler(always, recount)},
+		{&corev1.Node{}, handler(isMine, recount)},
+		{&v1alpha1.SriovNodeState{}, handler(whileWaiting, recount)},
+		{&coordinationv1.Lease{}, handler(whileWaiting, nil)},
 	} {
 		inf, err := n.cluster.GetCache().GetInformer(ctx, h.obj)
 		if err != nil {

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -15,12 +16,14 @@ import (
 	"github.com/sriovctl/sriovctl/internal/fleet"
 )
 
-// Policy statuses are written by the agents themselves, there being no controller: each agent recomputes
-// (fleet.PolicyStatus over its caches and its own latest node state) the status of every policy that
-// selects, or selected, its node, whenever a policy, node or node state changed, and writes it when it
-// differs, with optimistic concurrency (an update carrying the resourceVersion it read; on a conflict it
-// reads again and recomputes). Agents whose caches lag may briefly write older counts; the next event
-// corrects them, and all agree once their caches do.
+// Policy statuses are written by the agents themselves, there being no controller. Each policy has one
+// writer: the agent of its first matched node (by name) that is alive, i.e. whose node state was published
+// within two heartbeats. It recomputes the status (fleet.PolicyStatus over its caches and its own latest
+// node state) whenever a policy, Node or node state changed, and writes it when it differs, with
+// optimistic concurrency (an update carrying the resourceVersion it read; on a conflict it reads again and
+// recomputes), so that a rollout over N nodes costs about one status write per change of a node, not one
+// per agent. A policy selecting no node is written by any agent: its status does not depend on who
+// computes it, so only the first write differs.
 
 // kickStatus asks for the policy statuses to be recomputed; bursts merge into one.
 func (n *NodeAgent) kickStatus() {
@@ -86,8 +89,9 @@ func (n *NodeAgent) writePolicyStatuses(ctx context.Context) {
 
 // writePolicyStatus recomputes one policy's status and writes it if it changed; it reports whether the
 // policy still selects this node.
+// Only the policy's writer (see above) writes.
 func (n *NodeAgent) writePolicyStatus(ctx context.Context, name string) (bool, error) {
-	selects := false
+	selects := true
 	first := true
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		r := n.live
@@ -98,6 +102,7 @@ func (n *NodeAgent) writePolicyStatus(ctx context.Context, name string) (bool, e
 		var p v1alpha1.SriovHostPolicy
 		if err := r.Get(ctx, types.NamespacedName{Name: name}, &p); err != nil {
 			if apierrors.IsNotFound(err) {
+				selects = false
 				return nil
 			}
 			return err
@@ -107,6 +112,9 @@ func (n *NodeAgent) writePolicyStatus(ctx context.Context, name string) (bool, e
 			return err
 		}
 		selects = slices.ContainsFunc(matched, func(v fleet.NodeView) bool { return v.Name == n.cfg.NodeName })
+		if w := n.writerOf(matched); w != "" && w != n.cfg.NodeName {
+			return nil
+		}
 		_, verr := fleet.PolicyOf(p.Spec.Policy)
 		st := fleet.PolicyStatus(&p, matched, verr, metav1.NewTime(time.Now()))
 		if equality.Semantic.DeepEqual(p.Status, st) {
@@ -116,4 +124,19 @@ func (n *NodeAgent) writePolicyStatus(ctx context.Context, name string) (bool, e
 		return n.c.Status().Update(ctx, &p)
 	})
 	return selects, err
+}
+
+// writerOf names the node whose agent writes the status of a policy matching these nodes: the first by
+// name whose state was published lately ("" when there is none).
+func (n *NodeAgent) writerOf(matched []fleet.NodeView) string {
+	alive := time.Now().Add(-2*n.cfg.Heartbeat - time.Minute)
+	w := ""
+	for _, v := range matched {
+		fresh := v.Name == n.cfg.NodeName ||
+			v.State != nil && v.State.Status.ObservedAt != nil && v.State.Status.ObservedAt.After(alive)
+		if fresh && (w == "" || strings.Compare(v.Name, w) < 0) {
+			w = v.Name
+		}
+	}
+	return w
 }
