@@ -54,7 +54,7 @@ type AgentSetup func(ctx context.Context, cfg *agent.Config) (run func(ctx conte
 func newAgentCmd(a *App) *cobra.Command {
 	var f agentFlags
 	c := &cobra.Command{
-		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION]",
+		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION] [--kubernetes [--kubeconfig FILE] [--node-name NAME] [--namespace NS]]",
 		Short: "Run the node daemon: keep the host at its desired state, serve a local API, metrics and a status page",
 		Long: `Run in the foreground until SIGTERM. The agent observes the host at start, when it changes (rtnetlink
 link notifications; on a lab, its generation number) and every --resync, and compares it with the desired state:
@@ -64,9 +64,15 @@ journal and rollback as apply; disruptive drift (a VF count change through 0) on
 --repair-disruptive. --repair report never writes. A refused repair is retried with capped exponential
 backoff. The local API listens on the unix socket (GET /v1/host, /v1/status, /v1/assignments, /v1/mirrors,
 /v1/events?since=N, POST /v1/repair); Prometheus metrics (/metrics) and a status page (/) on --metrics.
-Tells systemd when it is ready (Type=notify).`,
+Tells systemd when it is ready (Type=notify).
+
+With --kubernetes (fleet mode, run by the companion binary ` + KubeBinary + `) the desired state is the
+SriovHostPolicies selecting this node: the agent publishes its plan in the node's SriovNodeState before
+applying it, applies non-disruptive plans at once, and takes a rollout slot (a Lease), cordons or drains
+before a disruptive one, as each policy's spec.rollout says.`,
 		Example: `  sriovctl agent
-  sriovctl --lab /tmp/lab agent --socket /tmp/lab/agent.sock --metrics 127.0.0.1:9860 --repair report`,
+  sriovctl --lab /tmp/lab agent --socket /tmp/lab/agent.sock --metrics 127.0.0.1:9860 --repair report
+  sriovctl agent --kubernetes --node-name "$NODE_NAME" --metrics "$HOST_IP:9860" --log-format json`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.kube.Kubernetes {
