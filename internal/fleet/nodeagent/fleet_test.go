@@ -3,6 +3,7 @@ package nodeagent_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,9 +189,11 @@ func testFailureBudget(t *testing.T, e *env) {
 		return ""
 	})
 	time.Sleep(2 * time.Second)
-	for _, tk := range rec.snapshot().takes {
-		if tk.at.After(pausedAt) {
-			t.Errorf("%s took slot %s at %s, after the rollout paused at %s", tk.holder, tk.lease, tk.at.Format(time.StampMilli), pausedAt.Format(time.StampMilli))
+	// What an operator sees of a new disruptive apply: a node draining or applying. (A node may still take
+	// a slot and give it back at once, having found the failures on the live node states.)
+	for _, c := range rec.snapshot().changes {
+		if c.at.After(pausedAt) && (c.phase == v1alpha1.PhaseDraining || c.phase == v1alpha1.PhaseApplying) {
+			t.Errorf("%s went %s at %s, after the rollout paused at %s", c.node, c.phase, c.at.Format(time.StampMilli), pausedAt.Format(time.StampMilli))
 		}
 	}
 	for _, nd := range f.nodes[2:] {
@@ -353,12 +356,10 @@ func testKilled(t *testing.T, e *env) {
 		}
 		return ""
 	})
+	killedAt := time.Now()
 	f.kill(victim)
 	if err := victim.lab.SetFault(lab.FaultConfig{}); err != nil {
 		t.Fatal(err)
-	}
-	if h := f.leaseHolders("kill"); len(h) != 1 || h[0] != victim.name {
-		t.Fatalf("after the kill the slot is held by %v; a killed agent releases nothing", h)
 	}
 	var others []*node
 	for _, nd := range f.nodes {
@@ -367,8 +368,18 @@ func testKilled(t *testing.T, e *env) {
 		}
 	}
 	f.converged("kill", gen, 60*time.Second, others...)
-	if s := rec.snapshot(); s.maxHolders > 1 {
+	s := rec.snapshot()
+	if s.maxHolders > 1 {
 		t.Errorf("%d nodes held the slot at once (maxUnavailable 1)", s.maxHolders)
+	}
+	// The killed agent released nothing: its slot went to another node when it expired.
+	for _, r := range s.releases {
+		if r.holder == victim.name && r.at.After(killedAt) {
+			t.Errorf("the killed agent's slot %s was released at %s", r.lease, r.at.Format(time.StampMilli))
+		}
+	}
+	if !slices.ContainsFunc(s.takes, func(tk take) bool { return tk.at.After(killedAt) && tk.holder != victim.name }) {
+		t.Errorf("no other node took the slot after the kill: takes %v", s.takes)
 	}
 	f.start(victim)
 	f.converged("kill", gen, 60*time.Second)

@@ -288,7 +288,7 @@ type recorder struct {
 	// maxima of simultaneous slot holders, cordoned nodes and nodes applying
 	maxHolders, maxCordoned, maxApplying int
 	everCordoned                         map[string]bool
-	takes                                []take
+	takes, releases                      []take
 	changes                              []phaseChange
 }
 
@@ -346,6 +346,9 @@ func (f *fleet) record() *recorder {
 				if h != "" && r.holders[o.Name] != h && mine(h) {
 					r.takes = append(r.takes, take{now, o.Name, h})
 				}
+				if prev := r.holders[o.Name]; h == "" && prev != "" {
+					r.releases = append(r.releases, take{now, o.Name, prev})
+				}
 				r.holders[o.Name] = h
 				n := 0
 				for _, h := range r.holders {
@@ -393,14 +396,14 @@ func (r *recorder) reset() {
 	defer r.mu.Unlock()
 	r.maxHolders, r.maxCordoned, r.maxApplying = 0, 0, 0
 	r.everCordoned = map[string]bool{}
-	r.takes, r.changes = nil, nil
+	r.takes, r.releases, r.changes = nil, nil, nil
 }
 
 func (r *recorder) snapshot() recorder {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return recorder{maxHolders: r.maxHolders, maxCordoned: r.maxCordoned, maxApplying: r.maxApplying,
-		everCordoned: maps.Clone(r.everCordoned), takes: slices.Clone(r.takes), changes: slices.Clone(r.changes)}
+		everCordoned: maps.Clone(r.everCordoned), takes: slices.Clone(r.takes), releases: slices.Clone(r.releases), changes: slices.Clone(r.changes)}
 }
 
 // leaseHolders lists the current holders of the slots of a policy.
