@@ -35,12 +35,26 @@ type agentFlags struct {
 	socket, metrics, repair, logFormat string
 	disruptive                         bool
 	resync, stopGrace, poll            time.Duration
+	kube                               KubeAgentFlags
 }
+
+// KubeAgentFlags are the agent's Kubernetes-mode flags (`agent --kubernetes`), read by the companion binary.
+type KubeAgentFlags struct {
+	Kubernetes bool
+	// Kubeconfig is a kubeconfig file; "" means the in-cluster configuration.
+	Kubeconfig string
+	// NodeName is the agent's Node ("" falls back to $NODE_NAME); Namespace holds its rollout slots.
+	NodeName, Namespace string
+}
+
+// AgentSetup plugs another desired state into the agent (the Kubernetes mode): it may change cfg (Source,
+// Admit, Observed, Engine) and returns what runs beside the agent's loop until its context ends.
+type AgentSetup func(ctx context.Context, cfg *agent.Config) (run func(ctx context.Context, ag *agent.Agent) error, err error)
 
 func newAgentCmd(a *App) *cobra.Command {
 	var f agentFlags
 	c := &cobra.Command{
-		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION]",
+		Use:   "agent [--socket PATH] [--metrics ADDR] [--repair auto|report] [--repair-disruptive] [--resync DURATION] [--kubernetes [--kubeconfig FILE] [--node-name NAME] [--namespace NS]]",
 		Short: "Run the node daemon: keep the host at its desired state, serve a local API, metrics and a status page",
 		Long: `Run in the foreground until SIGTERM. The agent observes the host at start, when it changes (rtnetlink
 link notifications; on a lab, its generation number) and every --resync, and compares it with the desired state:
@@ -50,11 +64,28 @@ journal and rollback as apply; disruptive drift (a VF count change through 0) on
 --repair-disruptive. --repair report never writes. A refused repair is retried with capped exponential
 backoff. The local API listens on the unix socket (GET /v1/host, /v1/status, /v1/assignments, /v1/mirrors,
 /v1/events?since=N, POST /v1/repair); Prometheus metrics (/metrics) and a status page (/) on --metrics.
-Tells systemd when it is ready (Type=notify).`,
+Tells systemd when it is ready (Type=notify).
+
+With --kubernetes (fleet mode, run by the companion binary ` + KubeBinary + `) the desired state is the
+SriovHostPolicies selecting this node: the agent publishes its plan in the node's SriovNodeState before
+applying it, applies non-disruptive plans at once, and takes a rollout slot (a Lease), cordons or drains
+before a disruptive one, as each policy's spec.rollout says.`,
 		Example: `  sriovctl agent
-  sriovctl --lab /tmp/lab agent --socket /tmp/lab/agent.sock --metrics 127.0.0.1:9860 --repair report`,
+  sriovctl --lab /tmp/lab agent --socket /tmp/lab/agent.sock --metrics 127.0.0.1:9860 --repair report
+  sriovctl agent --kubernetes --node-name "$NODE_NAME" --metrics "$HOST_IP:9860" --log-format json`,
 		Args: exactArgs(0, "none"),
-		RunE: func(cmd *cobra.Command, args []string) error { return a.runAgent(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.kube.Kubernetes {
+				if err := f.validate(); err != nil {
+					return err
+				}
+				if Kube.RunAgent != nil {
+					return Kube.RunAgent(cmd, a)
+				}
+				return a.execKube()
+			}
+			return a.runAgent(cmd.Context(), f, nil)
+		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.socket, "socket", "", "the local API's unix `PATH` (directory 0700, socket 0600; default "+api.DefaultSocket+", with --lab DIR/agent.sock)")
@@ -65,6 +96,10 @@ Tells systemd when it is ready (Type=notify).`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "log as `text|json` (log/slog on stderr)")
 	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "on SIGTERM, the `DURATION` a repair in flight may take to finish or roll back before the agent exits and leaves its journal to the next start")
 	fl.DurationVar(&f.poll, "lab-poll", 200*time.Millisecond, "with --lab: check the lab's generation for changes every `DURATION`")
+	fl.BoolVar(&f.kube.Kubernetes, "kubernetes", false, "take the desired state from the SriovHostPolicies selecting this node and publish its SriovNodeState (fleet mode, runs "+KubeBinary+")")
+	fl.StringVar(&f.kube.Kubeconfig, "kubeconfig", "", "with --kubernetes: kubeconfig `FILE` (default: the in-cluster configuration)")
+	fl.StringVar(&f.kube.NodeName, "node-name", "", "with --kubernetes: this host's Node `NAME` (default $NODE_NAME, from the downward API)")
+	fl.StringVar(&f.kube.Namespace, "namespace", "", "with --kubernetes: `NS`, the namespace of the rollout slot Leases (default the pod's own, else sriovctl-system)")
 	fl.MarkHidden("stop-grace")
 	fl.MarkHidden("lab-poll")
 	return c
@@ -92,7 +127,50 @@ func (f agentFlags) validate() error {
 			return Usagef("--metrics", "%q: want HOST:PORT (%v)", f.metrics, err)
 		}
 	}
+	if !f.kube.Kubernetes {
+		for name, v := range map[string]string{"--kubeconfig": f.kube.Kubeconfig, "--node-name": f.kube.NodeName, "--namespace": f.kube.Namespace} {
+			if v != "" {
+				return Usagef(name, "needs --kubernetes")
+			}
+		}
+	}
+	if f.kube.Kubernetes && f.disruptive {
+		return Usagef("--repair-disruptive", "not with --kubernetes: disruptive changes follow each policy's spec.rollout")
+	}
 	return nil
+}
+
+// agentFlagsOf reads the agent command's flags back (for the companion binary, which gets the command).
+func agentFlagsOf(cmd *cobra.Command) agentFlags {
+	fl := cmd.Flags()
+	var f agentFlags
+	f.socket, _ = fl.GetString("socket")
+	f.metrics, _ = fl.GetString("metrics")
+	f.repair, _ = fl.GetString("repair")
+	f.logFormat, _ = fl.GetString("log-format")
+	f.disruptive, _ = fl.GetBool("repair-disruptive")
+	f.resync, _ = fl.GetDuration("resync")
+	f.stopGrace, _ = fl.GetDuration("stop-grace")
+	f.poll, _ = fl.GetDuration("lab-poll")
+	f.kube = KubeAgentFlagsOf(cmd)
+	return f
+}
+
+// KubeAgentFlagsOf reads the Kubernetes-mode flags of the agent command.
+func KubeAgentFlagsOf(cmd *cobra.Command) KubeAgentFlags {
+	fl := cmd.Flags()
+	var k KubeAgentFlags
+	k.Kubernetes, _ = fl.GetBool("kubernetes")
+	k.Kubeconfig, _ = fl.GetString("kubeconfig")
+	k.NodeName, _ = fl.GetString("node-name")
+	k.Namespace, _ = fl.GetString("namespace")
+	return k
+}
+
+// RunAgentWith runs the agent command (cmd) as usual (local API, metrics, status page, host watchers,
+// stopping), with the desired state that setup plugs in.
+func (a *App) RunAgentWith(cmd *cobra.Command, setup AgentSetup) error {
+	return a.runAgent(cmd.Context(), agentFlagsOf(cmd), setup)
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {
@@ -111,7 +189,7 @@ func (a *App) AgentSocket() string {
 	return api.DefaultSocket
 }
 
-func (a *App) runAgent(ctx context.Context, f agentFlags) error {
+func (a *App) runAgent(ctx context.Context, f agentFlags, setup AgentSetup) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -134,8 +212,10 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 	}
 	// A new desired state is worth a look even when its apply wrote nothing. (Not the ledger: opening it
 	// writes its file, and assign and release write the host anyway.)
-	for _, name := range []string{apply.DesiredFile} {
-		watchers = append(watchers, agent.FilePoller{Path: filepath.Join(dir, name), Interval: time.Second})
+	if setup == nil {
+		for _, name := range []string{apply.DesiredFile} {
+			watchers = append(watchers, agent.FilePoller{Path: filepath.Join(dir, name), Interval: time.Second})
+		}
 	}
 	m := metrics.New(nil)
 	cfg := agent.Config{
@@ -144,6 +224,12 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 	}
 	if sr, ok := h.(host.StatsReader); ok {
 		cfg.Stats = sr
+	}
+	var beside func(ctx context.Context, ag *agent.Agent) error
+	if setup != nil {
+		if beside, err = setup(ctx, &cfg); err != nil {
+			return &OpError{What: "agent", Err: err}
+		}
 	}
 	ag := agent.New(cfg)
 	m.SetView(ag)
@@ -170,10 +256,18 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 		mux.Handle("/", statuspage.Handler(ag))
 		go func() { api.Serve(runCtx, mln, mux); served <- struct{}{} }()
 	}
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	agentCtx, cancelAgent := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelAgent()
 	go func() { done <- ag.Run(agentCtx) }()
+	if beside != nil {
+		go func() {
+			if err := beside(agentCtx, ag); err != nil {
+				done <- err
+				cancelAgent()
+			}
+		}()
+	}
 	log.Info("agent ready", "socket", f.socket, "metrics", f.metrics, "stateDir", dir, "repair", f.repair, "disruptive", f.disruptive)
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("sd_notify READY failed", "err", err)

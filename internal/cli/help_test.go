@@ -20,7 +20,7 @@ import (
 // word) and the capitalised words of a Use line. Values that are one of a few words are spelled out
 // instead, lowercase and separated by | (on|off, legacy|switchdev).
 var placeholders = map[string]bool{
-	"PF": true, "VF": true, "DIR": true, "FILE": true, "PATH": true, "ADDR": true, "DURATION": true,
+	"PF": true, "VF": true, "NS": true, "DIR": true, "FILE": true, "PATH": true, "ADDR": true, "DURATION": true,
 	"N": true, "MAC": true, "VLAN": true, "PRIO": true, "MBPS": true, "NAME": true, "ID": true, "POOL": true,
 	"TOKEN": true, "RANGE": true, "MIN:MAX": true, "CIDR": true, "DRIVER": true, "ERRNO": true, "BYTES": true,
 	"NAME=PROFILE[:TOTALVFS]": true, "NAME=PROFILE": true, "TOTALVFS": true, "MODE": true,

@@ -87,7 +87,7 @@ in-cluster ServiceAccount. --json prints {"nodes": [...], "policies": [...]}.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "the kubeconfig `FILE` (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	fl.StringVar(&f.context, "context", "", "the kubeconfig context `NAME` to use (default: its current context)")
-	fl.StringVarP(&f.namespace, "namespace", "n", DefaultNamespace, "the agents' `NAMESPACE`, where their rollout slot Leases are")
+	fl.StringVarP(&f.namespace, "namespace", "n", DefaultNamespace, "the agents' namespace `NS`, where their rollout slot Leases are")
 	fl.DurationVar(&f.timeout, "request-timeout", 10*time.Second, "give up on an API request after this `DURATION`")
 	return cmd
 }
