@@ -5,7 +5,8 @@
 # per-write cost that does not grow with the host it stays near large/small (goal: <= 20 for 4096/256).
 #
 #   bench/lab-apply.sh            # full: 256 vs 4096 VFs (1 and 16 PFs)
-#   bench/lab-apply.sh --short    # CI: 256 vs 1024 VFs (1 and 4 PFs); goal <= 5 (ideal 4)
+#   bench/lab-apply.sh --short    # CI: 256 vs 1024 VFs (1 and 4 PFs); bound <= 6 (ideal 4; the old
+#                                 # whole-file store gave 11; one repetition on a loaded machine varies ~25%)
 #   REPS=3 bench/lab-apply.sh     # repetitions per size (median reported; default 3 full, 1 short)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 small=1 large=16 goal=20 reps=${REPS:-3}
 if [[ "${1:-}" == "--short" ]]; then
-  large=4 goal=5 reps=${REPS:-1}
+  large=4 goal=6 reps=${REPS:-1}
 fi
 
 work=$(mktemp -d)
