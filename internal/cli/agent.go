@@ -22,6 +22,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/metrics"
 )
 
@@ -210,12 +211,7 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 }
 
 // agentView is what `status` shows of the agent on socket: whether one runs, and its view.
-type agentView struct {
-	Socket  string      `json:"socket"`
-	Running bool        `json:"running"`
-	Error   string      `json:"error,omitempty"`
-	Status  *api.Status `json:"status,omitempty"`
-}
+type agentView = jsonout.AgentView
 
 // queryAgent asks the agent on socket for its status, briefly: `status` must not hang on a stuck agent.
 func queryAgent(ctx context.Context, socket string) agentView {

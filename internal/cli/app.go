@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -158,12 +158,8 @@ func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
 	return service.FindPF(st, field, ref)
 }
 
-// PrintJSON writes v as indented JSON.
-func (a *App) PrintJSON(v any) error {
-	enc := json.NewEncoder(a.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+// PrintJSON writes v as indented JSON, without HTML escaping (jsonout.Write: every command's --json).
+func (a *App) PrintJSON(v any) error { return jsonout.Write(a.Stdout, v) }
 
 // Printf writes human output.
 func (a *App) Printf(format string, args ...any) { fmt.Fprintf(a.Stdout, format, args...) }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -54,7 +55,9 @@ NIC profile: ens1f0 ixgbe, ens2f0 i40e, ens3f0 ice, ens4f0 mlx5, ens5f0 igb. Pro
 				return &OpError{What: "lab init", Err: err}
 			}
 			if a.JSON {
-				return a.PrintJSON(st)
+				out := jsonout.NewShow(st.PFs)
+				out.Dir = args[0]
+				return a.PrintJSON(out)
 			}
 			a.Printf("lab created in %s with %d PFs: %s\n", args[0], len(st.PFs), st.PFNames())
 			a.Printf("try: sriovctl --lab %s show\n", args[0])
@@ -92,7 +95,7 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 					return err
 				}
 				if a.JSON {
-					return a.PrintJSON(map[string]any{"failAt": fc.FailAt, "errno": fc.Errno, "afterWrite": fc.AfterWrite, "delay": fc.Delay.String()})
+					return a.PrintJSON(labFaultJSON(fc))
 				}
 				a.Printf("%s\n", faultText(fc))
 				return nil
@@ -138,9 +141,10 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 				}
 				return &OpError{What: "lab fault", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("fault: %s\n", faultText(fc))
+			if a.JSON {
+				return a.PrintJSON(labFaultJSON(fc))
 			}
+			a.Printf("fault: %s\n", faultText(fc))
 			return nil
 		},
 	}
@@ -150,6 +154,10 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 	c.Flags().DurationVar(&delay, "delay", 0, "slow every mutating operation by this long (e.g. 200ms)")
 	c.Flags().BoolVar(&clear, "clear", false, "remove every injected fault")
 	return c
+}
+
+func labFaultJSON(fc lab.FaultConfig) jsonout.LabFault {
+	return jsonout.NewLabFault(fc.FailAt, fc.Errno, fc.AfterWrite, fc.Delay)
 }
 
 // faultText is a fault configuration as `lab fault` prints it.
@@ -183,12 +191,17 @@ func newLabRebootCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			before, err := a.Observe(cmd.Context(), l)
+			if err != nil {
+				return err
+			}
 			if err := l.RebootContext(cmd.Context()); err != nil {
 				return &OpError{What: "lab reboot", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("lab %s rebooted: every PF has 0 VFs\n", l.Dir())
+			if a.JSON {
+				return a.printLabChange(cmd.Context(), l, before, nil)
 			}
+			a.Printf("lab %s rebooted: every PF has 0 VFs\n", l.Dir())
 			return nil
 		},
 	}
@@ -214,10 +227,21 @@ ip link set.`,
 			if err := l.ResetPF(cmd.Context(), p.PCIAddress); err != nil {
 				return &OpError{What: "lab reset", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("%s reset: 0 VFs (it had %d; their settings and counters are gone)\n", p.Name, p.NumVFs)
+			if a.JSON {
+				return a.printLabChange(cmd.Context(), l, &sriov.Host{PFs: []sriov.PF{*p}}, []string{p.PCIAddress})
 			}
+			a.Printf("%s reset: 0 VFs (it had %d; their settings and counters are gone)\n", p.Name, p.NumVFs)
 			return nil
 		},
 	}
+}
+
+// printLabChange prints, for --json, the lab PFs a lab command changed (those in pcis; all when nil),
+// before and after.
+func (a *App) printLabChange(ctx context.Context, l *lab.Lab, before *sriov.Host, pcis []string) error {
+	after, err := a.Observe(ctx, l)
+	if err != nil {
+		return err
+	}
+	return a.PrintJSON(jsonout.NewLabChange(l.Dir(), before, after, pcis))
 }
