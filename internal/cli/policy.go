@@ -356,7 +356,7 @@ this itself first; read commands only report it. With nothing pending, recover w
 			}
 			rec, err := svc.Recover(cmd.Context())
 			if a.JSON {
-				a.PrintJSON(jsonout.Recover{Recovered: jsonout.NewRecovered(rec)})
+				a.PrintJSON(jsonout.NewRecover(rec))
 			}
 			if err != nil {
 				return &OpError{What: "recover", Err: err}

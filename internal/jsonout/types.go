@@ -338,10 +338,21 @@ func newRecovery(r *apply.Recovery) *Recovery {
 	return out
 }
 
-// Recover is `recover`.
+// Recover is `recover`: what killed commands left, finished or undone.
 type Recover struct {
-	// Recovered is null when nothing was left to recover.
-	Recovered *Recovered `json:"recovered"`
+	// Recovered says whether anything was left to recover.
+	Recovered   bool          `json:"recovered"`
+	Apply       *Recovery     `json:"apply,omitempty"`
+	Assignments []Assignment  `json:"assignments"`
+	Mirrors     []MirrorGroup `json:"mirrors"`
+}
+
+// NewRecover converts what recover did.
+func NewRecover(r *service.Recovered) Recover {
+	if r.Empty() {
+		return Recover{Assignments: []Assignment{}, Mirrors: []MirrorGroup{}}
+	}
+	return Recover{Recovered: true, Apply: newRecovery(r.Apply), Assignments: newAssignments(r.Assignments), Mirrors: newGroups(r.Mirrors)}
 }
 
 // MirrorGroup is a mirror group as recorded (or from the stored policy).
@@ -475,7 +486,7 @@ type Forget struct {
 type Status struct {
 	StateDir string `json:"stateDir"`
 	// Desired is null when no desired state is stored.
-	Desired *Desired `json:"desired"`
+	Desired *Desired `json:"desired" jsonschema:"nullable"`
 	InSync  bool     `json:"inSync"`
 	// Drift is the plan that would bring the host back (what `restore` makes).
 	Drift *Plan `json:"drift,omitempty"`
