@@ -264,7 +264,7 @@ func (a *App) printAgentView(v agentView) {
 		case r.Repair != nil && r.Repair.Skipped != "":
 			what = "skipped: " + r.Repair.Skipped
 		case r.Repair != nil:
-			what = fmt.Sprintf("%s, %d writes", r.Repair.Planned, r.Repair.Writes)
+			what = fmt.Sprintf("%s, %s", r.Repair.Planned, plural(r.Repair.Writes, "write"))
 		}
 		a.Printf("  last repair %s (%s): %s\n", r.Time.Local().Format("15:04:05"), r.Duration, what)
 	}

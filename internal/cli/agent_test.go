@@ -175,7 +175,7 @@ func TestAgentProcess(t *testing.T) {
 	}
 	// status shows the view of the agent on the socket it is given: up, its last repair, nothing pending.
 	out := clitest.MustRun(t, "--lab", labDir, "status", "--agent-socket", sock).Stdout
-	for _, want := range []string{"agent: running on " + sock, "repair auto", "last observation", "in sync", "last repair", "1 changes (0 disruptive), 1 writes"} {
+	for _, want := range []string{"agent: running on " + sock, "repair auto", "last observation", "in sync", "last repair", "1 change (0 disruptive), 1 write"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("status does not say %q:\n%s", want, out)
 		}

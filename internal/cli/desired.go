@@ -72,7 +72,7 @@ restore and status no longer consider it; ` + "`apply --prune`" + ` replaces the
 			if a.JSON {
 				return a.PrintJSON(jsonout.Forget{Kind: args[0], Name: args[1], Desired: left})
 			}
-			a.Printf("forgot %s %s; the desired state keeps %d PF(s), %d pool(s), %d mirror group(s)\n", args[0], args[1], len(left.PFs), len(left.Pools), len(left.Mirrors))
+			a.Printf("forgot %s %s; the desired state keeps %s, %s, %s\n", args[0], args[1], plural(len(left.PFs), "PF"), plural(len(left.Pools), "pool"), plural(len(left.Mirrors), "mirror group"))
 			return nil
 		},
 	}

@@ -30,7 +30,7 @@ be older, so run 'sriovctl assignments' afterwards and compare it with your VMs.
 			if a.JSON {
 				return a.PrintJSON(jsonout.LedgerRestore{Assignments: n})
 			}
-			a.Printf("ledger restored from its last good copy: %d assignment(s)\n", n)
+			a.Printf("ledger restored from its last good copy: %s\n", plural(n, "assignment"))
 			return nil
 		},
 	})

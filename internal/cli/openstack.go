@@ -295,7 +295,7 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 				}
 			}
 			if len(problems) > 0 {
-				return &OpError{What: "openstack check", Err: fmt.Errorf("%d problem(s) found", len(problems))}
+				return &OpError{What: "openstack check", Err: fmt.Errorf("%s found", plural(len(problems), "problem"))}
 			}
 			return nil
 		},

@@ -205,7 +205,7 @@ func TestOpenStackCheckReportsProblemsWithLocation(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", w, r.Stdout)
 		}
 	}
-	if !strings.Contains(r.Stderr, "sriovctl: openstack check: 4 problem(s) found") {
+	if !strings.Contains(r.Stderr, "sriovctl: openstack check: 4 problems found") {
 		t.Errorf("stderr: %q\nstdout:\n%s", r.Stderr, r.Stdout)
 	}
 

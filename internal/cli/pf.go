@@ -83,6 +83,6 @@ func (a *App) setEswitchMode(cmd *cobra.Command, ref, mode string, force bool) e
 		a.Printf("%s: eswitch mode is already %s, no changes\n", p.Name, mode)
 		return nil
 	}
-	a.Printf("%s: eswitch %s -> %s (%d writes)\n", p.Name, p.EswitchMode, mode, res.Writes)
+	a.Printf("%s: eswitch %s -> %s (%s)\n", p.Name, p.EswitchMode, mode, plural(res.Writes, "write"))
 	return nil
 }

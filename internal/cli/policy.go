@@ -267,7 +267,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 			a.PrintJSON(out)
 		} else {
 			a.printReasserted(res)
-			a.Printf("%s: done for the PFs present: %d writes; missing: %s\n", what, res.Writes, strings.Join(me.PFs, ", "))
+			a.Printf("%s: done for the PFs present: %s; missing: %s\n", what, plural(res.Writes, "write"), strings.Join(me.PFs, ", "))
 		}
 		return err
 	}
@@ -278,9 +278,9 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		} else if res.RolledBack {
 			undone := "all undone"
 			if len(res.Unrestored) > 0 {
-				undone = fmt.Sprintf("%d undo writes failed", len(res.Unrestored))
+				undone = plural(len(res.Unrestored), "undo write") + " failed"
 			}
-			a.Printf("%s: failed after %d writes (%s)\n", what, res.Writes, undone)
+			a.Printf("%s: failed after %s (%s)\n", what, plural(res.Writes, "write"), undone)
 		}
 		return opErr(what, err)
 	}
@@ -300,7 +300,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	case len(p.Ops) == 0:
 		a.Printf("%s: the host already matches: 0 writes\n", what)
 	default:
-		a.Printf("%s: done: %d writes\n", what, res.Writes)
+		a.Printf("%s: done: %s\n", what, plural(res.Writes, "write"))
 	}
 	return nil
 }
