@@ -75,22 +75,22 @@ func (f agentFlags) validate() error {
 	switch f.repair {
 	case agent.RepairAuto, agent.RepairReport:
 	default:
-		return Usagef("--repair", "%q: allowed auto or report", f.repair)
+		return Usagef("--repair", "invalid value %q: allowed auto or report", f.repair)
 	}
 	switch f.logFormat {
 	case "text", "json":
 	default:
-		return Usagef("--log-format", "%q: allowed text or json", f.logFormat)
+		return Usagef("--log-format", "invalid value %q: allowed text or json", f.logFormat)
 	}
 	if f.resync != 0 && f.resync < 100*time.Millisecond {
-		return Usagef("--resync", "%s: allowed 0 (off) or at least 100ms", f.resync)
+		return Usagef("--resync", "invalid value %q: allowed 0 (off) or at least 100ms", f.resync.String())
 	}
 	if f.disruptive && f.repair == agent.RepairReport {
 		return Usagef("--repair-disruptive", "needs --repair auto (report mode never writes)")
 	}
 	if f.metrics != "" {
 		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
-			return Usagef("--metrics", "%q: want HOST:PORT (%v)", f.metrics, err)
+			return Usagef("--metrics", "invalid value %q: want HOST:PORT, e.g. 127.0.0.1:9860", f.metrics)
 		}
 	}
 	return nil

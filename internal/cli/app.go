@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -319,14 +320,31 @@ var commands []func(a *App) *cobra.Command
 // register adds a top-level command constructor.
 func register(f func(a *App) *cobra.Command) { commands = append(commands, f) }
 
-// exactArgs is cobra.ExactArgs with a usage error naming the expected arguments.
+// exactArgs is cobra.ExactArgs with a usage error naming the expected arguments. A command that reads
+// a policy file with -f and was given it as an argument (`plan policy.yaml`) is told to use -f.
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return Usagef(commandName(cmd), "want %d argument(s): %s; got %d", n, names, len(args))
+		switch {
+		case len(args) == n:
+			return nil
+		case n == 0 && len(args) == 1 && cmd.Flags().ShorthandLookup("f") != nil && !cmd.Flags().Changed(cmd.Flags().ShorthandLookup("f").Name):
+			return Usagef(commandName(cmd), "takes no arguments; give the policy file with -f: sriovctl %s -f %s", commandName(cmd), args[0])
+		case n == 0:
+			return Usagef(commandName(cmd), "takes no arguments; got %s", quoteList(args))
+		case len(args) < n:
+			return Usagef(commandName(cmd), "want %s (%s); got %s", plural(n, "argument"), names, plural(len(args), "argument"))
 		}
-		return nil
+		return Usagef(commandName(cmd), "want %s (%s); got %s: %s", plural(n, "argument"), names, plural(len(args), "argument"), quoteList(args))
 	}
+}
+
+// quoteList is args quoted and comma-separated, for errors.
+func quoteList(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, ", ")
 }
 
 func asField(err error, target **sriov.FieldError) bool { return errors.As(err, target) }

@@ -174,7 +174,7 @@ func readExisting(dir string) (openstack.Existing, error) {
 			continue
 		}
 		if err != nil {
-			return ex, &UsageError{What: "--out", Err: err}
+			return ex, &UsageError{What: "--out", Err: fileError(err)}
 		}
 		d, err := openstack.ParseDoc(path, data)
 		if err != nil {
@@ -270,7 +270,7 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 			}{{"--ml2", ml2, &files.ML2}, {"--sriov-agent", agent, &files.SRIOVAgent}, {"--nova", nova, &files.Nova}} {
 				data, err := os.ReadFile(in.path)
 				if err != nil {
-					return &UsageError{What: in.flag, Err: err}
+					return &UsageError{What: in.flag, Err: fileError(err)}
 				}
 				d, err := openstack.ParseDoc(in.path, data)
 				if err != nil {

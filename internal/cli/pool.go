@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -270,8 +271,12 @@ was assigned again since, matches nothing: release then changes nothing and says
 				if err := pool.ValidateOwner("--owner", sel.Owner); err != nil {
 					return err
 				}
-			case sel.Lease == "":
-				return Usagef("--lease", "empty lease token")
+			default:
+				lease, err := parseLease(sel.Lease)
+				if err != nil {
+					return err
+				}
+				sel.Lease = lease
 			}
 			svc, err := a.Service(false)
 			if err != nil {
@@ -308,6 +313,18 @@ was assigned again since, matches nothing: release then changes nothing and says
 	c.Flags().StringVar(&sel.Lease, "lease", "", "release the VF holding this lease token")
 	c.Flags().StringVar(&sel.Pool, "pool", "", "with --owner: only the owner's VF of this pool")
 	return c
+}
+
+// leaseToken is what assign prints as a lease: 128 bits in hex.
+var leaseToken = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+
+// parseLease refuses what cannot be a lease (a typo, a truncated copy) as invalid input, rather than
+// reporting that it holds no VF.
+func parseLease(s string) (string, error) {
+	if !leaseToken.MatchString(s) {
+		return "", &sriov.FieldError{Field: "--lease", Value: s, Allowed: "want the 32 hex digits assign printed as the lease"}
+	}
+	return strings.ToLower(s), nil
 }
 
 func newAssignmentsCmd(a *App) *cobra.Command {

@@ -81,12 +81,8 @@ func flagError(c *cobra.Command, err error) error {
 	return &UsageError{What: usageWhat(c), Err: err}
 }
 
-func usageWhat(c *cobra.Command) string {
-	if n := commandName(c); n != "" {
-		return n
-	}
-	return "usage"
-}
+// usageWhat names the command in a usage error; the root needs no name: Run prefixes "sriovctl: ".
+func usageWhat(c *cobra.Command) string { return commandName(c) }
 
 // valueHint says what a flag of f's type accepts, given the parser's complaint.
 func valueHint(f *pflag.Flag, cause error) string {

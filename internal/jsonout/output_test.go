@@ -145,4 +145,3 @@ func write(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
-
