@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,7 +212,21 @@ func (a *App) runAgent(ctx context.Context, f agentFlags) error {
 }
 
 // agentView is what `status` shows of the agent on socket: whether one runs, and its view.
-type agentView = jsonout.AgentView
+type agentView struct {
+	Socket  string
+	Running bool
+	Error   string
+	Status  *api.Status
+}
+
+// json is the view as `status --json` prints it.
+func (v agentView) json() jsonout.AgentView {
+	out := jsonout.AgentView{Socket: v.Socket, Running: v.Running, Error: v.Error}
+	if v.Status != nil {
+		out.Status, _ = json.Marshal(v.Status) // plain data: it came from JSON
+	}
+	return out
+}
 
 // queryAgent asks the agent on socket for its status, briefly: `status` must not hang on a stuck agent.
 func queryAgent(ctx context.Context, socket string) agentView {

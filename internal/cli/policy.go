@@ -399,7 +399,7 @@ func newStatusCmd(a *App) *cobra.Command {
 				defer a.printAgentView(av)
 			}
 			dir := svc.StateDir()
-			out := jsonout.Status{StateDir: dir, Agent: av, AssignmentDrift: []jsonout.Held{}, PendingRecovery: jsonout.NewPending(stat.Pending)}
+			out := jsonout.Status{StateDir: dir, Agent: av.json(), AssignmentDrift: []jsonout.Held{}, PendingRecovery: jsonout.NewPending(stat.Pending)}
 			d := stat.Desired
 			if d == nil {
 				if a.JSON {

@@ -1,9 +1,9 @@
 package jsonout
 
 import (
+	"encoding/json"
 	"time"
 
-	"github.com/sriovctl/sriovctl/internal/agent/api"
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
@@ -505,10 +505,11 @@ type Desired struct {
 
 // AgentView is what `status` shows of the agent: whether one answers on its socket, and its status.
 type AgentView struct {
-	Socket  string      `json:"socket"`
-	Running bool        `json:"running"`
-	Error   string      `json:"error,omitempty"`
-	Status  *api.Status `json:"status,omitempty"`
+	Socket  string `json:"socket"`
+	Running bool   `json:"running"`
+	Error   string `json:"error,omitempty"`
+	// Status is the agent's GET /v1/status document (docs/agent.md), as it answered.
+	Status json.RawMessage `json:"status,omitempty"`
 }
 
 // LabPF is a lab PF a lab command changed, with its VF count and eswitch mode before and after.
