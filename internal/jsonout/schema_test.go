@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -217,5 +218,41 @@ func TestWriteEscapesNoHTML(t *testing.T) {
 	}
 	if want := "{\n  \"d\": \"vlan 0 -> 5 <x> & y\"\n}\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+var jsonExample = regexp.MustCompile("(?s)(?:<!-- schema: ([a-z -]+) -->\n)?```json\n(.*?)```")
+
+// TestDocJSONExamplesMatchSchemas validates every JSON example of the README and docs/ marked with
+// `<!-- schema: COMMAND -->` against that command's schema; in docs/json.md every example is marked.
+func TestDocJSONExamplesMatchSchemas(t *testing.T) {
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	docs = append(docs, filepath.Join(root, "README.md"))
+	n := 0
+	for _, f := range docs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range jsonExample.FindAllStringSubmatch(string(data), -1) {
+			if m[1] == "" {
+				if filepath.Base(f) == "json.md" {
+					t.Errorf("%s: JSON example %d has no <!-- schema: COMMAND --> line", f, i+1)
+				}
+				continue
+			}
+			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(m[2]))
+			if err != nil {
+				t.Errorf("%s: JSON example %d (%s) is not JSON: %v", f, i+1, m[1], err)
+				continue
+			}
+			if err := compile(t, jsonout.SchemaFile(m[1])).Validate(inst); err != nil {
+				t.Errorf("%s: JSON example %d does not match schemas/%s: %v", f, i+1, jsonout.SchemaFile(m[1]), err)
+			}
+			n++
+		}
+	}
+	if n < 6 {
+		t.Errorf("only %d marked JSON examples found", n)
 	}
 }

@@ -181,7 +181,8 @@ type Assignment struct {
 	VF           int    `json:"vf"`
 	PCIAddress   string `json:"pciAddress"`
 	Lease        string `json:"lease"`
-	// State is "assigned", or "assigning"/"releasing" for a record a killed command left.
+	// State is "assigned"; "assigning" or "releasing" for a record a killed command left; "released" in
+	// what release printed.
 	State string    `json:"state"`
 	Since time.Time `json:"since"`
 	// Settings are what the owner asked for; Config the VF's whole configuration with them.
@@ -225,9 +226,13 @@ type Release struct {
 	Notes []string `json:"notes"`
 }
 
-// NewRelease converts release's records.
+// NewRelease converts release's records; their state is "released": the ledger no longer holds them.
 func NewRelease(rs []ledger.Record, notes []string) Release {
-	return Release{Released: newAssignments(rs), Notes: List(notes)}
+	out := Release{Released: newAssignments(rs), Notes: List(notes)}
+	for i := range out.Released {
+		out.Released[i].State = "released"
+	}
+	return out
 }
 
 // Held is one assignment with what the host shows for its VF now.
