@@ -48,6 +48,8 @@ func TestErrorsReadLikeTheTool(t *testing.T) {
 		{"policy key typo", []string{"plan", "-f", typo}, 2, `typo.yaml:5: pfs[0].vfs[0].spoofChk: unknown key; did you mean "spoofchk"?`},
 		{"policy number as string", []string{"plan", "-f", quoted}, 2, `quoted.yaml:3: pfs[0].numVfs: invalid value "2": want a whole number`},
 		{"unknown PF", []string{"pf", "set", "nope", "--numvfs", "1"}, 2, `PF: invalid value "nope": no such PF`},
+		{"PF typo", []string{"show", "ens5f"}, 2, `no such PF; PFs on this host: ens1f0, ens2f0, ens3f0, ens4f0, ens5f0; did you mean "ens5f0"?`},
+		{"short flag", []string{"show", "-x"}, 2, "sriovctl: show: unknown flag -x (see --help)"},
 		{"unknown PF in lab eswitch", []string{"lab", "eswitch", "nope", "switchdev"}, 2, `PF: invalid value "nope": no such PF`},
 		{"unknown PF in lab reset", []string{"lab", "reset", "nope"}, 2, `PF: invalid value "nope": no such PF`},
 		{"malformed lease", []string{"release", "--lease", "zzz"}, 2, `--lease: invalid value "zzz": want the 32 hex digits assign printed`},

@@ -75,6 +75,9 @@ func flagError(c *cobra.Command, err error) error {
 			msg += fmt.Sprintf("; did you mean --%s?", s)
 		}
 		return &UsageError{What: usageWhat(c), Err: errors.New(msg + " (see --help)")}
+	case errors.As(err, &notExist):
+		// pflag says "unknown shorthand flag: 'x' in -x".
+		return &UsageError{What: usageWhat(c), Err: fmt.Errorf("unknown flag -%s (see --help)", notExist.GetSpecifiedName())}
 	case errors.As(err, &needs):
 		return &UsageError{What: "--" + needs.GetFlag().Name, Err: errors.New("needs a value")}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
+	"github.com/sriovctl/sriovctl/internal/suggest"
 )
 
 // Result is what a direct change (pf set, vf set, vf bind) did.
@@ -32,7 +33,11 @@ type Result struct {
 func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
 	p := st.FindPF(ref)
 	if p == nil {
-		return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + st.PFNames()}
+		names := make([]string, 0, len(st.PFs))
+		for _, p := range st.PFs {
+			names = append(names, p.Name)
+		}
+		return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + st.PFNames() + suggest.Hint(ref, names)}
 	}
 	return p, nil
 }
