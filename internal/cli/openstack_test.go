@@ -231,7 +231,7 @@ func TestOpenStackCheckUnreadableInputExits2(t *testing.T) {
 		}
 	}
 	r := clitest.Run(t, checkArgs(lab, dir)...)
-	if r.Code != 2 || !strings.Contains(r.Stderr, "--nova: open ") {
+	if r.Code != 2 || !strings.Contains(r.Stderr, "--nova: "+filepath.Join(dir, "nova.conf")+": no such file") {
 		t.Errorf("missing nova.conf: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "nova.conf"), []byte("[pci\ndevice_spec = {}\n"), 0o644); err != nil {
