@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sriovctl/sriovctl/internal/clitest"
+	"github.com/sriovctl/sriovctl/internal/jsonout/jsonouttest"
 )
 
 // TestErrorsReadLikeTheTool runs mistakes a user makes and checks the exit code and that the message is in
@@ -132,5 +134,44 @@ func TestTextHasNoNoOpLinesOrInternalNames(t *testing.T) {
 	}
 	if r := clitest.MustRun(t, "--lab", lab, "apply", "-f", pol); !strings.HasSuffix(r.Stdout, "apply: done: 1 write\n") {
 		t.Errorf("apply of one write ends %q", r.Stdout)
+	}
+}
+
+// TestPendingRecoveryJSON: after an apply is killed mid-way, the read commands report what it left in
+// pendingRecovery, and recover what it did, in documents that match their schemas.
+func TestPendingRecoveryJSON(t *testing.T) {
+	labDir := clitest.NewLab(t, "igb0=igb", "ice0=ice:8")
+	pol := filepath.Join(t.TempDir(), "a.yaml")
+	if err := os.WriteFile(pol, []byte(crashPolicies[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--delay", "25ms")
+	cmd := startApply(t, labDir, pol)
+	waitJournalNext(t, cmd, filepath.Join(labDir, "state", "apply.journal"), 2)
+	cmd.Process.Kill()
+	cmd.Wait()
+	clitest.MustRun(t, "--lab", labDir, "lab", "fault", "--clear")
+	for _, c := range []struct{ command, args string }{
+		{"plan", "plan -f " + pol}, {"status", "status"}, {"mirror list", "mirror list"}, {"assignments", "assignments"},
+	} {
+		r := clitest.MustRun(t, append([]string{"--lab", labDir, "--json"}, strings.Fields(c.args)...)...)
+		jsonouttest.Validate(t, c.command, r.Stdout)
+		var doc struct {
+			Pending *struct {
+				Journal *struct{ What string }
+			} `json:"pendingRecovery"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || doc.Pending == nil || doc.Pending.Journal == nil || doc.Pending.Journal.What != "apply" {
+			t.Errorf("%s --json: no pendingRecovery.journal of the killed apply: %v\n%s", c.args, err, r.Stdout)
+		}
+	}
+	r := clitest.MustRun(t, "--lab", labDir, "--json", "recover")
+	jsonouttest.Validate(t, "recover", r.Stdout)
+	var rec struct {
+		Recovered bool
+		Apply     *struct{ Action string }
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &rec); err != nil || !rec.Recovered || rec.Apply == nil || rec.Apply.Action != "undone" {
+		t.Errorf("recover --json: %v\n%s", err, r.Stdout)
 	}
 }

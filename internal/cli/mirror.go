@@ -179,12 +179,12 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			if err != nil {
 				return err
 			}
-			plan, _, err := svc.MirrorCreate(cmd.Context(), req)
+			plan, rec, err := svc.MirrorCreate(cmd.Context(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)
 			}
 			if a.JSON {
-				return a.PrintJSON(jsonout.NewMirrorChange(plan, true))
+				return a.PrintJSON(jsonout.NewMirrorChange(plan, rec, true))
 			}
 			g := plan.Group
 			a.Printf("mirror %s on %s: strategy %s, MAC %s, VFs %s\n", g.Name, g.PF, g.Strategy, g.MAC, policy.FormatIDs(g.VFs))
@@ -314,12 +314,12 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, _, err := svc.MirrorDelete(cmd.Context(), args[0])
+			plan, rec, err := svc.MirrorDelete(cmd.Context(), args[0])
 			if err != nil {
 				return mirrorErr("mirror delete", err)
 			}
 			if a.JSON {
-				return a.PrintJSON(jsonout.NewMirrorChange(plan, false))
+				return a.PrintJSON(jsonout.NewMirrorChange(plan, rec, false))
 			}
 			a.Printf("mirror %s deleted from %s\n", plan.Group.Name, plan.Group.PF)
 			for _, n := range plan.Notes {

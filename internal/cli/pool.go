@@ -14,6 +14,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -190,7 +191,7 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 			if err != nil {
 				return &OpError{What: "assign", Err: err}
 			}
-			return a.printAssignment(res.Assignment, format)
+			return a.printAssignment(res, format)
 		},
 	}
 	fl := c.Flags()
@@ -219,11 +220,12 @@ func assignNotes(as pool.Assignment, format string) []string {
 	return notes
 }
 
-func (a *App) printAssignment(as pool.Assignment, format string) error {
+func (a *App) printAssignment(res *service.AssignResult, format string) error {
+	as := res.Assignment
 	r, notes := as.Record, assignNotes(as, format)
 	if format == formatJSON {
 		return a.PrintJSON(jsonout.Assign{Assignment: jsonout.NewAssignment(r), Existing: as.Existing,
-			Reapplied: jsonout.List(as.Reapplied), Notes: jsonout.List(notes)})
+			Reapplied: jsonout.List(as.Reapplied), Notes: jsonout.List(notes), Recovered: jsonout.NewRecovered(res.Recovered)})
 	}
 	for _, n := range notes {
 		fmt.Fprintf(a.Stderr, "note: %s\n", n)
@@ -296,7 +298,7 @@ was assigned again since, matches nothing: release then changes nothing and says
 				notes = append(notes, fmt.Sprintf("nothing to release: owner %s holds no VF; nothing changed", sel.Owner))
 			}
 			if a.JSON {
-				return a.PrintJSON(jsonout.NewRelease(done, notes))
+				return a.PrintJSON(jsonout.NewRelease(done, notes, res.Recovered))
 			}
 			for _, n := range notes {
 				a.Printf("%s\n", n)

@@ -15,6 +15,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/sriovctl/sriovctl/internal/jsonout"
+	"github.com/sriovctl/sriovctl/internal/jsonout/jsonouttest"
 	"github.com/sriovctl/sriovctl/internal/policy"
 )
 
@@ -46,27 +47,7 @@ func TestSchemasUpToDate(t *testing.T) {
 }
 
 // compile compiles one committed schema.
-func compile(t *testing.T, file string) *jsonschema.Schema {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, "schemas", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(jsonout.SchemaBaseURL+file, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(jsonout.SchemaBaseURL + file)
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	return s
-}
+func compile(t *testing.T, file string) *jsonschema.Schema { return jsonouttest.Schema(t, file) }
 
 // validateYAML validates a YAML document against s, read as YAML 1.2 as the parser and editors read it
 // (`on` is a string, not true).

@@ -217,18 +217,21 @@ type Assign struct {
 	// Reapplied names what had drifted on the host and was set again.
 	Reapplied []string `json:"reapplied"`
 	Notes     []string `json:"notes"`
+	// Recovered is what was recovered first, left by killed commands.
+	Recovered *Recovered `json:"recovered,omitempty"`
 }
 
 // Release is `release`: the VFs given back, each restored to its prior state.
 type Release struct {
 	Released []Assignment `json:"released"`
 	// Notes say why nothing was released, when nothing was.
-	Notes []string `json:"notes"`
+	Notes     []string   `json:"notes"`
+	Recovered *Recovered `json:"recovered,omitempty"`
 }
 
 // NewRelease converts release's records; their state is "released": the ledger no longer holds them.
-func NewRelease(rs []ledger.Record, notes []string) Release {
-	out := Release{Released: newAssignments(rs), Notes: List(notes)}
+func NewRelease(rs []ledger.Record, notes []string, rec *service.Recovered) Release {
+	out := Release{Released: newAssignments(rs), Notes: List(notes), Recovered: NewRecovered(rec)}
 	for i := range out.Released {
 		out.Released[i].State = "released"
 	}
@@ -426,12 +429,14 @@ type MirrorChange struct {
 	Commands []string `json:"commands"`
 	Notes    []string `json:"notes"`
 	// Prediction (create) is the switch model's check: a frame from the wire to the group's MAC.
-	Prediction *Trace `json:"prediction,omitempty"`
+	Prediction *Trace     `json:"prediction,omitempty"`
+	Recovered  *Recovered `json:"recovered,omitempty"`
 }
 
-// NewMirrorChange converts a mirror plan; withPrediction for create.
-func NewMirrorChange(p *mirror.Plan, withPrediction bool) MirrorChange {
-	out := MirrorChange{Group: NewMirrorGroup(p.Group), ChangeCount: len(p.Ops), Ops: NewOps(p.Ops), Commands: List(p.Commands), Notes: List(p.Notes)}
+// NewMirrorChange converts a mirror plan and what was recovered first; withPrediction for create.
+func NewMirrorChange(p *mirror.Plan, rec *service.Recovered, withPrediction bool) MirrorChange {
+	out := MirrorChange{Group: NewMirrorGroup(p.Group), ChangeCount: len(p.Ops), Ops: NewOps(p.Ops), Commands: List(p.Commands), Notes: List(p.Notes),
+		Recovered: NewRecovered(rec)}
 	if withPrediction {
 		t := NewTrace(p.Prediction)
 		out.Prediction = &t
