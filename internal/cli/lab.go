@@ -157,7 +157,19 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 }
 
 func labFaultJSON(fc lab.FaultConfig) jsonout.LabFault {
-	return jsonout.NewLabFault(fc.FailAt, fc.Errno, fc.AfterWrite, fc.Delay)
+	return jsonout.NewLabFault(fc.FailAt, faultErrno(fc), fc.AfterWrite, fc.Delay)
+}
+
+// faultErrno is the errno an armed fault fails with: the one given, else the lab's default (EIO;
+// ETIMEDOUT after the write); "" when no failure is armed.
+func faultErrno(fc lab.FaultConfig) string {
+	switch {
+	case fc.FailAt == 0 || fc.Errno != "":
+		return fc.Errno
+	case fc.AfterWrite:
+		return "ETIMEDOUT"
+	}
+	return "EIO"
 }
 
 // faultText is a fault configuration as `lab fault` prints it.
@@ -166,7 +178,7 @@ func faultText(fc lab.FaultConfig) string {
 	if fc.AfterWrite {
 		when = " (after the write)"
 	}
-	return fmt.Sprintf("fail-at %d%s errno %s delay %s", fc.FailAt, when, dash(fc.Errno), fc.Delay)
+	return fmt.Sprintf("fail-at %d%s errno %s delay %s", fc.FailAt, when, dash(faultErrno(fc)), fc.Delay)
 }
 
 func (a *App) labFault(ctx context.Context) (lab.FaultConfig, error) {

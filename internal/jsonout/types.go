@@ -566,7 +566,8 @@ func contains(s []string, v string) bool {
 // LabFault is `lab fault`: the faults injected into the lab's mutating operations.
 type LabFault struct {
 	// FailAt is the mutating operation, counted from when it was set, that fails (0: none).
-	FailAt     int    `json:"failAt"`
+	FailAt int `json:"failAt"`
+	// Errno is the errno name that failure gets ("" when none is armed).
 	Errno      string `json:"errno"`
 	AfterWrite bool   `json:"afterWrite"`
 	// Delay slows every mutating operation, as a Go duration ("200ms"); DelayMs is the same in ms.
