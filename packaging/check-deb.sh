@@ -26,6 +26,7 @@ grep -qx "sriovctl $version" <<<"$out" || fail "installed sriovctl version does 
 [ -z "$(ls -A /etc/sriovctl/policy.d)" ] || fail "/etc/sriovctl/policy.d is not empty"
 man -w sriovctl-restore >/dev/null || fail "man cannot find sriovctl-restore(1)"
 [ -s /usr/share/bash-completion/completions/sriovctl ] || fail "no bash completion"
+[ -s /usr/share/sriovctl/schemas/policy.schema.json ] || fail "no policy schema in /usr/share/sriovctl/schemas"
 
 units=$(grep '^/usr/lib/systemd/system/.*\.service$' <<<"$files")
 [ -n "$units" ] || fail "no systemd units installed"

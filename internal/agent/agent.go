@@ -15,6 +15,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/service"
 )
@@ -517,17 +519,18 @@ func (a *Agent) Snapshot() Snapshot {
 	return s
 }
 
-// PlanJSON is a plan as `sriovctl plan --json` prints it.
+// PlanJSON is a plan as `sriovctl plan --json` prints it (jsonout.Plan), as a generic document.
 func PlanJSON(p *plan.Plan) map[string]any {
 	if p == nil {
 		return nil
 	}
-	list := func(v any, n int) any {
-		if n == 0 {
-			return []any{}
-		}
-		return v
+	data, err := json.Marshal(jsonout.NewPlan(p, nil))
+	if err != nil {
+		return nil // plain data: cannot fail
 	}
-	return map[string]any{"ops": list(p.Ops, len(p.Ops)), "problems": list(p.Problems, len(p.Problems)), "notes": list(p.Notes, len(p.Notes)),
-		"resizes": list(p.Resizes, len(p.Resizes)), "changes": len(p.Ops), "disruptive": p.Disruptive(), "summary": p.Summary()}
+	var m map[string]any
+	if json.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	return m
 }

@@ -78,7 +78,26 @@ func (o Op) Describe() string {
 	if o.VF >= 0 {
 		target = fmt.Sprintf("%s vf %d", o.PF, o.VF)
 	}
-	return fmt.Sprintf("%s: %s %s -> %s", target, o.Kind, o.From.Format(o.Kind), o.To.Format(o.Kind))
+	from, to := o.From.Format(o.Kind), o.To.Format(o.Kind)
+	switch {
+	case o.Kind == KindMirrorRule && o.From.Rule == nil && o.To.Rule != nil:
+		return fmt.Sprintf("%s: add mirror rule %s", target, describeRule(o.To.Rule))
+	case o.Kind == KindMirrorRule && o.To.Rule == nil && o.From.Rule != nil:
+		return fmt.Sprintf("%s: remove mirror rule %s", target, describeRule(o.From.Rule))
+	case from == to:
+		// A deliberate write of the value already there (igb's KeepMACClear), not a change.
+		return fmt.Sprintf("%s: %s %s (unchanged, written again)", target, o.Kind, to)
+	}
+	return fmt.Sprintf("%s: %s %s -> %s", target, o.Kind, from, to)
+}
+
+// describeRule is a mirror rule in words: "tap (frames to 02:00:00:00:00:10 copied to vf 0,1)".
+func describeRule(r *sriov.MirrorRule) string {
+	ids := make([]string, len(r.VFs))
+	for i, id := range r.VFs {
+		ids[i] = fmt.Sprint(id)
+	}
+	return fmt.Sprintf("%s (frames to %s copied to vf %s)", r.Name, r.MAC, strings.Join(ids, ","))
 }
 
 // Format renders the fields of v that kind k uses.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/apply"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/metrics"
 )
 
@@ -109,22 +111,22 @@ func (f agentFlags) validate() error {
 	switch f.repair {
 	case agent.RepairAuto, agent.RepairReport:
 	default:
-		return Usagef("--repair", "%q: allowed auto or report", f.repair)
+		return Usagef("--repair", "invalid value %q: allowed auto or report", f.repair)
 	}
 	switch f.logFormat {
 	case "text", "json":
 	default:
-		return Usagef("--log-format", "%q: allowed text or json", f.logFormat)
+		return Usagef("--log-format", "invalid value %q: allowed text or json", f.logFormat)
 	}
 	if f.resync != 0 && f.resync < 100*time.Millisecond {
-		return Usagef("--resync", "%s: allowed 0 (off) or at least 100ms", f.resync)
+		return Usagef("--resync", "invalid value %q: allowed 0 (off) or at least 100ms", f.resync.String())
 	}
 	if f.disruptive && f.repair == agent.RepairReport {
 		return Usagef("--repair-disruptive", "needs --repair auto (report mode never writes)")
 	}
 	if f.metrics != "" {
 		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
-			return Usagef("--metrics", "%q: want HOST:PORT (%v)", f.metrics, err)
+			return Usagef("--metrics", "invalid value %q: want HOST:PORT, e.g. 127.0.0.1:9860", f.metrics)
 		}
 	}
 	if !f.kube.Kubernetes {
@@ -305,10 +307,19 @@ func (a *App) runAgent(ctx context.Context, f agentFlags, setup AgentSetup) erro
 
 // agentView is what `status` shows of the agent on socket: whether one runs, and its view.
 type agentView struct {
-	Socket  string      `json:"socket"`
-	Running bool        `json:"running"`
-	Error   string      `json:"error,omitempty"`
-	Status  *api.Status `json:"status,omitempty"`
+	Socket  string
+	Running bool
+	Error   string
+	Status  *api.Status
+}
+
+// json is the view as `status --json` prints it.
+func (v agentView) json() jsonout.AgentView {
+	out := jsonout.AgentView{Socket: v.Socket, Running: v.Running, Error: v.Error}
+	if v.Status != nil {
+		out.Status, _ = json.Marshal(v.Status) // plain data: it came from JSON
+	}
+	return out
 }
 
 // queryAgent asks the agent on socket for its status, briefly: `status` must not hang on a stuck agent.
@@ -362,7 +373,7 @@ func (a *App) printAgentView(v agentView) {
 		case r.Repair != nil && r.Repair.Skipped != "":
 			what = "skipped: " + r.Repair.Skipped
 		case r.Repair != nil:
-			what = fmt.Sprintf("%s, %d writes", r.Repair.Planned, r.Repair.Writes)
+			what = fmt.Sprintf("%s, %s", r.Repair.Planned, plural(r.Repair.Writes, "write"))
 		}
 		a.Printf("  last repair %s (%s): %s\n", r.Time.Local().Format("15:04:05"), r.Duration, what)
 	}

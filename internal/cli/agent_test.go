@@ -106,11 +106,11 @@ func TestAgentFlagsAreValidated(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--repair", "sometimes"}, "--repair: \"sometimes\": allowed auto or report"},
-		{[]string{"--log-format", "xml"}, "--log-format: \"xml\": allowed text or json"},
-		{[]string{"--resync", "1ms"}, "--resync: 1ms: allowed 0 (off) or at least 100ms"},
+		{[]string{"--repair", "sometimes"}, "--repair: invalid value \"sometimes\": allowed auto or report"},
+		{[]string{"--log-format", "xml"}, "--log-format: invalid value \"xml\": allowed text or json"},
+		{[]string{"--resync", "1ms"}, "--resync: invalid value \"1ms\": allowed 0 (off) or at least 100ms"},
 		{[]string{"--repair", "report", "--repair-disruptive"}, "--repair-disruptive: needs --repair auto"},
-		{[]string{"--metrics", "9860"}, "--metrics: \"9860\": want HOST:PORT"},
+		{[]string{"--metrics", "9860"}, "--metrics: invalid value \"9860\": want HOST:PORT"},
 	} {
 		sock := filepath.Join(t.TempDir(), "a.sock")
 		r := clitest.Run(t, append([]string{"--lab", labDir, "agent", "--socket", sock}, tc.args...)...)
@@ -175,7 +175,7 @@ func TestAgentProcess(t *testing.T) {
 	}
 	// status shows the view of the agent on the socket it is given: up, its last repair, nothing pending.
 	out := clitest.MustRun(t, "--lab", labDir, "status", "--agent-socket", sock).Stdout
-	for _, want := range []string{"agent: running on " + sock, "repair auto", "last observation", "in sync", "last repair", "1 changes (0 disruptive), 1 writes"} {
+	for _, want := range []string{"agent: running on " + sock, "repair auto", "last observation", "in sync", "last repair", "1 change (0 disruptive), 1 write"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("status does not say %q:\n%s", want, out)
 		}

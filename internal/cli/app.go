@@ -5,13 +5,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +22,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -166,12 +167,8 @@ func FindPF(st *sriov.Host, field, ref string) (*sriov.PF, error) {
 	return service.FindPF(st, field, ref)
 }
 
-// PrintJSON writes v as indented JSON.
-func (a *App) PrintJSON(v any) error {
-	enc := json.NewEncoder(a.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+// PrintJSON writes v as indented JSON, without HTML escaping (jsonout.Write: every command's --json).
+func (a *App) PrintJSON(v any) error { return jsonout.Write(a.Stdout, v) }
 
 // Printf writes human output.
 func (a *App) Printf(format string, args ...any) { fmt.Fprintf(a.Stdout, format, args...) }
@@ -335,14 +332,31 @@ var commands []func(a *App) *cobra.Command
 // register adds a top-level command constructor.
 func register(f func(a *App) *cobra.Command) { commands = append(commands, f) }
 
-// exactArgs is cobra.ExactArgs with a usage error naming the expected arguments.
+// exactArgs is cobra.ExactArgs with a usage error naming the expected arguments. A command that reads
+// a policy file with -f and was given it as an argument (`plan policy.yaml`) is told to use -f.
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return Usagef(commandName(cmd), "want %d argument(s): %s; got %d", n, names, len(args))
+		switch {
+		case len(args) == n:
+			return nil
+		case n == 0 && len(args) == 1 && cmd.Flags().ShorthandLookup("f") != nil && !cmd.Flags().Changed(cmd.Flags().ShorthandLookup("f").Name):
+			return Usagef(commandName(cmd), "takes no arguments; give the policy file with -f: sriovctl %s -f %s", commandName(cmd), args[0])
+		case n == 0:
+			return Usagef(commandName(cmd), "takes no arguments; got %s", quoteList(args))
+		case len(args) < n:
+			return Usagef(commandName(cmd), "want %s (%s); got %s", plural(n, "argument"), names, plural(len(args), "argument"))
 		}
-		return nil
+		return Usagef(commandName(cmd), "want %s (%s); got %s: %s", plural(n, "argument"), names, plural(len(args), "argument"), quoteList(args))
 	}
+}
+
+// quoteList is args quoted and comma-separated, for errors.
+func quoteList(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, ", ")
 }
 
 func asField(err error, target **sriov.FieldError) bool { return errors.As(err, target) }

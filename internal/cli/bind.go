@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 )
 
 func init() { vfSubcommands = append(vfSubcommands, newVFBindCmd) }
@@ -40,14 +42,14 @@ func (a *App) bindVF(cmd *cobra.Command, pfRef string, id int, driver string, fo
 	if err != nil {
 		return err
 	}
-	to := ""
+	to, from := "", ""
 	if len(res.Ops) > 0 {
-		to = res.Ops[0].To.Driver
+		to, from = res.Ops[0].To.Driver, res.Ops[0].From.Driver
 	} else if v := res.Before.VF(id); v != nil {
-		to = v.Driver
+		to, from = v.Driver, v.Driver
 	}
 	if a.JSON {
-		return a.PrintJSON(map[string]any{"pf": res.PF, "vf": id, "driver": to, "writes": res.Writes})
+		return a.PrintJSON(jsonout.VFBind{Direct: jsonout.NewDirect(res, id), Driver: to, PreviousDriver: from})
 	}
 	if len(res.Ops) == 0 {
 		a.Printf("%s vf %d: already bound to %s, no changes\n", res.PF, id, driverName(to))

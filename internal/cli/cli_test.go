@@ -135,7 +135,7 @@ func TestRejectedInputChangesNothing(t *testing.T) {
 		{[]string{"vf", "set", "ens5f0", "x", "--trust", "on"}, `sriovctl: VF: invalid value "x"`},
 		{[]string{"vf", "set", "eth9", "0", "--trust", "on"}, `sriovctl: PF: invalid value "eth9": no such PF; PFs on this host: ens1f0, ens2f0, ens3f0, ens4f0, ens5f0`},
 		{[]string{"vf", "set", "ens5f0", "0"}, `sriovctl: vf set: nothing to set`},
-		{[]string{"vf", "set", "ens5f0"}, `want 2 argument(s): PF VF`},
+		{[]string{"vf", "set", "ens5f0"}, `want 2 arguments (PF VF); got 1 argument`},
 		{[]string{"vf", "set", "ens5f0", "0", "--bogus"}, `vf set: unknown flag --bogus`},
 		{[]string{"pf", "set", "ens5f0", "--numvfs", "8"}, `sriovctl: --numvfs: invalid value "8": allowed 0-7 (sriov_totalvfs)`},
 		{[]string{"pf", "set", "ens5f0", "--numvfs", "2"}, `sriovctl: --numvfs: ens5f0 has 4 VFs and the kernel resizes only through 0, destroying the configuration of VFs 0-3 (configured: 1); rerun with --force`},

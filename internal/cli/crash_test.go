@@ -90,7 +90,9 @@ func TestKill9DuringApply(t *testing.T) {
 	for i := range 6 {
 		pol := pols[i%2]
 		before := showNormalized(t, labDir)
-		var planned struct{ Changes int }
+		var planned struct {
+			Changes int `json:"changeCount"`
+		}
 		if err := json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "plan", "-f", pol, "--json").Stdout), &planned); err != nil || planned.Changes < 2 {
 			t.Fatalf("plan: %+v %v", planned, err)
 		}
@@ -137,7 +139,9 @@ func TestConcurrentAppliesSerialize(t *testing.T) {
 	if err := os.WriteFile(pol, []byte(crashPolicies[0]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var planned struct{ Changes int }
+	var planned struct {
+		Changes int `json:"changeCount"`
+	}
 	if err := json.Unmarshal([]byte(clitest.MustRun(t, "--lab", labDir, "plan", "-f", pol, "--json").Stdout), &planned); err != nil || planned.Changes == 0 {
 		t.Fatal(planned, err)
 	}

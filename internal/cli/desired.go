@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/service"
 )
@@ -69,9 +70,9 @@ restore and status no longer consider it; ` + "`apply --prune`" + ` replaces the
 				return opErr("forget", err)
 			}
 			if a.JSON {
-				return a.PrintJSON(map[string]any{"forgot": map[string]string{"kind": args[0], "name": args[1]}, "desired": left})
+				return a.PrintJSON(jsonout.Forget{Kind: args[0], Name: args[1], Desired: left})
 			}
-			a.Printf("forgot %s %s; the desired state keeps %d PF(s), %d pool(s), %d mirror group(s)\n", args[0], args[1], len(left.PFs), len(left.Pools), len(left.Mirrors))
+			a.Printf("forgot %s %s; the desired state keeps %s, %s, %s\n", args[0], args[1], plural(len(left.PFs), "PF"), plural(len(left.Pools), "pool"), plural(len(left.Mirrors), "mirror group"))
 			return nil
 		},
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"os"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (a *App) writePolicyDoc(what, file string, header []string, notes adopt.Not
 	}
 	switch {
 	case a.JSON:
-		return a.PrintJSON(map[string]any{"policy": pol, "notes": jsonList(notes), "file": file})
+		return a.PrintJSON(jsonout.PolicyDoc{Policy: pol, Notes: jsonout.List(notes), File: file})
 	case file == "":
 		_, err := a.Stdout.Write(doc)
 		return err

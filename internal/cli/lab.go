@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -58,7 +59,9 @@ NIC profile: ens1f0 ixgbe, ens2f0 i40e, ens3f0 ice, ens4f0 mlx5, ens5f0 igb. Pro
 				return &OpError{What: "lab init", Err: err}
 			}
 			if a.JSON {
-				return a.PrintJSON(st)
+				out := jsonout.NewShow(st.PFs)
+				out.Dir = args[0]
+				return a.PrintJSON(out)
 			}
 			a.Printf("lab created in %s with %d PFs: %s\n", args[0], len(st.PFs), st.PFNames())
 			a.Printf("try: sriovctl --lab %s show\n", args[0])
@@ -96,7 +99,7 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 					return err
 				}
 				if a.JSON {
-					return a.PrintJSON(map[string]any{"failAt": fc.FailAt, "errno": fc.Errno, "afterWrite": fc.AfterWrite, "delay": fc.Delay.String()})
+					return a.PrintJSON(labFaultJSON(fc))
 				}
 				a.Printf("%s\n", faultText(fc))
 				return nil
@@ -142,9 +145,10 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 				}
 				return &OpError{What: "lab fault", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("fault: %s\n", faultText(fc))
+			if a.JSON {
+				return a.PrintJSON(labFaultJSON(fc))
 			}
+			a.Printf("fault: %s\n", faultText(fc))
 			return nil
 		},
 	}
@@ -156,13 +160,29 @@ error says "written, unconfirmed". --delay slows every operation (holding the la
 	return c
 }
 
+func labFaultJSON(fc lab.FaultConfig) jsonout.LabFault {
+	return jsonout.NewLabFault(fc.FailAt, faultErrno(fc), fc.AfterWrite, fc.Delay)
+}
+
+// faultErrno is the errno an armed fault fails with: the one given, else the lab's default (EIO;
+// ETIMEDOUT after the write); "" when no failure is armed.
+func faultErrno(fc lab.FaultConfig) string {
+	switch {
+	case fc.FailAt == 0 || fc.Errno != "":
+		return fc.Errno
+	case fc.AfterWrite:
+		return "ETIMEDOUT"
+	}
+	return "EIO"
+}
+
 // faultText is a fault configuration as `lab fault` prints it.
 func faultText(fc lab.FaultConfig) string {
 	when := ""
 	if fc.AfterWrite {
 		when = " (after the write)"
 	}
-	return fmt.Sprintf("fail-at %d%s errno %s delay %s", fc.FailAt, when, dash(fc.Errno), fc.Delay)
+	return fmt.Sprintf("fail-at %d%s errno %s delay %s", fc.FailAt, when, dash(faultErrno(fc)), fc.Delay)
 }
 
 func (a *App) labFault(ctx context.Context) (lab.FaultConfig, error) {
@@ -189,12 +209,17 @@ func newLabRebootCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			before, err := a.Observe(cmd.Context(), l)
+			if err != nil {
+				return err
+			}
 			if err := l.RebootContext(cmd.Context()); err != nil {
 				return &OpError{What: "lab reboot", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("lab %s rebooted: every PF has 0 VFs\n", l.Dir())
+			if a.JSON {
+				return a.printLabChange(cmd.Context(), l, before, nil)
 			}
+			a.Printf("lab %s rebooted: every PF has 0 VFs\n", l.Dir())
 			return nil
 		},
 	}
@@ -220,10 +245,21 @@ ip link set.`,
 			if err := l.ResetPF(cmd.Context(), p.PCIAddress); err != nil {
 				return &OpError{What: "lab reset", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("%s reset: 0 VFs (it had %d; their settings and counters are gone)\n", p.Name, p.NumVFs)
+			if a.JSON {
+				return a.printLabChange(cmd.Context(), l, &sriov.Host{PFs: []sriov.PF{*p}}, []string{p.PCIAddress})
 			}
+			a.Printf("%s reset: 0 VFs (it had %d; their settings and counters are gone)\n", p.Name, p.NumVFs)
 			return nil
 		},
 	}
+}
+
+// printLabChange prints, for --json, the lab PFs a lab command changed (those in pcis; all when nil),
+// before and after.
+func (a *App) printLabChange(ctx context.Context, l *lab.Lab, before *sriov.Host, pcis []string) error {
+	after, err := a.Observe(ctx, l)
+	if err != nil {
+		return err
+	}
+	return a.PrintJSON(jsonout.NewLabChange(l.Dir(), before, after, pcis))
 }

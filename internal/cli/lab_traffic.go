@@ -12,6 +12,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/eswitch"
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -55,9 +56,9 @@ lab, survive across processes and start at zero when a VF is created; the agent'
 				return &OpError{What: "lab traffic", Err: err}
 			}
 			if a.JSON {
-				return a.PrintJSON(res)
+				return a.PrintJSON(jsonout.LabTraffic{PF: p.Name, Count: count, Size: size, Trace: jsonout.NewTrace(res.Trace), Added: res.Added, Counters: res.Counter})
 			}
-			a.Printf("%d frame(s) of %d bytes from %s to %s on %s: %s: %s\n", count, size, fr.From, fr.Dst, p.Name, res.Trace.Verdict, res.Trace.Reason)
+			a.Printf("%s of %d bytes from %s to %s on %s: %s: %s\n", plural(count, "frame"), size, fr.From, fr.Dst, p.Name, res.Trace.Verdict, res.Trace.Reason)
 			for _, port := range sortedPorts(res.Counter) {
 				a.Printf("  %-7s %s\n", port, counterText(res.Counter[port], res.Added[port]))
 			}

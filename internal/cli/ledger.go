@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/ledger"
 )
 
@@ -30,7 +31,10 @@ be older, so run 'sriovctl assignments' afterwards and compare it with your VMs.
 			if err != nil {
 				return &OpError{What: "ledger restore-backup", Err: err}
 			}
-			a.Printf("ledger restored from its last good copy: %d assignment(s)\n", n)
+			if a.JSON {
+				return a.PrintJSON(jsonout.LedgerRestore{Assignments: n})
+			}
+			a.Printf("ledger restored from its last good copy: %s\n", plural(n, "assignment"))
 			return nil
 		},
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/eswitch"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -60,7 +61,7 @@ capture: it works the same on the lab and on a real host. --json prints
 			}
 			r := eswitch.New(p, nicprofile.ForDriver(p.Driver)).Trace(fr)
 			if a.JSON {
-				return a.PrintJSON(r)
+				return a.PrintJSON(jsonout.NewTrace(r))
 			}
 			a.printTrace(r)
 			return nil
@@ -154,12 +155,12 @@ write is undone. The members' prior MAC, spoof check and trust are recorded for 
 			if err != nil {
 				return err
 			}
-			plan, _, err := svc.MirrorCreate(cmd.Context(), req)
+			plan, rec, err := svc.MirrorCreate(cmd.Context(), req)
 			if err != nil {
 				return mirrorErr("mirror create", err)
 			}
 			if a.JSON {
-				return a.PrintJSON(mirrorPlanJSON(plan))
+				return a.PrintJSON(jsonout.NewMirrorChange(plan, rec, true))
 			}
 			g := plan.Group
 			a.Printf("mirror %s on %s: strategy %s, MAC %s, VFs %s\n", g.Name, g.PF, g.Strategy, g.MAC, policy.FormatIDs(g.VFs))
@@ -238,17 +239,6 @@ func receiverList(r eswitch.Result) string {
 	return strings.Join(p, ", ")
 }
 
-func mirrorPlanJSON(p *mirror.Plan) map[string]any {
-	return map[string]any{"group": p.Group, "changes": describeOps(p.Ops), "commands": nonNil(p.Commands), "notes": nonNil(p.Notes), "prediction": p.Prediction}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 func newMirrorListCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
@@ -276,7 +266,7 @@ func newMirrorListCmd(a *App) *cobra.Command {
 				a.printPendingNote(pending)
 			}
 			if a.JSON {
-				return a.PrintJSON(groups)
+				return a.PrintJSON(jsonout.NewMirrorList(groups, pending))
 			}
 			if len(groups) == 0 {
 				a.Printf("no mirror groups\n")
@@ -303,12 +293,12 @@ func newMirrorDeleteCmd(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, _, err := svc.MirrorDelete(cmd.Context(), args[0])
+			plan, rec, err := svc.MirrorDelete(cmd.Context(), args[0])
 			if err != nil {
 				return mirrorErr("mirror delete", err)
 			}
 			if a.JSON {
-				return a.PrintJSON(map[string]any{"group": plan.Group, "changes": describeOps(plan.Ops), "commands": nonNil(plan.Commands), "notes": nonNil(plan.Notes)})
+				return a.PrintJSON(jsonout.NewMirrorChange(plan, rec, false))
 			}
 			a.Printf("mirror %s deleted from %s\n", plan.Group.Name, plan.Group.PF)
 			for _, n := range plan.Notes {

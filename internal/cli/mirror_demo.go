@@ -59,16 +59,18 @@ func newLabEswitchCmd(a *App) *cobra.Command {
 			if args[1] != "legacy" && args[1] != "switchdev" {
 				return &sriov.FieldError{Field: "MODE", Value: args[1], Allowed: "allowed legacy or switchdev"}
 			}
-			l, err := a.Lab()
+			// An unknown PF is invalid input, as in every command (exit 2).
+			l, p, err := a.labPF(cmd.Context(), "PF", args[0])
 			if err != nil {
 				return err
 			}
-			if err := l.SetEswitchMode(cmd.Context(), args[0], args[1]); err != nil {
+			if err := l.SetEswitchMode(cmd.Context(), p.Name, args[1]); err != nil {
 				return &OpError{What: "lab eswitch", Err: err}
 			}
-			if !a.JSON {
-				a.Printf("%s: eswitch %s\n", args[0], args[1])
+			if a.JSON {
+				return a.printLabChange(cmd.Context(), l, &sriov.Host{PFs: []sriov.PF{*p}}, []string{p.PCIAddress})
 			}
+			a.Printf("%s: eswitch %s\n", p.Name, args[1])
 			return nil
 		},
 	}

@@ -122,8 +122,8 @@ func TestMirrorRoundTripEveryProfile(t *testing.T) {
 				t.Fatalf("list: %s", l.Stdout)
 			}
 			l := clitest.MustRun(t, "--lab", dir, "mirror", "list", "--json")
-			var groups []map[string]any
-			if err := json.Unmarshal([]byte(l.Stdout), &groups); err != nil || len(groups) == 0 {
+			var list struct{ Mirrors []map[string]any }
+			if err := json.Unmarshal([]byte(l.Stdout), &list); err != nil || len(list.Mirrors) == 0 {
 				t.Fatalf("mirror list --json: %v %s", err, l.Stdout)
 			}
 			clitest.MustRun(t, "--lab", dir, "mirror", "delete", name)

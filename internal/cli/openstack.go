@@ -11,6 +11,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/host/lab"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/openstack"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -176,7 +177,7 @@ func readExisting(dir string) (openstack.Existing, error) {
 			continue
 		}
 		if err != nil {
-			return ex, &UsageError{What: "--out", Err: err}
+			return ex, &UsageError{What: "--out", Err: fileError(err)}
 		}
 		d, err := openstack.ParseDoc(path, data)
 		if err != nil {
@@ -217,22 +218,12 @@ func (a *App) printRendered(r *openstack.Rendered, o openstack.Options, written 
 		for i, d := range r.Docs() {
 			files[renderedNames[i]] = string(d.Bytes())
 		}
-		type step struct {
-			Command string   `json:"command"`
-			Args    []string `json:"args"`
-			Why     string   `json:"why"`
-		}
-		steps := make([]step, len(r.Steps))
+		steps := make([]jsonout.OpenStackStep, len(r.Steps))
 		for i, s := range r.Steps {
-			steps[i] = step{Command: s.String(), Args: s.Args, Why: s.Why}
+			steps[i] = jsonout.OpenStackStep{Command: s.String(), Args: jsonout.List(s.Args), Why: s.Why}
 		}
-		if written == nil {
-			written = []string{}
-		}
-		return a.PrintJSON(map[string]any{
-			"pf": r.PF, "physnet": r.Physnet, "networkType": o.NetworkType, "vfs": r.VFs,
-			"excludedVfs": r.Excluded, "files": files, "written": written, "steps": steps,
-		})
+		return a.PrintJSON(jsonout.OpenStackRender{PF: r.PF, Physnet: r.Physnet, NetworkType: string(o.NetworkType), VFs: jsonout.List(r.VFs),
+			ExcludedVFs: jsonout.List(r.Excluded), Files: files, Written: jsonout.List(written), Steps: steps})
 	}
 	a.Printf("%s network %s on %s: VFs %s offered", o.NetworkType, r.Physnet, r.PF, policy.FormatIDs(r.VFs))
 	if len(r.Excluded) > 0 {
@@ -282,7 +273,7 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 			}{{"--ml2", ml2, &files.ML2}, {"--sriov-agent", agent, &files.SRIOVAgent}, {"--nova", nova, &files.Nova}} {
 				data, err := os.ReadFile(in.path)
 				if err != nil {
-					return &UsageError{What: in.flag, Err: err}
+					return &UsageError{What: in.flag, Err: fileError(err)}
 				}
 				d, err := openstack.ParseDoc(in.path, data)
 				if err != nil {
@@ -296,10 +287,7 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 			}
 			problems := openstack.Check(st, files)
 			if a.JSON {
-				if problems == nil {
-					problems = []openstack.Problem{}
-				}
-				if err := a.PrintJSON(map[string]any{"clean": len(problems) == 0, "problems": problems}); err != nil {
+				if err := a.PrintJSON(jsonout.OpenStackCheck{Clean: len(problems) == 0, Problems: jsonout.List(problems)}); err != nil {
 					return err
 				}
 			} else if len(problems) == 0 {
@@ -310,7 +298,7 @@ Exit codes: 0 no problem, 1 problems found (listed on stdout), 2 a file is missi
 				}
 			}
 			if len(problems) > 0 {
-				return &OpError{What: "openstack check", Err: fmt.Errorf("%d problem(s) found", len(problems))}
+				return &OpError{What: "openstack check", Err: fmt.Errorf("%s found", plural(len(problems), "problem"))}
 			}
 			return nil
 		},

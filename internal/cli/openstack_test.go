@@ -205,7 +205,7 @@ func TestOpenStackCheckReportsProblemsWithLocation(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", w, r.Stdout)
 		}
 	}
-	if !strings.Contains(r.Stderr, "sriovctl: openstack check: 4 problem(s) found") {
+	if !strings.Contains(r.Stderr, "sriovctl: openstack check: 4 problems found") {
 		t.Errorf("stderr: %q\nstdout:\n%s", r.Stderr, r.Stdout)
 	}
 
@@ -231,7 +231,7 @@ func TestOpenStackCheckUnreadableInputExits2(t *testing.T) {
 		}
 	}
 	r := clitest.Run(t, checkArgs(lab, dir)...)
-	if r.Code != 2 || !strings.Contains(r.Stderr, "--nova: open ") {
+	if r.Code != 2 || !strings.Contains(r.Stderr, "--nova: "+filepath.Join(dir, "nova.conf")+": no such file") {
 		t.Errorf("missing nova.conf: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "nova.conf"), []byte("[pci\ndevice_spec = {}\n"), 0o644); err != nil {

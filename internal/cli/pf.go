@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 )
 
 func init() { register(newPFCmd) }
@@ -58,7 +60,7 @@ func (a *App) setNumVFs(cmd *cobra.Command, ref string, n int, force bool) error
 	}
 	p := res.Before
 	if a.JSON {
-		return a.PrintJSON(map[string]any{"pf": p.Name, "numVfs": n, "previousNumVfs": p.NumVFs, "writes": res.Writes})
+		return a.PrintJSON(jsonout.PFSet{Direct: jsonout.NewDirect(res, -1), NumVFs: &n, PreviousNumVFs: &p.NumVFs})
 	}
 	if len(res.Ops) == 0 {
 		a.Printf("%s: numvfs is already %d, no changes\n", p.Name, n)
@@ -79,12 +81,12 @@ func (a *App) setEswitchMode(cmd *cobra.Command, ref, mode string, force bool) e
 	}
 	p := res.Before
 	if a.JSON {
-		return a.PrintJSON(map[string]any{"pf": p.Name, "eswitchMode": mode, "previousEswitchMode": p.EswitchMode, "writes": res.Writes})
+		return a.PrintJSON(jsonout.PFSet{Direct: jsonout.NewDirect(res, -1), EswitchMode: mode, PreviousEswitchMode: p.EswitchMode})
 	}
 	if len(res.Ops) == 0 {
 		a.Printf("%s: eswitch mode is already %s, no changes\n", p.Name, mode)
 		return nil
 	}
-	a.Printf("%s: eswitch %s -> %s (%d writes)\n", p.Name, p.EswitchMode, mode, res.Writes)
+	a.Printf("%s: eswitch %s -> %s (%s)\n", p.Name, p.EswitchMode, mode, plural(res.Writes, "write"))
 	return nil
 }

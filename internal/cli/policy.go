@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
@@ -84,7 +85,7 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 			}
 			a.noteOtherManagers(cmd.Context(), pol, pr.Plan) // other tools that also manage these PFs (managers.go)
 			if a.JSON {
-				if jerr := a.PrintJSON(planJSON(pr.Plan, pr.Pending)); jerr != nil {
+				if jerr := a.PrintJSON(jsonout.NewPlan(pr.Plan, pr.Pending)); jerr != nil {
 					return jerr
 				}
 			} else {
@@ -100,30 +101,6 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 	o.add(c)
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 3 when the plan has changes (0: none; 1 and 2 keep their meanings)")
 	return c
-}
-
-func planJSON(p *plan.Plan, pending *service.Pending) map[string]any {
-	m := map[string]any{"ops": jsonList(p.Ops), "problems": jsonList(p.Problems), "notes": jsonList(p.Notes), "resizes": jsonList(p.Resizes),
-		"changes": len(p.Ops), "disruptive": p.Disruptive(), "summary": p.Summary()}
-	if pending != nil {
-		m["pendingRecovery"] = pendingJSON(pending)
-	}
-	return m
-}
-
-// pendingJSON describes what killed commands left, for --json.
-func pendingJSON(p *service.Pending) map[string]any {
-	m := map[string]any{}
-	if j := p.Journal; j != nil {
-		m["what"], m["pid"], m["started"], m["ops"], m["next"] = j.What, j.PID, j.Started, len(j.Ops), j.Next
-	}
-	if len(p.Assignments) > 0 {
-		m["assignments"] = p.Assignments
-	}
-	if len(p.Mirrors) > 0 {
-		m["mirrors"] = p.Mirrors
-	}
-	return m
 }
 
 // printPendingNote says what a writer (or `sriovctl recover`) would recover first; reads do not.
@@ -160,14 +137,6 @@ func opErr(what string, err error) error {
 		return err // the service named the command already; any other error is exit 1
 	}
 	return &OpError{What: what, Err: err}
-}
-
-// jsonList makes an empty list print as [] rather than null.
-func jsonList[E any](s []E) []E {
-	if s == nil {
-		return []E{}
-	}
-	return s
 }
 
 // printPlan writes the plan for humans: numbered operations, problems, notes, the summary.
@@ -282,20 +251,10 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	}
 	p := res.Plan
 	a.noteOtherManagers(ctx, pol, p) // other tools that also manage these PFs (managers.go)
-	out := planJSON(p, nil)
-	out["dryRun"] = f.dryRun
-	out["writes"] = res.Writes
-	if res.Recovered != nil {
-		out["recovered"] = res.Recovered
-	}
+	out := jsonout.Apply{Plan: jsonout.NewPlan(p, nil), DryRun: f.dryRun, Writes: res.Writes, Recovered: jsonout.NewRecovered(res.Recovered),
+		Missing: res.Missing, Reasserted: jsonout.NewReasserted(res.Reasserted)}
 	if !a.JSON {
 		a.printPlan(p)
-	}
-	if len(res.Missing) > 0 {
-		out["missing"] = res.Missing
-	}
-	if len(res.Reasserted) > 0 {
-		out["reasserted"] = len(res.Reasserted)
 	}
 	var pe *service.ProblemsError
 	var me *service.MissingPFsError
@@ -308,26 +267,24 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	case errors.As(err, &me):
 		// Every PF present was restored; the missing ones make the exit 1.
 		if a.JSON {
-			out["error"] = err.Error()
+			out.Error = err.Error()
 			a.PrintJSON(out)
 		} else {
 			a.printReasserted(res)
-			a.Printf("%s: done for the PFs present: %d writes; missing: %s\n", what, res.Writes, strings.Join(me.PFs, ", "))
+			a.Printf("%s: done for the PFs present: %s; missing: %s\n", what, plural(res.Writes, "write"), strings.Join(me.PFs, ", "))
 		}
 		return err
 	}
 	if err != nil {
-		out["error"] = err.Error()
-		out["rolledBack"] = res.RolledBack
-		out["unrestored"] = res.Unrestored
+		out.Error, out.RolledBack, out.Unrestored = err.Error(), &res.RolledBack, jsonout.List(res.Unrestored)
 		if a.JSON {
 			a.PrintJSON(out)
 		} else if res.RolledBack {
 			undone := "all undone"
 			if len(res.Unrestored) > 0 {
-				undone = fmt.Sprintf("%d undo writes failed", len(res.Unrestored))
+				undone = plural(len(res.Unrestored), "undo write") + " failed"
 			}
-			a.Printf("%s: failed after %d writes (%s)\n", what, res.Writes, undone)
+			a.Printf("%s: failed after %s (%s)\n", what, plural(res.Writes, "write"), undone)
 		}
 		return opErr(what, err)
 	}
@@ -347,7 +304,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	case len(p.Ops) == 0:
 		a.Printf("%s: the host already matches: 0 writes\n", what)
 	default:
-		a.Printf("%s: done: %d writes\n", what, res.Writes)
+		a.Printf("%s: done: %s\n", what, plural(res.Writes, "write"))
 	}
 	return nil
 }
@@ -405,11 +362,7 @@ this itself first; read commands only report it. With nothing pending, recover w
 			}
 			rec, err := svc.Recover(cmd.Context())
 			if a.JSON {
-				var v any
-				if !rec.Empty() {
-					v = rec
-				}
-				a.PrintJSON(map[string]any{"recovered": v})
+				a.PrintJSON(jsonout.NewRecover(rec))
 			}
 			if err != nil {
 				return &OpError{What: "recover", Err: err}
@@ -455,10 +408,7 @@ func newStatusCmd(a *App) *cobra.Command {
 				defer a.printAgentView(av)
 			}
 			dir := svc.StateDir()
-			out := map[string]any{"stateDir": dir, "desired": nil, "agent": av}
-			if stat.Pending != nil {
-				out["pendingRecovery"] = pendingJSON(stat.Pending)
-			}
+			out := jsonout.Status{StateDir: dir, Agent: av.json(), AssignmentDrift: []jsonout.Held{}, PendingRecovery: jsonout.NewPending(stat.Pending)}
 			d := stat.Desired
 			if d == nil {
 				if a.JSON {
@@ -469,16 +419,17 @@ func newStatusCmd(a *App) *cobra.Command {
 				return nil
 			}
 			pol, drift := stat.Policy, stat.Drift
-			out["desired"] = map[string]any{"path": d.Path, "stored": d.Stored, "policy": pol}
-			out["inSync"] = stat.InSync
-			out["drift"] = planJSON(drift, nil)
+			out.Desired = &jsonout.Desired{Path: d.Path, Stored: d.Stored, Policy: pol}
+			out.InSync = stat.InSync
+			dj := jsonout.NewPlan(drift, nil)
+			out.Drift = &dj
 			var assignDrift []pool.Held
 			for _, h := range stat.Assignments {
 				if h.Host != "ok" {
 					assignDrift = append(assignDrift, h)
 				}
 			}
-			out["assignmentDrift"] = jsonList(assignDrift)
+			out.AssignmentDrift = jsonout.NewHeld(assignDrift)
 			if exitCode && !stat.InSync {
 				a.exitOnSuccess = ExitChanges
 			}

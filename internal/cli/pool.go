@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -10,9 +11,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sriovctl/sriovctl/internal/apply"
-	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
+	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -105,11 +107,7 @@ func newPoolListCmd(a *App) *cobra.Command {
 				return &OpError{What: "pool list", Err: err}
 			}
 			if a.JSON {
-				m := map[string]any{"pools": sts}
-				if pending != nil {
-					m["pendingRecovery"] = pendingJSON(pending)
-				}
-				return a.PrintJSON(m)
+				return a.PrintJSON(jsonout.NewPoolList(sts, pending))
 			}
 			a.printPendingNote(pending)
 			if len(sts) == 0 {
@@ -200,11 +198,7 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 			if err != nil {
 				return &OpError{What: "assign", Err: err}
 			}
-			as := res.Assignment
-			if len(as.Reapplied) > 0 {
-				fmt.Fprintf(a.Stderr, "note: %s vf %d had drifted from %s's settings; set again: %s\n", as.PF, as.VF, as.Owner, strings.Join(as.Reapplied, ", "))
-			}
-			return a.printAssignment(as.Record, as.Existing, format)
+			return a.printAssignment(res, format)
 		},
 	}
 	fl := c.Flags()
@@ -216,43 +210,47 @@ libvirt (an <interface type='hostdev' managed='yes'> element) or qemu (-device v
 	return c
 }
 
-// assignmentJSON is what assign --format json and release --json print per VF.
-type assignmentJSON struct {
-	Owner      string `json:"owner"`
-	Pool       string `json:"pool"`
-	PF         string `json:"pf"`
-	VF         int    `json:"vf"`
-	PCIAddress string `json:"pciAddress"`
-	Lease      string `json:"lease"`
+// assignNotes are what assign says besides the VF: settings set again, and what the output format
+// cannot carry.
+func assignNotes(as pool.Assignment, format string) []string {
+	r := as.Record
+	var notes []string
+	if len(as.Reapplied) > 0 {
+		notes = append(notes, fmt.Sprintf("%s vf %d had drifted from %s's settings; set again: %s", r.PF, r.VF, r.Owner, strings.Join(as.Reapplied, ", ")))
+	}
+	switch {
+	case format == formatLibvirt && r.Config.QoS != 0:
+		notes = append(notes, fmt.Sprintf("libvirt has no VLAN priority element; the VF keeps qos %d as long as libvirt does not rewrite its VLAN", r.Config.QoS))
+	case format == formatQEMU && r.Driver != "vfio-pci":
+		notes = append(notes, fmt.Sprintf("%s vf %d is bound to %s; QEMU needs it bound to vfio-pci (give the pool driver: vfio-pci)", r.PF, r.VF, driverName(r.Driver)))
+	}
+	return notes
 }
 
-func toAssignmentJSON(r ledger.Record) assignmentJSON {
-	return assignmentJSON{Owner: r.Owner, Pool: r.Pool, PF: r.PF, VF: r.VF, PCIAddress: r.PCIAddress, Lease: r.Lease}
-}
-
-func (a *App) printAssignment(r ledger.Record, existing bool, format string) error {
+func (a *App) printAssignment(res *service.AssignResult, format string) error {
+	as := res.Assignment
+	r, notes := as.Record, assignNotes(as, format)
+	if format == formatJSON {
+		return a.PrintJSON(jsonout.Assign{Assignment: jsonout.NewAssignment(r), Existing: as.Existing,
+			Reapplied: jsonout.List(as.Reapplied), Notes: jsonout.List(notes), Recovered: jsonout.NewRecovered(res.Recovered)})
+	}
+	for _, n := range notes {
+		fmt.Fprintf(a.Stderr, "note: %s\n", n)
+	}
 	switch format {
-	case formatJSON:
-		return a.PrintJSON(toAssignmentJSON(r))
 	case formatLibvirt:
 		x, err := pool.LibvirtInterface(r)
 		if err != nil {
 			return &OpError{What: "assign", Err: err}
 		}
 		a.Printf("%s\n", x)
-		if r.Config.QoS != 0 {
-			fmt.Fprintf(a.Stderr, "note: libvirt has no VLAN priority element; the VF keeps qos %d as long as libvirt does not rewrite its VLAN\n", r.Config.QoS)
-		}
 		return nil
 	case formatQEMU:
-		if r.Driver != "vfio-pci" {
-			fmt.Fprintf(a.Stderr, "note: %s vf %d is bound to %s; QEMU needs it bound to vfio-pci (give the pool driver: vfio-pci)\n", r.PF, r.VF, driverName(r.Driver))
-		}
 		a.Printf("%s\n", quoteArgs(pool.QEMUArgs(r)))
 		return nil
 	}
 	how := "assigned"
-	if existing {
+	if as.Existing {
 		how = "already assigned"
 	}
 	a.Printf("%s: %s vf %d (%s) from pool %s, %s, driver %s, lease %s\n", r.Owner, r.PF, r.VF, r.PCIAddress, r.Pool, how, driverName(r.Driver), r.Lease)
@@ -282,8 +280,12 @@ was assigned again since, matches nothing: release then changes nothing and says
 				if err := pool.ValidateOwner("--owner", sel.Owner); err != nil {
 					return err
 				}
-			case sel.Lease == "":
-				return Usagef("--lease", "empty lease token")
+			default:
+				lease, err := parseLease(sel.Lease)
+				if err != nil {
+					return err
+				}
+				sel.Lease = lease
 			}
 			svc, err := a.Service(false)
 			if err != nil {
@@ -294,20 +296,19 @@ was assigned again since, matches nothing: release then changes nothing and says
 				return &OpError{What: "release", Err: err}
 			}
 			done := res.Released
-			if a.JSON {
-				out := []assignmentJSON{}
-				for _, r := range done {
-					out = append(out, toAssignmentJSON(r))
-				}
-				return a.PrintJSON(map[string]any{"released": out})
+			var notes []string
+			switch {
+			case len(done) > 0:
+			case sel.Lease != "":
+				notes = append(notes, fmt.Sprintf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed", sel.Lease))
+			default:
+				notes = append(notes, fmt.Sprintf("nothing to release: owner %s holds no VF; nothing changed", sel.Owner))
 			}
-			if len(done) == 0 {
-				if sel.Lease != "" {
-					a.Printf("nothing to release: lease %s holds no VF (released already, or its VF was assigned again since); nothing changed\n", sel.Lease)
-				} else {
-					a.Printf("nothing to release: owner %s holds no VF; nothing changed\n", sel.Owner)
-				}
-				return nil
+			if a.JSON {
+				return a.PrintJSON(jsonout.NewRelease(done, notes, res.Recovered))
+			}
+			for _, n := range notes {
+				a.Printf("%s\n", n)
 			}
 			for _, r := range done {
 				p := r.Prior
@@ -321,6 +322,18 @@ was assigned again since, matches nothing: release then changes nothing and says
 	c.Flags().StringVar(&sel.Lease, "lease", "", "release the VF holding the lease `TOKEN`")
 	c.Flags().StringVar(&sel.Pool, "pool", "", "with --owner: only the owner's VF of `POOL`")
 	return c
+}
+
+// leaseToken is what assign prints as a lease: 128 bits in hex.
+var leaseToken = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+
+// parseLease refuses what cannot be a lease (a typo, a truncated copy) as invalid input, rather than
+// reporting that it holds no VF.
+func parseLease(s string) (string, error) {
+	if !leaseToken.MatchString(s) {
+		return "", &sriov.FieldError{Field: "--lease", Value: s, Allowed: "want the 32 hex digits assign printed as the lease"}
+	}
+	return strings.ToLower(s), nil
 }
 
 func newAssignmentsCmd(a *App) *cobra.Command {
@@ -340,11 +353,7 @@ func newAssignmentsCmd(a *App) *cobra.Command {
 				return &OpError{What: "assignments", Err: err}
 			}
 			if a.JSON {
-				m := map[string]any{"assignments": all}
-				if pending != nil {
-					m["pendingRecovery"] = pendingJSON(pending)
-				}
-				return a.PrintJSON(m)
+				return a.PrintJSON(jsonout.Assignments{Assignments: jsonout.NewHeld(all), PendingRecovery: jsonout.NewPending(pending)})
 			}
 			a.printPendingNote(pending)
 			if len(all) == 0 {

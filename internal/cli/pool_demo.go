@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 )
 
 func init() {
@@ -44,7 +46,7 @@ pools:
 	if err != nil {
 		return err
 	}
-	var web1 assignmentJSON
+	var web1 jsonout.Assign
 	if err := json.Unmarshal([]byte(out), &web1); err != nil {
 		return fmt.Errorf("assign --format json: %w", err)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"regexp"
 
 	"github.com/spf13/cobra"
@@ -73,13 +74,13 @@ assigned now). The pool's VFs must exist: apply the policy first. --name default
 					return &OpError{What: "pool libvirt-network", Err: err}
 				}
 				if a.JSON {
-					return a.PrintJSON(map[string]any{"network": name, "pool": pl.Name, "file": out, "vfs": jsonList(pl.VFIDs)})
+					return a.PrintJSON(jsonout.LibvirtNetwork{Network: name, Pool: pl.Name, File: out, VFs: jsonout.List(pl.VFIDs)})
 				}
 				a.Printf("pool libvirt-network: wrote %s (network %s, %d VFs of %s)\n", out, name, len(pl.VFIDs), pf.Name)
 				return nil
 			}
 			if a.JSON {
-				return a.PrintJSON(map[string]any{"network": name, "pool": pl.Name, "xml": doc, "vfs": jsonList(pl.VFIDs)})
+				return a.PrintJSON(jsonout.LibvirtNetwork{Network: name, Pool: pl.Name, XML: doc, VFs: jsonout.List(pl.VFIDs)})
 			}
 			a.Printf("%s\n", doc)
 			return nil

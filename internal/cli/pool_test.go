@@ -69,7 +69,12 @@ func TestAssignReleaseCLI(t *testing.T) {
 	}
 	var keys map[string]any
 	json.Unmarshal([]byte(r.Stdout), &keys)
-	if len(keys) != 6 || a.Owner != "web1" || a.Pool != "vms" || a.PF != "eth0" || a.VF != 0 || a.PCIAddress != initial[0].PCIAddress || len(a.Lease) != 32 {
+	for _, k := range []string{"owner", "pool", "pf", "pfPciAddress", "vf", "pciAddress", "lease", "existing", "notes"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("assign json lacks %q: %s", k, r.Stdout)
+		}
+	}
+	if a.Owner != "web1" || a.Pool != "vms" || a.PF != "eth0" || a.VF != 0 || a.PCIAddress != initial[0].PCIAddress || len(a.Lease) != 32 {
 		t.Fatalf("assign json: %s", r.Stdout)
 	}
 	v := vfs(t, labDir)[0]

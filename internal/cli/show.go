@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -35,7 +36,7 @@ func newShowCmd(a *App) *cobra.Command {
 				st = sel
 			}
 			if a.JSON {
-				return a.PrintJSON(st)
+				return a.PrintJSON(jsonout.NewShow(st.PFs))
 			}
 			if len(st.PFs) == 0 {
 				a.Printf("no SR-IOV capable PFs found on this host\n")

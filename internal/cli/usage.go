@@ -76,18 +76,17 @@ func flagError(c *cobra.Command, err error) error {
 			msg += fmt.Sprintf("; did you mean --%s?", s)
 		}
 		return &UsageError{What: usageWhat(c), Err: errors.New(msg + " (see --help)")}
+	case errors.As(err, &notExist):
+		// pflag says "unknown shorthand flag: 'x' in -x".
+		return &UsageError{What: usageWhat(c), Err: fmt.Errorf("unknown flag -%s (see --help)", notExist.GetSpecifiedName())}
 	case errors.As(err, &needs):
 		return &UsageError{What: "--" + needs.GetFlag().Name, Err: errors.New("needs a value")}
 	}
 	return &UsageError{What: usageWhat(c), Err: err}
 }
 
-func usageWhat(c *cobra.Command) string {
-	if n := commandName(c); n != "" {
-		return n
-	}
-	return "usage"
-}
+// usageWhat names the command in a usage error; the root needs no name: Run prefixes "sriovctl: ".
+func usageWhat(c *cobra.Command) string { return commandName(c) }
 
 // valueHint says what a flag of f's type accepts, given the parser's complaint.
 func valueHint(f *pflag.Flag, cause error) string {
@@ -147,6 +146,7 @@ var jsonCommands = []string{
 	"pool list", "assign", "release", "assignments", "trace", "mirror create", "mirror list", "mirror delete",
 	"lab init", "lab fault", "lab traffic", "openstack render", "openstack check", "version",
 	"export", "import netplan", "import networkd", "pool libvirt-network",
+	"lab reboot", "lab reset", "lab eswitch", "ledger restore-backup",
 }
 
 // writerCommands write the host through the service: they show progress (progress.go) and take

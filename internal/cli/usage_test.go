@@ -78,7 +78,7 @@ func TestInputRefusals(t *testing.T) {
 		{"pool show", []string{"pool", "show"}, `sriovctl: pool: unknown command "show" (commands: libvirt-network, list)`},
 		{"mirror ls", []string{"mirror", "ls"}, `sriovctl: mirror: unknown command "ls"; did you mean "list"?`},
 		{"top level", []string{"shwo"}, `sriovctl: unknown command "shwo"; did you mean "show"?`},
-		{"wrong arg count", []string{"vf", "set", "ens5f0"}, "sriovctl: vf set: want 2 argument(s)"},
+		{"wrong arg count", []string{"vf", "set", "ens5f0"}, "sriovctl: vf set: want 2 arguments (PF VF); got 1 argument"},
 		{"policy from a device", []string{"plan", "-f", "/dev/zero"}, "sriovctl: -f: /dev/zero: not a regular file (a character device)"},
 		{"policy from a FIFO", []string{"apply", "--yes", "-f", fifo}, "not a regular file (a FIFO)"},
 		{"octal vlan in a policy", []string{"apply", "--yes", "-f", octal}, `octal.yaml:5: pfs[0].vfs[0].vlan: invalid value "010"`},

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 )
 
 // Set at link time by release builds (see the Makefile):
@@ -21,15 +23,8 @@ var (
 	buildDate string
 )
 
-// BuildInfo says which sriovctl this is.
-type BuildInfo struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`
-	Modified  bool   `json:"modified"` // built from a checkout with uncommitted changes
-	BuildDate string `json:"buildDate"`
-	GoVersion string `json:"goVersion"`
-	Platform  string `json:"platform"`
-}
+// BuildInfo says which sriovctl this is: what `version --json` prints (jsonout.Version), with its text.
+type BuildInfo jsonout.Version
 
 // unknown fills a field that neither the linker flags nor the build information give.
 const unknown = "unknown"
@@ -96,7 +91,7 @@ func newVersionCmd(a *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info := ReadBuildInfo()
 			if a.JSON {
-				return a.PrintJSON(info)
+				return a.PrintJSON(jsonout.Version(info))
 			}
 			a.Printf("%s", info)
 			return nil

@@ -26,7 +26,7 @@ func TestVersionCommandAndFlag(t *testing.T) {
 			t.Errorf("version --json lacks %q: %s", k, js)
 		}
 	}
-	if code, _, stderr := runInProcess(t, "version", "extra"); code != 2 || !strings.Contains(stderr, "version: want 0 argument(s)") {
+	if code, _, stderr := runInProcess(t, "version", "extra"); code != 2 || !strings.Contains(stderr, "version: takes no arguments; got \"extra\"") {
 		t.Fatalf("version extra: %d %q", code, stderr)
 	}
 }

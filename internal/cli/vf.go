@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/sriovctl/sriovctl/internal/change"
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/service"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -182,7 +182,7 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 		return err
 	}
 	if a.JSON {
-		return a.PrintJSON(map[string]any{"pf": res.PF, "vf": id, "writes": res.Writes, "changes": describeOps(res.Ops)})
+		return a.PrintJSON(jsonout.NewDirect(res, id))
 	}
 	if len(res.Ops) == 0 {
 		a.Printf("%s vf %d: no changes\n", res.PF, id)
@@ -195,12 +195,4 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 		fmt.Fprintf(a.Stderr, "note: %s\n", n)
 	}
 	return nil
-}
-
-func describeOps(ops []change.Op) []string {
-	out := make([]string, 0, len(ops))
-	for _, o := range ops {
-		out = append(out, o.Describe())
-	}
-	return out
 }

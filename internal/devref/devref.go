@@ -8,6 +8,7 @@ package devref
 
 import (
 	"fmt"
+	"github.com/sriovctl/sriovctl/internal/suggest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,7 +54,11 @@ func PF(h *sriov.Host, field, ref string) (*sriov.PF, error) {
 	if p := h.FindPF(Canonical(ref)); p != nil {
 		return p, nil
 	}
-	return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + h.PFNames()}
+	names := make([]string, 0, len(h.PFs))
+	for _, p := range h.PFs {
+		names = append(names, p.Name)
+	}
+	return nil, &sriov.FieldError{Field: field, Value: ref, Allowed: "no such PF; PFs on this host: " + h.PFNames() + suggest.Hint(ref, names)}
 }
 
 // IsIndex reports whether ref is a VF index (a plain decimal number), which needs no host to resolve.

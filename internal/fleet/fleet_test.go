@@ -288,7 +288,7 @@ func TestDocumentsForStatus(t *testing.T) {
 		!strings.Contains(drift[0].Desired, "1") || drift[0].Desired == drift[0].Observed {
 		t.Errorf("DriftOf = %+v, want one vlan entry 0 -> 1", drift)
 	}
-	if got := fleet.Summary(p); got != "1 changes (0 disruptive)" {
+	if got := fleet.Summary(p); got != "1 change (0 disruptive)" {
 		t.Errorf("Summary = %q", got)
 	}
 }

@@ -85,7 +85,7 @@ func TestPlanSameMACProfileSteps(t *testing.T) {
 		"eth0 vf 0: spoofchk on -> off", "eth0 vf 0: trust off -> on",
 		"eth0 vf 2: spoofchk on -> off", "eth0 vf 2: trust off -> on",
 		"eth0 vf 0: mac 00:00:00:00:00:00 -> 02:00:00:00:00:aa", "eth0 vf 2: mac 00:00:00:00:00:00 -> 02:00:00:00:00:aa",
-		"eth0 vf 0: mac 02:00:00:00:00:aa -> 02:00:00:00:00:aa", "eth0 vf 2: mac 02:00:00:00:00:aa -> 02:00:00:00:00:aa",
+		"eth0 vf 0: mac 02:00:00:00:00:aa (unchanged, written again)", "eth0 vf 2: mac 02:00:00:00:00:aa (unchanged, written again)",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ops:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

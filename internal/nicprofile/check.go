@@ -2,6 +2,7 @@ package nicprofile
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/sriovctl/sriovctl/internal/host"
@@ -19,7 +20,11 @@ func (p *Profile) CheckChange(pf string, vf int, cur, want sriov.VFConfig) error
 func (p *Profile) CheckChangeIn(mode, pf string, vf int, cur, want sriov.VFConfig) error {
 	refused := func(what string, a Attr) error {
 		if r, ok := p.RefusalIn(a, mode); ok {
-			return host.Errorf(fmt.Sprintf("set vf %d %s on %s", vf, what, pf), r.ErrnoValue(), "%s: %s", p.Driver, r.Message)
+			op := fmt.Sprintf("set vf %d %s on %s", vf, what, pf)
+			if strings.HasSuffix(what, " on") || strings.HasSuffix(what, " off") {
+				op = fmt.Sprintf("turn %s for %s vf %d", what, pf, vf) // not "query_rss on on ens5f0"
+			}
+			return host.Errorf(op, r.ErrnoValue(), "%s: %s", p.Driver, r.Message)
 		}
 		return nil
 	}

@@ -125,10 +125,13 @@ func (p *Plan) Disruptive() int {
 	return n
 }
 
-// Summary is "no changes" or "N changes (M disruptive)".
+// Summary is "no changes", "1 change (M disruptive)" or "N changes (M disruptive)".
 func (p *Plan) Summary() string {
-	if len(p.Ops) == 0 {
+	switch len(p.Ops) {
+	case 0:
 		return "no changes"
+	case 1:
+		return fmt.Sprintf("1 change (%d disruptive)", p.Disruptive())
 	}
 	return fmt.Sprintf("%d changes (%d disruptive)", len(p.Ops), p.Disruptive())
 }

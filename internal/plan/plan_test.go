@@ -117,7 +117,7 @@ func TestBuild(t *testing.T) {
 			setup:   fourConfigured,
 			policy:  "pfs:\n  - name: igb0\n    numVfs: 0\n",
 			want:    []string{"igb0: numvfs 4 -> 0"},
-			summary: "1 changes (1 disruptive)",
+			summary: "1 change (1 disruptive)",
 		},
 		{
 			name:   "igb MAC on a bound VF reloads igbvf",
@@ -135,9 +135,9 @@ func TestBuild(t *testing.T) {
 			name:   "igb driver changes keep a clear admin MAC clear",
 			setup:  fourConfigured,
 			policy: "pfs:\n  - name: igb0\n    vfs:\n      - ids: \"0\"\n        driver: vfio-pci\n      - ids: \"2\"\n        driver: igbvf\n",
-			want: []string{"igb0 vf 0: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00", "igb0 vf 0: driver igbvf -> vfio-pci",
+			want: []string{"igb0 vf 0: mac 00:00:00:00:00:00 (unchanged, written again)", "igb0 vf 0: driver igbvf -> vfio-pci",
 				// vf 2: a clear before the bind too, which an undo runs last after unbinding igbvf again.
-				"igb0 vf 2: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00", "igb0 vf 2: driver vfio-pci -> igbvf", "igb0 vf 2: mac 00:00:00:00:00:00 -> 00:00:00:00:00:00"},
+				"igb0 vf 2: mac 00:00:00:00:00:00 (unchanged, written again)", "igb0 vf 2: driver vfio-pci -> igbvf", "igb0 vf 2: mac 00:00:00:00:00:00 (unchanged, written again)"},
 		},
 		{
 			name: "mlx5 MAC swap clears first",
@@ -240,7 +240,7 @@ func TestBuild(t *testing.T) {
 			name:    "by PCI address",
 			policy:  "pfs:\n  - pciAddress: \"{ice0}\"\n    numVfs: 1\n",
 			want:    []string{"ice0: numvfs 0 -> 1"},
-			summary: "1 changes (0 disruptive)",
+			summary: "1 change (0 disruptive)",
 		},
 	}
 	for _, c := range cases {

@@ -189,7 +189,11 @@ func yamlError(file string, err error) error {
 	}
 	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return &Error{File: file, Line: n, Msg: humanize(m[2])}
+		msg := humanize(m[2])
+		if strings.Contains(msg, "found character that cannot start any token") {
+			msg += " (a tab? YAML indents with spaces only)"
+		}
+		return &Error{File: file, Line: n, Msg: msg}
 	}
 	return &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }

@@ -77,6 +77,9 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		switch {
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && decimal().MatchString(n.Value):
+			// Too long for a 64-bit integer, YAML reads it as a float: a whole number, out of range.
+			return c.fail(n, path, "invalid value %s: out of range", quoteValue(n))
 		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
 			return c.fail(n, path, "invalid value %s: want a whole number, e.g. 10 (no fraction)", quoteValue(n))
 		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" && !decimal().MatchString(n.Value):

@@ -35,7 +35,7 @@ func Example() {
 	fmt.Println("in sync:", st.InSync)
 	// Output:
 	// apply: 2 writes <nil>
-	// in sync: false drift: 1 changes (0 disruptive)
+	// in sync: false drift: 1 change (0 disruptive)
 	// restore: 1 writes <nil>
 	// in sync: true
 }

@@ -22,7 +22,11 @@ type ProblemsError struct {
 }
 
 func (e *ProblemsError) Error() string {
-	return fmt.Sprintf("%s: %d problem(s), first: %s; nothing was changed", e.What, len(e.Plan.Problems), e.Plan.Problems[0])
+	n := fmt.Sprintf("%d problems, first", len(e.Plan.Problems))
+	if len(e.Plan.Problems) == 1 {
+		n = "1 problem"
+	}
+	return fmt.Sprintf("%s: %s: %s; nothing was changed", e.What, n, e.Plan.Problems[0])
 }
 
 // InvalidInput reports whether a problem is an input error.

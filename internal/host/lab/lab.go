@@ -412,7 +412,8 @@ func (l *Lab) SetVFVLAN(ctx context.Context, ref string, id int, vlan, qos int, 
 }
 
 func (l *Lab) setFlag(ctx context.Context, ref string, id int, name string, a nicprofile.Attr, on bool, set func(v *vf)) error {
-	op := fmt.Sprintf("set vf %d %s %s on %s", id, name, onOff(on), ref)
+	// "turn query_rss on for ens5f0 vf 0", not "set vf 0 query_rss on on ens5f0".
+	op := fmt.Sprintf("turn %s %s for %s vf %d", name, onOff(on), ref, id)
 	return l.mutate(ctx, op, func(t *tx) error {
 		p, v, prof, err := t.findVF(op, ref, id)
 		if err != nil {
