@@ -89,6 +89,7 @@ in-cluster ServiceAccount. --json prints {"nodes": [...], "policies": [...]}.`,
 	fl.StringVar(&f.context, "context", "", "the kubeconfig context `NAME` to use (default: its current context)")
 	fl.StringVarP(&f.namespace, "namespace", "n", DefaultNamespace, "the agents' namespace `NS`, where their rollout slot Leases are")
 	fl.DurationVar(&f.timeout, "request-timeout", 10*time.Second, "give up on an API request after this `DURATION`")
+	fl.BoolVar(&a.JSON, "json", false, "print JSON instead of text") // --json is each printing command's own flag
 	return cmd
 }
 
