@@ -251,7 +251,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	}
 	p := res.Plan
 	a.noteOtherManagers(ctx, pol, p) // other tools that also manage these PFs (managers.go)
-	out := jsonout.Apply{Plan: jsonout.NewPlan(p, nil), DryRun: f.dryRun, Writes: res.Writes, Recovered: jsonout.NewRecovered(res.Recovered),
+	out := jsonout.Apply{Plan: jsonout.NewPlan(p, nil), DryRun: f.dryRun, Writes: res.Writes, HostWrites: res.HostWrites, Recovered: jsonout.NewRecovered(res.Recovered),
 		Missing: res.Missing, Reasserted: jsonout.NewReasserted(res.Reasserted)}
 	if !a.JSON {
 		a.printPlan(p)
@@ -304,7 +304,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 	case len(p.Ops) == 0:
 		a.Printf("%s: the host already matches: 0 writes\n", what)
 	default:
-		a.Printf("%s: done: %s\n", what, plural(res.Writes, "write"))
+		a.Printf("%s: done: %s%s\n", what, plural(res.Writes, "write"), carriedBy(res.Writes, res.HostWrites))
 	}
 	return nil
 }
@@ -535,4 +535,13 @@ func init() {
 		_, err = d.OK("restore")
 		return err
 	}})
+}
+
+// carriedBy says, when the backend batched them, how many kernel requests carried the writes: the plan's
+// operations stay the unit users see, and the count stays truthful.
+func carriedBy(writes, hostWrites int) string {
+	if hostWrites <= 0 || hostWrites >= writes {
+		return ""
+	}
+	return " in " + plural(hostWrites, "kernel request") + " (one netlink message carries all of a VF's settings)"
 }

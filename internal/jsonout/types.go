@@ -138,7 +138,10 @@ func NewPlan(p *plan.Plan, pending *service.Pending) Plan {
 type Apply struct {
 	Plan
 	DryRun bool `json:"dryRun"`
-	Writes int  `json:"writes"`
+	// Writes counts the plan's operations done; HostWrites the kernel requests that carried them, fewer
+	// where one netlink message sets several settings of a VF.
+	Writes     int `json:"writes"`
+	HostWrites int `json:"hostWrites"`
 	// Recovered is what was recovered first, left by killed commands.
 	Recovered *Recovered `json:"recovered,omitempty"`
 	// Missing (restore) lists the desired state's PFs that are not on the host.

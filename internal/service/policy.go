@@ -105,6 +105,7 @@ type ApplyResult struct {
 	Plan       *plan.Plan `json:"plan"`
 	Recovered  *Recovered `json:"recovered,omitempty"`
 	Writes     int        `json:"writes"`
+	HostWrites int        `json:"hostWrites"` // the host writes that carried Writes (host.VFBatcher)
 	RolledBack bool       `json:"rolledBack,omitempty"`
 	Unrestored []string   `json:"unrestored,omitempty"`
 	// Pending is, for a dry run, what a real apply would recover first.
@@ -179,7 +180,7 @@ func (s *Service) applyLocked(ctx context.Context, what string, req ApplyRequest
 		}
 	}
 	r, err := apply.Exec(ctx, s.host, st, p.Ops, data, s.dir, what)
-	res.Writes, res.RolledBack, res.Unrestored = r.Writes, r.RolledBack, r.Unrestored
+	res.Writes, res.HostWrites, res.RolledBack, res.Unrestored = r.Writes, r.HostWrites, r.RolledBack, r.Unrestored
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
