@@ -235,7 +235,7 @@ func (a *App) printAssignment(res *service.AssignResult, format string) error {
 			Reapplied: jsonout.List(as.Reapplied), Notes: jsonout.List(notes), Recovered: jsonout.NewRecovered(res.Recovered)})
 	}
 	for _, n := range notes {
-		fmt.Fprintf(a.Stderr, "note: %s\n", n)
+		a.note(n) // silenced by -q
 	}
 	switch format {
 	case formatLibvirt:

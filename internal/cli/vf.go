@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -192,7 +191,7 @@ func (a *App) setVF(cmd *cobra.Command, pfRef string, id int, s sriov.VFSettings
 		a.Printf("%s\n", o.Describe())
 	}
 	for _, n := range res.Notes {
-		fmt.Fprintf(a.Stderr, "note: %s\n", n)
+		a.note(n) // silenced by -q
 	}
 	return nil
 }
