@@ -167,6 +167,19 @@ func TestMerge(t *testing.T) {
 			wantConflicts: []string{"ens2f0 numVfs: policy a wants 4, policy b wants 8"},
 		},
 		{
+			name: "PF settings besides the VF count are kept: MTU, eswitch mode, a PF selected by match",
+			a:    `{pfs: [{name: ens2f0, numVfs: 4, mtu: 9000}, {match: {driver: ice}, eswitchMode: switchdev}]}`,
+			b:    `{pfs: [{name: ens2f0, mtu: 9000, eswitchMode: legacy}]}`,
+			want: `{pfs: [{name: ens2f0, numVfs: 4, mtu: 9000, eswitchMode: legacy}, {match: {driver: ice}, eswitchMode: switchdev}]}`,
+		},
+		{
+			name:          "different MTUs: the PF is left out",
+			a:             `{pfs: [{name: ens2f0, mtu: 9000}, {name: ens3f0, mtu: 1500}]}`,
+			b:             `{pfs: [{name: ens2f0, mtu: 1500}]}`,
+			want:          `{pfs: [{name: ens3f0, mtu: 1500}]}`,
+			wantConflicts: []string{"ens2f0 mtu: policy a wants 9000, policy b wants 1500"},
+		},
+		{
 			name:          "different VLAN on one VF",
 			a:             `{pfs: [{name: ens2f0, vfs: [{ids: "0-3", vlan: 100}]}]}`,
 			b:             `{pfs: [{name: ens2f0, vfs: [{ids: "3", vlan: 200}]}], pools: [{name: p, pf: ens2f0, ids: "0"}]}`,

@@ -80,9 +80,26 @@ type wanted struct {
 
 type pfDesire struct {
 	ref    string
+	match  *policy.Match // how the PF is named when the policies select it by match
 	order  int
-	numVFs *wanted
+	fields map[string]wanted         // PF settings: JSON field name -> value
 	vfs    map[int]map[string]wanted // vf id -> JSON field name -> value
+}
+
+// pfSettings lists the PF-level settings pf states (numVfs, mtu, eswitchMode), keyed by their JSON name.
+func pfSettings(pf policy.PF, from string) map[string]wanted {
+	out := map[string]wanted{}
+	if pf.NumVFs != nil {
+		out["numVfs"] = wanted{value: fmt.Sprint(*pf.NumVFs), raw: reflect.ValueOf(pf.NumVFs), policy: from}
+	}
+	if pf.MTU != nil {
+		out["mtu"] = wanted{value: fmt.Sprint(*pf.MTU), raw: reflect.ValueOf(pf.MTU), policy: from}
+	}
+	if pf.EswitchMode != "" {
+		mode := pf.EswitchMode
+		out["eswitchMode"] = wanted{value: mode, raw: reflect.ValueOf(&mode), policy: from}
+	}
+	return out
 }
 
 // Merge combines the policies that select a node. Two policies may name the same PF and even the same VF
@@ -112,15 +129,19 @@ func Merge(selected []Selected, canonical func(ref string) string) (*Merged, err
 			key := canonical(pf.Ref())
 			d := pfs[key]
 			if d == nil {
-				d = &pfDesire{ref: pf.Ref(), order: len(pfs), vfs: map[int]map[string]wanted{}}
+				d = &pfDesire{ref: pf.Ref(), match: pf.Match, order: len(pfs), fields: map[string]wanted{}, vfs: map[int]map[string]wanted{}}
 				pfs[key] = d
 			}
-			if pf.NumVFs != nil {
-				w := wanted{value: fmt.Sprint(*pf.NumVFs), raw: reflect.ValueOf(pf.NumVFs), policy: s.Name}
-				if d.numVFs != nil && d.numVFs.value != w.value {
-					conflict(key, d.ref, -1, "numVfs", *d.numVFs, w)
-				} else if d.numVFs == nil {
-					d.numVFs = &w
+			settings := pfSettings(pf, s.Name)
+			for _, name := range []string{"numVfs", "mtu", "eswitchMode"} { // a fixed order: conflicts read the same each time
+				w, ok := settings[name]
+				if !ok {
+					continue
+				}
+				if prev, seen := d.fields[name]; seen && prev.value != w.value {
+					conflict(key, d.ref, -1, name, prev, w)
+				} else if !seen {
+					d.fields[name] = w
 				}
 			}
 			for _, g := range pf.VFs {
@@ -225,13 +246,16 @@ func Merge(selected []Selected, canonical func(ref string) string) (*Merged, err
 // entry (as a range), except those with a MAC, which is for one VF only.
 func (d *pfDesire) render() map[string]any {
 	out := map[string]any{}
-	if strings.Count(d.ref, ":") == 2 {
+	switch {
+	case d.match != nil:
+		out["match"] = d.match
+	case strings.Count(d.ref, ":") == 2:
 		out["pciAddress"] = d.ref
-	} else {
+	default:
 		out["name"] = d.ref
 	}
-	if d.numVFs != nil {
-		out["numVfs"] = d.numVFs.raw.Elem().Interface()
+	for name, w := range d.fields {
+		out[name] = w.raw.Elem().Interface()
 	}
 	groups := map[string][]int{}
 	settings := map[string]map[string]any{}
