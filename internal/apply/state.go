@@ -127,10 +127,13 @@ func Begin(dir string, h Header) (*Journal, error) {
 	return &Journal{dir: dir, f: f}, nil
 }
 
-func (j *Journal) append(r record) error {
+func (j *Journal) append(r record, sync bool) error {
 	data, _ := json.Marshal(r)
 	if _, err := j.f.Write(append(data, '\n')); err != nil {
 		return fmt.Errorf("journal: %w", err)
+	}
+	if !sync {
+		return nil
 	}
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("journal: fsync: %w", err)
@@ -138,11 +141,16 @@ func (j *Journal) append(r record) error {
 	return nil
 }
 
-// Next records that operation i is about to run.
-func (j *Journal) Next(i int) error { return j.append(record{Next: &i}) }
+// Next records that operation i is about to run. It is not fsynced: recovery undoes from the snapshot
+// (fsynced when the journal began), whatever ran, and uses Next only to report how far the apply got. A
+// killed process's record is in the page cache all the same; a power loss can lose it, and with it only
+// that report (the kernel's VF state is gone after a power loss too). One fsync per write was most of
+// a large apply's time.
+func (j *Journal) Next(i int) error { return j.append(record{Next: &i}, false) }
 
-// Commit records that every operation succeeded.
-func (j *Journal) Commit() error { return j.append(record{Committed: true}) }
+// Commit records that every operation succeeded; fsynced, since recovery then finishes the apply
+// (stores the desired state) instead of undoing it.
+func (j *Journal) Commit() error { return j.append(record{Committed: true}, true) }
 
 // Close closes the journal file, keeping it.
 func (j *Journal) Close() {
