@@ -290,7 +290,7 @@ func TestPolicyFlagAlias(t *testing.T) {
 		{[]string{"pool", "list", "-f", policy}, 0, "vms", "", true},
 		{[]string{"pool", "list", "--file", policy}, 0, "vms", "", true},
 		{[]string{"pool", "list", "--policy", policy}, 0, "vms", "note: --policy is deprecated; use -f/--file", false},
-		{[]string{"pool", "list", "--policy", policy, "-q"}, ExitInvalid, "", "unknown shorthand flag", false},
+		{[]string{"pool", "list", "--policy", policy, "-q"}, ExitInvalid, "", "unknown flag -q", false},
 		{[]string{"pool", "list", "--policy", policy, "-f", policy}, ExitInvalid, "", "--policy: give -f/--file only", false},
 	}
 	for _, c := range cases {

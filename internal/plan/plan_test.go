@@ -219,7 +219,7 @@ func TestBuild(t *testing.T) {
 			name:    "PF by match with a PCI address glob",
 			policy:  "pfs:\n  - match: {vendorId: \"8086\", pciAddress: \"{ice0}\"}\n    numVfs: 1\n",
 			want:    []string{"ice0: numvfs 0 -> 1"},
-			summary: "1 changes (0 disruptive)",
+			summary: "1 change (0 disruptive)",
 		},
 		{
 			name:     "match selecting several PFs",

@@ -32,7 +32,7 @@ func page(t *testing.T) *httptest.Server {
 	t.Helper()
 	_, d := agenttest.Drifted(t)
 	ring := agent.NewRing(10)
-	ring.Add(agent.EventDrift, "drift: 1 changes (0 disruptive)", []string{"igb0 vf 1: vlan 5 -> 100"})
+	ring.Add(agent.EventDrift, "drift: 1 change (0 disruptive)", []string{"igb0 vf 1: vlan 5 -> 100"})
 	srv := httptest.NewServer(statuspage.Handler(source{snap: agent.Snapshot{Mode: "report", Drift: d, Observed: d.At, Pending: "report only"}, ring: ring}))
 	t.Cleanup(srv.Close)
 	return srv
