@@ -14,35 +14,43 @@ func newPFCmd(a *App) *cobra.Command {
 	var numVFs int
 	var force bool
 	var mode string
+	var mtu int
 	set := &cobra.Command{
-		Use:   "set PF --numvfs N | --eswitch-mode legacy|switchdev [--force]",
-		Short: "Set a PF's VF count or eswitch mode",
+		Use:   "set PF --numvfs N | --eswitch-mode legacy|switchdev | --mtu N [--force]",
+		Short: "Set a PF's VF count, eswitch mode or MTU",
 		Long: `Set how many VFs a PF has. The kernel refuses to resize a PF that has VFs (EBUSY): resizing must go
 through 0, which destroys every VF and its configuration. Without --force such a resize is refused and
 the VFs that would lose their configuration are named; with --force it goes through 0.
 
 --eswitch-mode switches the PF's embedded switch between legacy and switchdev (VF representors, tc
 offload) through devlink. Drivers change it only without VFs: a PF with VFs goes through 0 (with
---force), and its VFs are created again with their settings and drivers.`,
+--force), and its VFs are created again with their settings and drivers.
+
+--mtu sets the PF netdev's MTU (68 to the most the NIC allows), which bounds its VFs' MTU; it destroys
+nothing. In a policy, mtu: is set before the PF's VFs are created.`,
 		Example: `  sriovctl pf set ens5f0 --numvfs 4
   sriovctl pf set 0000:01:00.0 --numvfs 2 --force     # resize through 0: every VF is destroyed first
-  sriovctl pf set ens3f0 --eswitch-mode switchdev`,
+  sriovctl pf set ens3f0 --eswitch-mode switchdev
+  sriovctl pf set ens5f0 --mtu 9000`,
 		Args: exactArgs(1, "PF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			setNum, setMode := cmd.Flags().Changed("numvfs"), cmd.Flags().Changed("eswitch-mode")
+			setNum, setMode, setMTU := cmd.Flags().Changed("numvfs"), cmd.Flags().Changed("eswitch-mode"), cmd.Flags().Changed("mtu")
 			switch {
-			case setNum && setMode:
-				return Usagef("pf set", "give --numvfs or --eswitch-mode, not both")
+			case countTrue(setNum, setMode, setMTU) > 1:
+				return Usagef("pf set", "give one of --numvfs, --eswitch-mode and --mtu")
 			case setMode:
 				return a.setEswitchMode(cmd, args[0], mode, force)
+			case setMTU:
+				return a.setMTU(cmd, args[0], mtu)
 			case !setNum:
-				return Usagef("pf set", "nothing to set: give --numvfs N or --eswitch-mode legacy|switchdev")
+				return Usagef("pf set", "nothing to set: give --numvfs N, --eswitch-mode legacy|switchdev or --mtu N")
 			}
 			return a.setNumVFs(cmd, args[0], numVFs, force)
 		},
 	}
 	set.Flags().IntVar(&numVFs, "numvfs", 0, "create `N` VFs (0 to the PF's sriov_totalvfs)")
 	set.Flags().StringVar(&mode, "eswitch-mode", "", "eswitch mode, `legacy|switchdev` (devlink)")
+	set.Flags().IntVar(&mtu, "mtu", 0, "set the PF's MTU to `N` (68 to the most the NIC allows)")
 	set.Flags().BoolVar(&force, "force", false, "resize an enabled PF by going through 0 (destroys every VF's configuration), even with VFs handed to owners")
 	addWaitTimeoutFlag(set.Flags())
 	cmd.AddCommand(set)
@@ -89,4 +97,36 @@ func (a *App) setEswitchMode(cmd *cobra.Command, ref, mode string, force bool) e
 	}
 	a.Printf("%s: eswitch %s -> %s (%s)\n", p.Name, p.EswitchMode, mode, plural(res.Writes, "write"))
 	return nil
+}
+
+func (a *App) setMTU(cmd *cobra.Command, ref string, mtu int) error {
+	svc, err := a.Service(false)
+	if err != nil {
+		return err
+	}
+	res, err := svc.SetMTU(cmd.Context(), ref, mtu)
+	if err != nil {
+		return err
+	}
+	p := res.Before
+	if a.JSON {
+		return a.PrintJSON(jsonout.PFSet{Direct: jsonout.NewDirect(res, -1), MTU: &mtu, PreviousMTU: &p.MTU})
+	}
+	if len(res.Ops) == 0 {
+		a.Printf("%s: mtu is already %d, no changes\n", p.Name, mtu)
+		return nil
+	}
+	a.Printf("%s: mtu %d -> %d\n", p.Name, p.MTU, mtu)
+	return nil
+}
+
+// countTrue counts the flags given.
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

@@ -68,6 +68,7 @@ pools:
 		{"vf set", []string{"vf", "set", "ens5f0", "0", "--vlan", "5"}, 0},
 		{"vf bind", []string{"vf", "bind", "ens5f0", "1", "vfio-pci"}, 0},
 		{"pf set", []string{"pf", "set", "ens4f0", "--eswitch-mode", "switchdev"}, 0},
+		{"pf set", []string{"pf", "set", "ens5f0", "--mtu", "9000"}, 0},
 		{"trace", []string{"trace", "--pf", "ens5f0", "--from", "wire", "--dst", "02:00:00:00:00:10", "--vlan", "5"}, 0},
 		{"lab traffic", []string{"lab", "traffic", "--pf", "ens5f0", "--from", "wire", "--dst", "ff:ff:ff:ff:ff:ff", "--count", "3"}, 0},
 		{"mirror create", []string{"mirror", "create", "probe", "--pf", "ens5f0", "--vfs", "2,3"}, 0},

@@ -51,15 +51,16 @@ type Value struct {
 	Driver        *string           `json:"driver,omitempty"` // "" is no driver
 	MirrorRule    *sriov.MirrorRule `json:"mirrorRule,omitempty"`
 	EswitchMode   string            `json:"eswitchMode,omitempty"`
+	MTU           *int              `json:"mtu,omitempty"`
 }
 
 // Op is one host write: its kind (numvfs, mac, vlan, spoofchk, trust, linkState, rate, queryRss, driver,
-// mirrorRule, eswitchMode), where, the value it replaces and the one it writes.
+// mirrorRule, eswitchMode, mtu), where, the value it replaces and the one it writes.
 type Op struct {
 	Kind         string `json:"kind"`
 	PF           string `json:"pf"`
 	PFPCIAddress string `json:"pfPciAddress,omitempty"`
-	// VF is the VF written, -1 for a write to the PF itself (numvfs, eswitchMode, mirrorRule).
+	// VF is the VF written, -1 for a write to the PF itself (numvfs, eswitchMode, mirrorRule, mtu).
 	VF          int    `json:"vf"`
 	From        Value  `json:"from"`
 	To          Value  `json:"to"`
@@ -92,6 +93,8 @@ func newValue(k change.Kind, v change.Value) Value {
 		out.MirrorRule = v.Rule
 	case change.KindEswitchMode:
 		out.EswitchMode = v.Mode
+	case change.KindMTU:
+		out.MTU = &v.MTU
 	}
 	return out
 }
@@ -480,6 +483,8 @@ type PFSet struct {
 	PreviousNumVFs      *int   `json:"previousNumVfs,omitempty"`
 	EswitchMode         string `json:"eswitchMode,omitempty"`
 	PreviousEswitchMode string `json:"previousEswitchMode,omitempty"`
+	MTU                 *int   `json:"mtu,omitempty"`
+	PreviousMTU         *int   `json:"previousMtu,omitempty"`
 }
 
 // VFBind is `vf bind`: the direct change and the VF's driver before and after ("" is none).
