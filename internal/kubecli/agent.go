@@ -2,6 +2,7 @@ package kubecli
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 
@@ -42,9 +43,15 @@ func runAgent(cmd *cobra.Command, a *cli.App) error {
 	var cfg *rest.Config
 	var err error
 	if k.Kubeconfig != "" {
+		if _, serr := os.Stat(k.Kubeconfig); errors.Is(serr, os.ErrNotExist) {
+			return cli.Usagef("--kubeconfig", "invalid value %q: no such file", k.Kubeconfig)
+		}
 		cfg, err = clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
 	} else {
 		cfg, err = rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			return cli.Usagef("--kubeconfig", "not running in a pod (no in-cluster configuration): give --kubeconfig FILE")
+		}
 	}
 	if err != nil {
 		return &cli.OpError{What: "agent --kubernetes", Err: err}

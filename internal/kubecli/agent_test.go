@@ -26,6 +26,7 @@ import (
 func TestAgentKubernetesFlags(t *testing.T) {
 	labDir := clitest.NewLab(t, "igb0=igb")
 	t.Setenv("NODE_NAME", "")
+	t.Setenv("KUBERNETES_SERVICE_HOST", "") // the test may itself run in a pod: no in-cluster configuration here
 	run := func(args ...string) (int, string) {
 		var stderr strings.Builder
 		code := cli.Run(context.Background(), args, nil, &strings.Builder{}, &stderr)
@@ -41,7 +42,8 @@ func TestAgentKubernetesFlags(t *testing.T) {
 		{[]string{"--kubernetes", "--repair-disruptive"}, 2, "--repair-disruptive: not with --kubernetes"},
 		{[]string{"--kubernetes", "--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"--kubernetes"}, 2, "--node-name: missing"},
-		{[]string{"--kubernetes", "--node-name", "n1", "--kubeconfig", filepath.Join(t.TempDir(), "none")}, 1, "none"},
+		{[]string{"--kubernetes", "--node-name", "n1", "--kubeconfig", filepath.Join(t.TempDir(), "none")}, 2, `none": no such file`},
+		{[]string{"--kubernetes", "--node-name", "n1"}, 2, "--kubeconfig: not running in a pod"},
 	} {
 		sock := filepath.Join(t.TempDir(), "a.sock")
 		code, stderr := run(append([]string{"--lab", labDir, "agent", "--socket", sock, "--metrics", ""}, tc.args...)...)

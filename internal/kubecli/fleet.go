@@ -111,7 +111,7 @@ func (f kubeFlags) client() (client.Client, string, error) {
 	switch {
 	case err == nil:
 	case f.kubeconfig != "" && errors.Is(err, os.ErrNotExist):
-		return nil, "", cli.Usagef("--kubeconfig", "%v", err)
+		return nil, "", cli.Usagef("--kubeconfig", "invalid value %q: no such file", f.kubeconfig)
 	case clientcmd.IsContextNotFound(err):
 		return nil, "", cli.Usagef("--context", "%v", err)
 	case clientcmd.IsEmptyConfig(err):

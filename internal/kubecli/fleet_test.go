@@ -64,7 +64,7 @@ func TestFleetStatusRefusals(t *testing.T) {
 		{"KUBECONFIG is read", []string{"fleet", "status", "--json"}, map[string]string{"KUBECONFIG": kc}, 1,
 			"sriovctl: fleet status: cannot reach the Kubernetes API server at https://127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused\n"},
 		{"missing kubeconfig file", []string{"fleet", "status", "--kubeconfig", "/nonexistent/kubeconfig"}, nil, 2,
-			"sriovctl: --kubeconfig: stat /nonexistent/kubeconfig: no such file or directory\n"},
+			"sriovctl: --kubeconfig: invalid value \"/nonexistent/kubeconfig\": no such file\n"},
 		{"unknown context", []string{"fleet", "status", "--kubeconfig", kc, "--context", "prod"}, nil, 2,
 			"sriovctl: --context: invalid value \"prod\": allowed the kubeconfig's contexts [lab]\n"},
 		{"no configuration anywhere", []string{"fleet", "status"}, map[string]string{"KUBECONFIG": "", "HOME": t.TempDir(), "KUBERNETES_SERVICE_HOST": ""}, 2,
