@@ -9,7 +9,7 @@
 // files are one configuration, merged per key as netplan merges them (ConvertFiles).
 //
 // Settings with no equivalent in a policy get a note (with the file and line): delay-virtual-functions-
-// rebind, VF MTUs, PF MTUs, PFs netplan selects by match: rather than by name. Keys that are not SR-IOV
+// rebind, VF MTUs, PFs netplan selects by match: rather than by name. Keys that are not SR-IOV
 // settings (addresses, dhcp4, routes...) stay with netplan and are listed in one note per interface.
 package netplan
 
@@ -239,7 +239,10 @@ func ConvertFiles(files []File) (*policy.Policy, adopt.Notes, error) {
 			notes.Add(d.at("delay-virtual-functions-rebind"), "%s: delay-virtual-functions-rebind has no equivalent: sriovctl binds the VFs' drivers again right after an eswitch mode change", d.id)
 		}
 		if d.eth.MTU != nil {
-			notes.Add(d.at("mtu"), "%s: mtu %d of the PF has no equivalent in this policy; netplan keeps setting it", d.id, *d.eth.MTU)
+			if err := sriov.ValidateMTU("mtu", *d.eth.MTU, sriov.MaxMTU); err != nil {
+				return nil, nil, fail(d, "ethernets.%s: %v", d.id, err)
+			}
+			pf.MTU = adopt.Ptr(*d.eth.MTU)
 		}
 		otherKeys(d, &notes)
 		want := map[int]adopt.VF{}

@@ -40,8 +40,9 @@ var cases = []struct {
 		want: `pfs:
   - name: eno1
     numVfs: 2
+    mtu: 9000
 `,
-		notes: []string{"netplan.yaml:6: eno1: mtu 9000 of the PF has no equivalent", "netplan.yaml:7: enp1s16f1: addresses: not SR-IOV settings"},
+		notes: []string{"netplan.yaml:7: enp1s16f1: addresses: not SR-IOV settings"},
 	},
 	{
 		name: "count, eswitch mode and delayed rebind",

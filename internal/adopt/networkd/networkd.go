@@ -11,7 +11,7 @@
 // file (in file name order) that match a PF count; a .network file's settings come after the .link
 // file's and win where both set a VF field.
 //
-// Settings with no equivalent get a note with the file and line: a PF MTU (MTUBytes=), unknown [SR-IOV]
+// Settings with no equivalent get a note with the file and line: an MTUBytes= with a size suffix, unknown [SR-IOV]
 // keys, values outside what the policy allows (VLAN 4095, QoS above 7).
 package networkd
 
@@ -156,6 +156,8 @@ type pfConf struct {
 	ref               string
 	isPCI             bool
 	numVFs            *int
+	mtu               *int // MTUBytes=; a .network file's wins over a .link file's, as networkd sets it last
+	mtuFromNetwork    bool
 	vfs               map[int]adopt.VF
 	src               map[int]map[string]string // VF -> field -> file:line, for conflict notes
 	linkFile, netFile string
@@ -248,11 +250,19 @@ func Convert(files []File) (*policy.Policy, adopt.Notes, error) {
 			}
 		}
 		if mtu != nil {
-			tool := "networkd"
-			if isLink {
-				tool = "udev"
+			// Plain bytes only: systemd also takes K/M/G suffixes (base 1024), rare for an MTU.
+			n, err := strconv.Atoi(mtu.Value)
+			switch {
+			case err != nil || sriov.ValidateMTU("mtu", n, sriov.MaxMTU) != nil:
+				notes.Add(at(mtu.Line), "MTUBytes=%s of %s is not an MTU in plain bytes (%d-%d): left out", mtu.Value, ref, sriov.MinMTU, sriov.MaxMTU)
+			case isLink && pc.mtuFromNetwork:
+				notes.Add(at(mtu.Line), "MTUBytes=%s of %s: left out, the .network file's MTUBytes= is set after it", mtu.Value, ref)
+			default:
+				if !isLink && pc.mtu != nil && *pc.mtu != n {
+					notes.Add(at(mtu.Line), "MTUBytes=%d of %s replaces the .link file's %d: networkd sets it after udev", n, ref, *pc.mtu)
+				}
+				pc.mtu, pc.mtuFromNetwork = adopt.Ptr(n), !isLink
 			}
-			notes.Add(at(mtu.Line), "MTUBytes=%s of %s has no equivalent in this policy; %s keeps setting it", mtu.Value, ref, tool)
 		}
 		for _, s := range vfSecs {
 			vfSection(pc, f.Name, s, &notes)
@@ -265,9 +275,9 @@ func Convert(files []File) (*policy.Policy, adopt.Notes, error) {
 	sort.Slice(order, func(i, j int) bool { return order[i].order < order[j].order })
 	pol := &policy.Policy{PFs: []policy.PF{}}
 	for _, pc := range order {
-		pf := policy.PF{Name: pc.ref, NumVFs: pc.numVFs}
+		pf := policy.PF{Name: pc.ref, NumVFs: pc.numVFs, MTU: pc.mtu}
 		if pc.isPCI {
-			pf = policy.PF{PCIAddress: pc.ref, NumVFs: pc.numVFs}
+			pf = policy.PF{PCIAddress: pc.ref, NumVFs: pc.numVFs, MTU: pc.mtu}
 		}
 		for id := range pc.vfs {
 			if pc.numVFs != nil && id >= *pc.numVFs {

@@ -94,6 +94,7 @@ func TestConvert(t *testing.T) {
 			want: `pfs:
   - name: enp1s0f0
     numVfs: 4
+    mtu: 9000
     vfs:
       - ids: "0"
         mac: "02:11:22:33:44:55"
@@ -118,7 +119,31 @@ func TestConvert(t *testing.T) {
       - ids: "3"
         trust: true
 `,
-			notes: []string{"25-sriov.link:8: MTUBytes=9000 of enp1s0f0 has no equivalent"},
+		},
+		{
+			name: "a .network file's MTUBytes= wins over the .link file's, whatever the names' order",
+			files: []networkd.File{
+				{Name: "10-pf.network", Data: []byte("[Match]\nName=enp1s0f0\n\n[Link]\nMTUBytes=1500\n\n[SR-IOV]\nVirtualFunction=0\nTrust=yes\n")},
+				{Name: "20-pf.link", Data: []byte("[Match]\nOriginalName=enp1s0f0\n\n[Link]\nSR-IOVVirtualFunctions=2\nMTUBytes=9000\n")},
+			},
+			want: `pfs:
+  - name: enp1s0f0
+    numVfs: 2
+    mtu: 1500
+    vfs:
+      - ids: "0"
+        trust: true
+`,
+			notes: []string{"10-pf.network:5: MTUBytes=1500 of enp1s0f0 replaces the .link file's 9000"},
+		},
+		{
+			name:  "an MTU with a size suffix is left out with a note",
+			files: []networkd.File{{Name: "25-pf.link", Data: []byte("[Match]\nOriginalName=enp1s0f0\n\n[Link]\nSR-IOVVirtualFunctions=2\nMTUBytes=9K\n")}},
+			want: `pfs:
+  - name: enp1s0f0
+    numVfs: 2
+`,
+			notes: []string{"25-pf.link:6: MTUBytes=9K of enp1s0f0 is not an MTU in plain bytes (68-65535): left out"},
 		},
 		{
 			name: "a .network file after it: its VLAN wins, with this section's QoS and protocol",
