@@ -64,6 +64,7 @@ func TestImport(t *testing.T) {
     vf0:
       link: ens5f0
       macaddress: "02:00:00:00:00:21"
+      mtu: 1500
 `), 0o600)
 	nd := filepath.Join(tmp, "network")
 	os.Mkdir(nd, 0o755)
@@ -71,11 +72,11 @@ func TestImport(t *testing.T) {
 	os.WriteFile(filepath.Join(nd, "README"), []byte("not a unit"), 0o644)
 
 	r := clitest.MustRun(t, "import", "netplan", np)
-	if !strings.Contains(r.Stdout, "- name: ens5f0\n    numVfs: 2\n    vfs:\n      - ids: \"0\"\n        mac: \"02:00:00:00:00:21\"\n") ||
-		!strings.Contains(r.Stdout, "# note: "+np+":6: ens5f0: mtu 9000") {
+	if !strings.Contains(r.Stdout, "- name: ens5f0\n    numVfs: 2\n    mtu: 9000\n    vfs:\n      - ids: \"0\"\n        mac: \"02:00:00:00:00:21\"\n") ||
+		!strings.Contains(r.Stdout, "# note: "+np+":10: vf0: mtu 1500") {
 		t.Errorf("import netplan:\n%s", r.Stdout)
 	}
-	if !strings.Contains(r.Stderr, "note: "+np+":6: ens5f0: mtu 9000 of the PF has no equivalent") {
+	if !strings.Contains(r.Stderr, "note: "+np+":10: vf0: mtu 1500 of the VF has no equivalent") {
 		t.Errorf("notes on stderr: %s", r.Stderr)
 	}
 	out := filepath.Join(tmp, "policy.yaml")
