@@ -23,7 +23,7 @@ func TestPFSetEswitchMode(t *testing.T) {
 		{"to switchdev", []string{"ens4f0", "--eswitch-mode", "switchdev"}, 0, "eswitch legacy -> switchdev", "switchdev"},
 		{"again", []string{"ens4f0", "--eswitch-mode", "switchdev"}, 0, "already switchdev, no changes", "switchdev"},
 		{"bad mode", []string{"ens4f0", "--eswitch-mode", "hybrid"}, 2, "allowed legacy or switchdev", "switchdev"},
-		{"both flags", []string{"ens4f0", "--eswitch-mode", "legacy", "--numvfs", "2"}, 2, "not both", "switchdev"},
+		{"both flags", []string{"ens4f0", "--eswitch-mode", "legacy", "--numvfs", "2"}, 2, "give one of --numvfs, --eswitch-mode and --mtu", "switchdev"},
 		{"no switchdev on igb", []string{"ens5f0", "--eswitch-mode", "switchdev"}, 1, "no switchdev eswitch", "switchdev"},
 		{"back to legacy", []string{"ens4f0", "--eswitch-mode", "legacy"}, 0, "eswitch switchdev -> legacy", "legacy"},
 	}
