@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sriovctl/sriovctl/internal/jsonout"
+	"github.com/sriovctl/sriovctl/internal/service"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 func init() { register(newPFCmd) }
@@ -58,65 +63,71 @@ nothing. In a policy, mtu: is set before the PF's VFs are created.`,
 }
 
 func (a *App) setNumVFs(cmd *cobra.Command, ref string, n int, force bool) error {
-	svc, err := a.Service(false)
-	if err != nil {
-		return err
-	}
-	res, err := svc.SetNumVFs(cmd.Context(), ref, n, force)
-	if err != nil {
-		return err
-	}
-	p := res.Before
-	if a.JSON {
-		return a.PrintJSON(jsonout.PFSet{Direct: jsonout.NewDirect(res, -1), NumVFs: &n, PreviousNumVFs: &p.NumVFs})
-	}
-	if len(res.Ops) == 0 {
-		a.Printf("%s: numvfs is already %d, no changes\n", p.Name, n)
-		return nil
-	}
-	a.Printf("%s: numvfs %d -> %d\n", p.Name, p.NumVFs, n)
-	return nil
+	return a.setPF(cmd, func(ctx context.Context, svc *service.Service) (*service.Result, error) {
+		return svc.SetNumVFs(ctx, ref, n, force)
+	}, func(p *sriov.PF) pfChange {
+		return pfChange{what: "numvfs", from: fmt.Sprint(p.NumVFs), to: fmt.Sprint(n),
+			json: jsonout.PFSet{NumVFs: &n, PreviousNumVFs: &p.NumVFs}}
+	})
 }
 
 func (a *App) setEswitchMode(cmd *cobra.Command, ref, mode string, force bool) error {
-	svc, err := a.Service(false)
-	if err != nil {
-		return err
-	}
-	res, err := svc.SetEswitchMode(cmd.Context(), ref, mode, force)
-	if err != nil {
-		return err
-	}
-	p := res.Before
-	if a.JSON {
-		return a.PrintJSON(jsonout.PFSet{Direct: jsonout.NewDirect(res, -1), EswitchMode: mode, PreviousEswitchMode: p.EswitchMode})
-	}
-	if len(res.Ops) == 0 {
-		a.Printf("%s: eswitch mode is already %s, no changes\n", p.Name, mode)
-		return nil
-	}
-	a.Printf("%s: eswitch %s -> %s (%s)\n", p.Name, p.EswitchMode, mode, plural(res.Writes, "write"))
-	return nil
+	return a.setPF(cmd, func(ctx context.Context, svc *service.Service) (*service.Result, error) {
+		return svc.SetEswitchMode(ctx, ref, mode, force)
+	}, func(p *sriov.PF) pfChange {
+		// A mode change may go through 0 VFs and back: the line counts the writes.
+		return pfChange{what: "eswitch mode", changed: "eswitch", from: p.EswitchMode, to: mode, countWrites: true,
+			json: jsonout.PFSet{EswitchMode: mode, PreviousEswitchMode: p.EswitchMode}}
+	})
 }
 
 func (a *App) setMTU(cmd *cobra.Command, ref string, mtu int) error {
+	return a.setPF(cmd, func(ctx context.Context, svc *service.Service) (*service.Result, error) {
+		return svc.SetMTU(ctx, ref, mtu)
+	}, func(p *sriov.PF) pfChange {
+		return pfChange{what: "mtu", from: fmt.Sprint(p.MTU), to: fmt.Sprint(mtu),
+			json: jsonout.PFSet{MTU: &mtu, PreviousMTU: &p.MTU}}
+	})
+}
+
+// pfChange is how one pf set setting reads: its name, the PF's value before and the one asked for, and
+// its JSON fields.
+type pfChange struct {
+	what        string // "mtu": "ens5f0: mtu is already 9000"
+	changed     string // the name in the line of a change, when it differs from what
+	from, to    string
+	countWrites bool
+	json        jsonout.PFSet
+}
+
+// setPF runs one pf set change through the service and prints what it did.
+func (a *App) setPF(cmd *cobra.Command, set func(context.Context, *service.Service) (*service.Result, error), describe func(*sriov.PF) pfChange) error {
 	svc, err := a.Service(false)
 	if err != nil {
 		return err
 	}
-	res, err := svc.SetMTU(cmd.Context(), ref, mtu)
+	res, err := set(cmd.Context(), svc)
 	if err != nil {
 		return err
 	}
 	p := res.Before
+	c := describe(p)
 	if a.JSON {
-		return a.PrintJSON(jsonout.PFSet{Direct: jsonout.NewDirect(res, -1), MTU: &mtu, PreviousMTU: &p.MTU})
+		c.json.Direct = jsonout.NewDirect(res, -1)
+		return a.PrintJSON(c.json)
 	}
 	if len(res.Ops) == 0 {
-		a.Printf("%s: mtu is already %d, no changes\n", p.Name, mtu)
+		a.Printf("%s: %s is already %s, no changes\n", p.Name, c.what, c.to)
 		return nil
 	}
-	a.Printf("%s: mtu %d -> %d\n", p.Name, p.MTU, mtu)
+	name, writes := c.what, ""
+	if c.changed != "" {
+		name = c.changed
+	}
+	if c.countWrites {
+		writes = " (" + plural(res.Writes, "write") + ")"
+	}
+	a.Printf("%s: %s %s -> %s%s\n", p.Name, name, c.from, c.to, writes)
 	return nil
 }
 
