@@ -277,23 +277,39 @@ func (a *Agent) reconcile(ctx context.Context, manual bool) (*Repair, error) {
 
 // observe loads the desired state, observes and records the snapshot, reporting new drift once.
 func (a *Agent) observe(ctx context.Context) (*Drift, error) {
-	des, err := a.cfg.Source.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load desired state (%s): %w", a.cfg.Source.Name(), err)
-	}
-	d, err := a.cfg.Engine.Drift(ctx, des)
+	d, report, err := a.observeQuietly(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a.record(d)
+	report()
+	return d, nil
+}
+
+// observeQuietly is observe with the reporting of what changed left to the caller.
+func (a *Agent) observeQuietly(ctx context.Context) (*Drift, func(), error) {
+	des, err := a.cfg.Source.Load(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load desired state (%s): %w", a.cfg.Source.Name(), err)
+	}
+	d, err := a.cfg.Engine.Drift(ctx, des)
+	if err != nil {
+		return nil, nil, err
+	}
+	report := a.store(d)
 	if a.cfg.Observed != nil {
 		a.cfg.Observed(d)
 	}
-	return d, nil
+	return d, report, nil
 }
 
 // record stores d as the latest observation and reports what changed since the last one.
 func (a *Agent) record(d *Drift) {
+	a.store(d)()
+}
+
+// store makes d the latest observation at once and returns the reporting of what changed since the
+// last one, for the caller to run when its own events are out.
+func (a *Agent) store(d *Drift) (report func()) {
 	sig, ops := driftSignature(d)
 	a.mu.Lock()
 	a.snap.Drift, a.snap.Observed, a.snap.Error = d, d.At, ""
@@ -306,6 +322,11 @@ func (a *Agent) record(d *Drift) {
 	}
 	a.lastData = data
 	a.mu.Unlock()
+	return func() { a.report(d, sig, prevSig, data, prevData, ops) }
+}
+
+// report publishes the events of one new observation: a new desired state, a return to sync, new drift.
+func (a *Agent) report(d *Drift, sig, prevSig, data, prevData string, ops []string) {
 	if prevData != data && a.observations.Load() > 1 {
 		a.event(EventApply, "the desired state changed ("+d.Desired.Origin+"): it is the new desired state, not drift", nil)
 	}
@@ -402,10 +423,17 @@ func (a *Agent) repair(ctx context.Context, allowDisruptive bool) (*Repair, erro
 		return rep, nil
 	}
 	a.repairs.Add(1)
+	// Observe the result before saying the repair is done: whoever reads the status after the repair
+	// event sees the repaired host, not the drift it repaired.
+	a.observations.Add(1)
+	_, report, oerr := a.observeQuietly(ctx)
 	a.event(EventRepair, fmt.Sprintf("repaired: %s, %d writes in %s", rep.Planned, rep.Writes, dur.Round(time.Millisecond)), rep.Ops)
 	a.setPending("")
-	// Observe the result: the snapshot should show the repaired host, not the drift.
-	a.Kick()
+	if oerr == nil {
+		report()
+	} else {
+		a.Kick() // the observation failed: the loop's next one reports why
+	}
 	return rep, nil
 }
 

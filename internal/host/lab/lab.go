@@ -200,6 +200,29 @@ func (l *Lab) Observe(ctx context.Context) (*sriov.Host, error) {
 // injected faults, then fn. A refusal by fn rolls back everything fn did; the fault countdown persists
 // anyway, so that "fail the Nth operation" counts across processes.
 func (l *Lab) mutate(ctx context.Context, op string, fn func(t *tx) error) error {
+	err := l.mutateOnce(ctx, op, false, fn)
+	var d errDelay
+	if !errors.As(err, &d) {
+		return err
+	}
+	// The injected delay is slept with the lab unlocked, as a slow driver write does not stop others
+	// from reading the host; then the operation runs (and reads the fault settings again).
+	timer := time.NewTimer(time.Duration(d))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		return host.Wrap(op, ctx.Err())
+	}
+	return l.mutateOnce(ctx, op, true, fn)
+}
+
+// errDelay asks mutate to sleep this long outside the lock, then run the operation.
+type errDelay time.Duration
+
+func (errDelay) Error() string { return "lab: injected delay" }
+
+func (l *Lab) mutateOnce(ctx context.Context, op string, delayed bool, fn func(t *tx) error) error {
 	return withDB(ctx, l.dir, true, func(db *bolt.DB) error {
 		var fc fault
 		var counting bool
@@ -210,14 +233,8 @@ func (l *Lab) mutate(ctx context.Context, op string, fn func(t *tx) error) error
 				if fc, err = t.fault(); err != nil {
 					return err
 				}
-				if fc.Delay > 0 {
-					timer := time.NewTimer(fc.Delay)
-					defer timer.Stop()
-					select {
-					case <-timer.C:
-					case <-ctx.Done():
-						return host.Wrap(op, ctx.Err())
-					}
+				if fc.Delay > 0 && !delayed {
+					return errDelay(fc.Delay) // rolls back the (empty) transaction
 				}
 				if fc.FailAt > 0 {
 					counting = true
