@@ -4,9 +4,12 @@
 # median: the median of the numbers on stdin, one per line.
 median() { sort -n | awk 'NF {a[++n] = $1} END {print a[int((n + 1) / 2)]}'; }
 
-# bench_build DIR: builds sriovctl and bench/timeit into DIR.
+# bench_build DIR: builds sriovctl as the package ships it (static, stripped: the Makefile's flags),
+# bench/gofloor the same way, and bench/timeit into DIR.
 bench_build() {
-  go build -o "$1/sriovctl" ./cmd/sriovctl
+  local ship=(-trimpath -buildvcs=false -ldflags '-s -w')
+  CGO_ENABLED=0 go build "${ship[@]}" -o "$1/sriovctl" ./cmd/sriovctl
+  CGO_ENABLED=0 go build "${ship[@]}" -o "$1/gofloor" ./bench/gofloor
   go build -o "$1/timeit" ./bench/timeit
 }
 

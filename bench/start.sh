@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (issue 16, goal 4): process start. Interleaved repetitions of `sriovctl version` and `ip -V`
 # (iproute2: a small C program, the floor of any command-line tool), each timed from its fork to its exit by
-# bench/timeit; prints the medians, peak RSS and t(sriovctl version)/t(ip -V). Goal: <= 1.5.
+# bench/timeit; prints the medians, peak RSS and t(sriovctl version)/t(ip -V). Goal: <= 1.5. It also times
+# bench/gofloor, an empty Go program, and prints its ratio to ip -V: the part of the start that is Go's.
 #
 #   bench/start.sh            # 200 repetitions of each
 #   bench/start.sh --short    # CI: 40
@@ -19,12 +20,17 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bench_build "$work"
 
-# Warm the page cache for both binaries, then interleave.
+# Warm the page cache for the binaries, then interleave.
 "$work/sriovctl" version >/dev/null
 "$ip" -V >/dev/null
-: >"$work/s" && : >"$work/i"
+"$work/gofloor" >/dev/null
+: >"$work/s" && : >"$work/i" && : >"$work/g"
 for ((r = 0; r < reps; r++)); do
   "$work/timeit" -- "$work/sriovctl" version >>"$work/s"
   "$work/timeit" -- "$ip" -V >>"$work/i"
+  "$work/timeit" -- "$work/gofloor" >>"$work/g"
 done
+# The floor: the smallest Go program, built the same way, against ip -V. sriovctl cannot start faster.
+floor=$(ratio "$(cut -d' ' -f1 <"$work/g" | median)" "$(cut -d' ' -f1 <"$work/i" | median)")
+echo "floor: t(gofloor, an empty Go program)/t(ip -V) = $floor, $(cut -d' ' -f1 <"$work/g" | median | awk '{printf "%.2f", $1/1000}') ms"
 compare start "$goal" "sriovctl version" "$work/s" "ip -V" "$work/i"

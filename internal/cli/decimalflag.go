@@ -2,6 +2,7 @@ package cli
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -10,7 +11,7 @@ import (
 // pflag parses integer flags with strconv's base 0, so `--vlan 010` is octal 8, `--numvfs 0x10` is 16 and
 // `1_0` is 10. Nobody types a VLAN in octal on purpose: every integer flag takes plain decimal only, and a
 // leading zero is refused rather than guessed at (is "010" 10 or 8? the user meant one of them).
-var decimalInt = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+var decimalInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`) })
 
 // errNotDecimal is the reason shown for a refused integer; flagError adds the flag and the value.
 type errNotDecimal struct{ numeric bool }
@@ -23,15 +24,15 @@ func (e errNotDecimal) Error() string {
 }
 
 // looksNumeric: the text is a number in some other form (010, 0x10, +5, 1_0, 2.5).
-var looksNumeric = regexp.MustCompile(`^[-+]?[0-9]`)
+var looksNumeric = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-+]?[0-9]`) })
 
 // decimalValue wraps a pflag integer Value: it checks the text is decimal, then lets the wrapped Value
 // parse it (plain decimal means the same in base 0 and base 10, so the result is exact).
 type decimalValue struct{ pflag.Value }
 
 func (d decimalValue) Set(s string) error {
-	if !decimalInt.MatchString(s) {
-		return errNotDecimal{numeric: looksNumeric.MatchString(s)}
+	if !decimalInt().MatchString(s) {
+		return errNotDecimal{numeric: looksNumeric().MatchString(s)}
 	}
 	return d.Value.Set(s)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"regexp"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // libvirtName is what the network name may be: the pool names' rule, which libvirt also accepts.
-var libvirtName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var libvirtName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 func newPoolLibvirtNetworkCmd(a *App) *cobra.Command {
 	var src poolSource
@@ -35,7 +36,7 @@ assigned now). The pool's VFs must exist: apply the policy first. --name default
 			if name == "" {
 				name = args[0]
 			}
-			if !libvirtName.MatchString(name) {
+			if !libvirtName().MatchString(name) {
 				return Usagef("--name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", name)
 			}
 			pools, source, err := src.load(a)

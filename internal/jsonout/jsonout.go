@@ -35,4 +35,4 @@ func List[E any](s []E) []E {
 	return s
 }
 
-//go:generate go run ./genschemas -root ../.. -out ../../schemas
+//go:generate go run ./schemagen/genschemas -root ../.. -out ../../schemas

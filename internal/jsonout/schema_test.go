@@ -16,6 +16,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/jsonout/jsonouttest"
+	"github.com/sriovctl/sriovctl/internal/jsonout/schemagen"
 	"github.com/sriovctl/sriovctl/internal/policy"
 )
 
@@ -23,7 +24,7 @@ const root = "../.."
 
 // TestSchemasUpToDate fails while the committed schemas/ differ from what the Go types generate.
 func TestSchemasUpToDate(t *testing.T) {
-	want, err := jsonout.Schemas(root)
+	want, err := schemagen.Schemas(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/ini.v1"
 )
@@ -74,7 +75,7 @@ func optionBeforeSection(data []byte) (int, bool) {
 	return 0, true
 }
 
-var continuation = regexp.MustCompile(`\s*\n\s*`)
+var continuation = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s*\n\s*`) })
 
 // joinContinuations puts every multi-line value on one line, its lines joined with a blank.
 func (d *Doc) joinContinuations() {
@@ -84,7 +85,7 @@ func (d *Doc) joinContinuations() {
 			multi := false
 			for i, v := range vals {
 				if strings.Contains(v, "\n") {
-					vals[i], multi = continuation.ReplaceAllString(strings.TrimSpace(v), " "), true
+					vals[i], multi = continuation().ReplaceAllString(strings.TrimSpace(v), " "), true
 				}
 			}
 			if multi {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -117,12 +118,12 @@ func (s Step) String() string { return shellJoin(s.Args) }
 // Docs lists the rendered files in order.
 func (r *Rendered) Docs() []*Doc { return []*Doc{r.ML2, r.SRIOVAgent, r.Nova} }
 
-var physnetRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+var physnetRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+$`) })
 
 // ValidatePhysnet checks a physical network name: it goes into "physnet:device" and
 // "physnet:min:max" lists, so ':' ',' and blanks are not allowed.
 func ValidatePhysnet(field, name string) error {
-	if !physnetRE.MatchString(name) || len(name) > 64 {
+	if !physnetRE().MatchString(name) || len(name) > 64 {
 		return &sriov.FieldError{Field: field, Value: name, Allowed: "want a physical network name of letters, digits, '-', '_' or '.' (at most 64)"}
 	}
 	return nil

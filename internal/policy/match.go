@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -21,7 +22,7 @@ type Match struct {
 	PCIAddress string `yaml:"pciAddress,omitempty" json:"pciAddress,omitempty"`
 }
 
-var hexID = regexp.MustCompile(`^[0-9a-f]{4}$`)
+var hexID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{4}$`) })
 
 // validate checks and normalizes each field (errors name it as match.FIELD) (IDs lower case without 0x, the glob over a full address).
 func (m *Match) validate() *sriov.FieldError {
@@ -36,7 +37,7 @@ func (m *Match) validate() *sriov.FieldError {
 			continue
 		}
 		id := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(*f.v, "0x"), "0X"))
-		if !hexID.MatchString(id) {
+		if !hexID().MatchString(id) {
 			return &sriov.FieldError{Field: "match." + f.name, Value: *f.v, Allowed: "want 4 hex digits as lspci -n shows them, e.g. 8086"}
 		}
 		*f.v = id

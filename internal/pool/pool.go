@@ -48,16 +48,18 @@ type Manager struct {
 	Now      func() time.Time
 	NewLease func() string
 	// Run executes host writes with rollback; nil means change.Run without a journal. The service passes
-	// its journaled runner, so that a crash mid-write is undone by recovery before Repair runs.
-	Run change.Runner
+	// its journaled runner, so that a crash mid-write is undone by recovery before Repair runs. observed
+	// is the host as the ops were planned from, under the caller's lock, or nil: the runner then observes
+	// it itself (a second observation of a 256-VF PF is a large part of an assign's cost).
+	Run func(ctx context.Context, what string, observed *sriov.Host, ops []change.Op) (change.Result, error)
 }
 
-func (m *Manager) run(ctx context.Context, what string, ops []change.Op) error {
-	run := m.Run
-	if run == nil {
-		run = change.Plain(m.Host)
+func (m *Manager) run(ctx context.Context, what string, observed *sriov.Host, ops []change.Op) error {
+	if m.Run == nil {
+		_, err := change.Run(ctx, m.Host, ops, change.Hooks{})
+		return err
 	}
-	_, err := run(ctx, what, ops)
+	_, err := m.Run(ctx, what, observed, ops)
 	return err
 }
 
@@ -241,9 +243,9 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 	case err != nil:
 		return Assignment{}, err
 	case existing:
-		return m.reassert(ctx, st, rec)
+		return m.reassert(ctx, st, rec, true)
 	}
-	if err := m.run(ctx, "assign", ops); err != nil {
+	if err := m.run(ctx, "assign", st, ops); err != nil {
 		if !change.IsRollbackFailure(err) {
 			// The host is as it was: the VF is free again.
 			if derr := m.Ledger.Delete(rec); derr != nil {
@@ -263,7 +265,8 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 
 // reassert gives an existing assignment's VF its owner's settings and driver again if they drifted (a
 // PF reset, someone's `vf set`). Each write is idempotent, so a crash half-way is cured by asking again.
-func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Record) (Assignment, error) {
+// fresh says st is still the host as it is (nothing written since it was observed).
+func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Record, fresh bool) (Assignment, error) {
 	pf, cur, err := find(st, rec)
 	if err != nil {
 		return Assignment{}, err
@@ -271,7 +274,11 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 	drift := Drift(*cur, rec)
 	if len(drift) > 0 {
 		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, ownerConfig(*cur, rec), rec.Driver, "re-apply for "+rec.Owner)
-		if err := m.run(ctx, "assign", ops); err != nil {
+		observed := st
+		if !fresh {
+			observed = nil
+		}
+		if err := m.run(ctx, "assign", observed, ops); err != nil {
 			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
 		}
 	}
@@ -299,7 +306,7 @@ func (m *Manager) Reassert(ctx context.Context) ([]Assignment, error) {
 		if _, cur, err := find(st, r); err != nil || len(Drift(*cur, r)) == 0 {
 			continue
 		}
-		a, err := m.reassert(ctx, st, r)
+		a, err := m.reassert(ctx, st, r, false)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -438,7 +445,7 @@ func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) 
 		return nil // no such VF: nothing to restore
 	}
 	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
-	return m.run(ctx, "release", ops)
+	return m.run(ctx, "release", nil, ops)
 }
 
 // ConvergeOps returns the host writes that take VF cur to configuration want bound to driver, ordered as

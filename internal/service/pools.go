@@ -20,11 +20,13 @@ func (s *Service) withLedger(ctx context.Context, what string, fn func(m *pool.M
 		return nil, err
 	}
 	defer ss.end()
-	l, err := ledger.Open(ctx, s.dir)
-	if err != nil {
-		return ss.recovered, fmt.Errorf("%s: %w", what, err)
+	l := ss.ledger
+	if l == nil { // no ledger yet: this command creates it
+		if l, err = ledger.Open(ctx, s.dir); err != nil {
+			return ss.recovered, fmt.Errorf("%s: %w", what, err)
+		}
+		defer l.Close()
 	}
-	defer l.Close()
 	return ss.recovered, fn(s.manager(l))
 }
 

@@ -137,6 +137,9 @@ type session struct {
 	s         *Service
 	lock      *apply.Lock
 	recovered *Recovered
+	// ledger is the ledger the recovery opened, kept open for a strict session's pool command (opening
+	// it twice would validate it twice); end closes it.
+	ledger *ledger.Ledger
 }
 
 // begin takes the one-writer lock and finishes or undoes what killed commands left: the journal first
@@ -154,8 +157,8 @@ func (s *Service) begin(ctx context.Context, what string, strict bool) (*session
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	ss := &session{s: s, lock: lock}
-	rec, err := s.recoverLocked(ctx)
-	ss.recovered = rec
+	rec, led, err := s.recoverLocked(ctx, strict)
+	ss.recovered, ss.ledger = rec, led
 	if err != nil {
 		var re *repairError
 		// A damaged ledger is never worked around: every writer that goes on would ignore the owners.
@@ -169,7 +172,12 @@ func (s *Service) begin(ctx context.Context, what string, strict bool) (*session
 	return ss, nil
 }
 
-func (ss *session) end() { ss.lock.Release() }
+func (ss *session) end() {
+	if ss.ledger != nil {
+		ss.ledger.Close()
+	}
+	ss.lock.Release()
+}
 
 // repairError says records could not be repaired (the host writes were recovered).
 type repairError struct{ err error }
@@ -177,32 +185,38 @@ type repairError struct{ err error }
 func (e *repairError) Error() string { return e.err.Error() }
 func (e *repairError) Unwrap() error { return e.err }
 
-// recoverLocked does the recovery; the caller holds the lock.
-func (s *Service) recoverLocked(ctx context.Context) (*Recovered, error) {
-	out := &Recovered{}
+// recoverLocked does the recovery; the caller holds the lock. With keep, it returns the ledger it opened
+// (if there is one) still open, unless it fails.
+func (s *Service) recoverLocked(ctx context.Context, keep bool) (out *Recovered, kept *ledger.Ledger, err error) {
+	out = &Recovered{}
 	ar, err := apply.Recover(ctx, s.host, s.dir)
 	out.Apply = ar
 	if err != nil {
-		return out, fmt.Errorf("recover an interrupted command: %w", err)
+		return out, nil, fmt.Errorf("recover an interrupted command: %w", err)
 	}
 	if ar != nil {
 		s.note(NoteRecovered, "%s", DescribeRecovery(ar))
 	}
 	var errs []error
 	if exists(filepath.Join(s.dir, ledger.DBFile)) {
-		l, err := ledger.Open(ctx, s.dir)
-		if err != nil {
-			return out, &repairError{err}
+		l, oerr := ledger.Open(ctx, s.dir)
+		if oerr != nil {
+			return out, nil, &repairError{oerr}
 		}
-		m := s.manager(l)
-		done, err := m.Repair(ctx)
-		l.Close()
+		defer func() { // err is the result
+			if keep && err == nil {
+				kept = l
+			} else {
+				l.Close()
+			}
+		}()
+		done, rerr := s.manager(l).Repair(ctx)
 		for _, r := range done {
 			s.note(NoteRepaired, "finished an interrupted command: %s vf %d (pool %s, owner %s, was %s) restored and free", r.PF, r.VF, r.Pool, r.Owner, r.State)
 		}
 		out.Assignments = done
-		if err != nil {
-			errs = append(errs, err)
+		if rerr != nil {
+			errs = append(errs, rerr)
 		}
 	}
 	groups, err := mirror.Repair(ctx, s.host, s.mirrorStore(), s.Runner())
@@ -214,9 +228,9 @@ func (s *Service) recoverLocked(ctx context.Context) (*Recovered, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return out, &repairError{errors.Join(errs...)}
+		return out, nil, &repairError{errors.Join(errs...)}
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // DescribeRecovery is a one-line account of a journal recovery.
@@ -296,19 +310,26 @@ func (s *Service) pending(ctx context.Context) (*Pending, error) {
 // caller holds the lock.
 func (s *Service) Runner() change.Runner {
 	return func(ctx context.Context, what string, ops []change.Op) (change.Result, error) {
-		if len(ops) == 0 {
-			return change.Result{}, nil
-		}
-		st, err := s.host.Observe(ctx)
-		if err != nil {
-			return change.Result{}, fmt.Errorf("observe host: %w", err)
-		}
-		return apply.Exec(ctx, s.host, st, ops, nil, s.dir, what)
+		return s.runFrom(ctx, what, nil, ops)
 	}
 }
 
+// runFrom is Runner given the host as the caller observed it under the lock (nil: observe it now).
+func (s *Service) runFrom(ctx context.Context, what string, st *sriov.Host, ops []change.Op) (change.Result, error) {
+	if len(ops) == 0 {
+		return change.Result{}, nil
+	}
+	if st == nil {
+		var err error
+		if st, err = s.observe(ctx); err != nil {
+			return change.Result{}, err
+		}
+	}
+	return apply.Exec(ctx, s.host, st, ops, nil, s.dir, what)
+}
+
 func (s *Service) manager(l *ledger.Ledger) *pool.Manager {
-	return &pool.Manager{Host: s.host, Ledger: l, Run: s.Runner()}
+	return &pool.Manager{Host: s.host, Ledger: l, Run: s.runFrom}
 }
 
 func (s *Service) mirrorStore() *mirror.Store { return mirror.OpenStore(s.dir) }

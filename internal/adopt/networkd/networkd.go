@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sriovctl/sriovctl/internal/adopt"
 	"github.com/sriovctl/sriovctl/internal/policy"
@@ -118,7 +119,9 @@ func matchOf(secs []Section) Match {
 	return m
 }
 
-var pciPath = regexp.MustCompile(`^pci-([0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7])$`)
+var pciPath = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^pci-([0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7])$`)
+})
 
 // PF says which PF a [Match] names: its PCI address (from Path=) or its name (OriginalName=, Name=), or
 // "" and why not.
@@ -131,7 +134,7 @@ func (m Match) PF() (ref string, isPCI bool, why string) {
 		return "", false
 	}
 	if p, ok := single("Path"); ok {
-		if sm := pciPath.FindStringSubmatch(p); sm != nil {
+		if sm := pciPath().FindStringSubmatch(p); sm != nil {
 			return sm[1], true, ""
 		}
 	}

@@ -1,5 +1,5 @@
 // Command genschemas writes the JSON Schemas of the policy file and of every command's --json output
-// (generated from the Go types by package jsonout) into the repository's schemas/ directory:
+// (generated from the Go types by package schemagen) into the repository's schemas/ directory:
 //
 //	go generate ./internal/jsonout
 package main
@@ -9,14 +9,14 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/sriovctl/sriovctl/internal/jsonout"
+	"github.com/sriovctl/sriovctl/internal/jsonout/schemagen"
 )
 
 func main() {
 	root := flag.String("root", ".", "the repository root")
 	out := flag.String("out", "schemas", "the directory to write the schemas to")
 	flag.Parse()
-	if err := jsonout.WriteSchemas(*root, *out); err != nil {
+	if err := schemagen.WriteSchemas(*root, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "genschemas:", err)
 		os.Exit(1)
 	}
