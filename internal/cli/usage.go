@@ -99,7 +99,9 @@ func valueHint(f *pflag.Flag, cause error) string {
 	case f.Value.Type() == "duration":
 		return "want a duration such as 500ms, 30s or 2m"
 	case errors.As(cause, &ne) && errors.Is(ne.Err, strconv.ErrRange):
-		return "out of range"
+		// Too large for the flag's integer type: its help line says what it allows.
+		name, usage := pflag.UnquoteUsage(f)
+		return fmt.Sprintf("out of range for --%s %s: %s", f.Name, name, usage)
 	case errors.As(cause, &ne):
 		return "invalid syntax"
 	case cause != nil:

@@ -68,7 +68,7 @@ func TestInputRefusals(t *testing.T) {
 		{"hex numvfs flag", []string{"pf", "set", "ens5f0", "--numvfs", "0x2", "--force"}, `sriovctl: --numvfs: invalid value "0x2"`},
 		{"underscore", []string{"pf", "set", "ens5f0", "--numvfs", "1_0", "--force"}, `sriovctl: --numvfs: invalid value "1_0"`},
 		{"plus", []string{"vf", "set", "ens5f0", "0", "--qos", "+1"}, `sriovctl: --qos: invalid value "+1"`},
-		{"out of range", []string{"vf", "set", "ens5f0", "0", "--vlan", "99999999999999999999"}, `sriovctl: --vlan: invalid value "99999999999999999999": out of range`},
+		{"out of range", []string{"vf", "set", "ens5f0", "0", "--vlan", "99999999999999999999"}, `sriovctl: --vlan: invalid value "99999999999999999999": out of range for --vlan VLAN: port VLAN 0-4094 (0 = none, flat)`},
 		{"bool", []string{"show", "--json=maybe"}, `sriovctl: --json: invalid value "maybe": want true or false`},
 		{"missing value", []string{"vf", "set", "ens5f0", "0", "--vlan"}, "sriovctl: --vlan: needs a value"},
 		{"unknown flag", []string{"vf", "set", "ens5f0", "0", "--vlna", "3"}, `sriovctl: vf set: unknown flag --vlna; did you mean --vlan?`},
