@@ -38,6 +38,7 @@ func Contributor(recorded []Group) plan.Contributor {
 			mu.Unlock()
 			check(b, groups)
 			protect(b, recorded)
+			sharedMACs(b, groups, recorded)
 		},
 	}
 }
@@ -251,6 +252,78 @@ func predictedPF(t *plan.Target, prof *nicprofile.Profile) *sriov.PF {
 func overlaps(a, b []int) bool {
 	for _, x := range a {
 		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedMACs notes VFs that the plan leaves sharing a unicast MAC outside any mirror group, on NICs that
+// accept it: their switch delivers frames to that MAC to every one of them, which is the mirroring trick
+// when meant and a copy-paste error otherwise. (NICs that refuse a shared MAC get a problem from the
+// planner instead.) Only MACs the plan writes are looked at, so a host as it was is not nagged about.
+func sharedMACs(b *plan.Builder, groups []policyGroup, recorded []Group) {
+	for _, t := range b.Targets() {
+		prof := nicprofile.ForDriver(t.PF.Driver)
+		if prof.DuplicateMAC == nicprofile.DuplicateMACRefused {
+			continue
+		}
+		written := map[string]bool{}
+		for _, vt := range t.VFs {
+			if m := vt.Settings.MAC; m != nil && *m != sriov.ZeroMAC {
+				written[strings.ToLower(*m)] = true
+			}
+		}
+		if len(written) == 0 {
+			continue
+		}
+		holders := map[string][]int{}
+		for _, v := range predictedPF(t, prof).VFs {
+			if m := strings.ToLower(v.MAC); written[m] {
+				holders[m] = append(holders[m], v.ID)
+			}
+		}
+		macs := make([]string, 0, len(holders))
+		for m := range holders {
+			macs = append(macs, m)
+		}
+		slices.Sort(macs)
+		for _, m := range macs {
+			ids := holders[m]
+			if len(ids) < 2 || inMirrorGroup(t.PF, m, ids, groups, recorded) {
+				continue
+			}
+			slices.Sort(ids)
+			what := "delivers frames to it to each of them"
+			if prof.DuplicateMAC != nicprofile.DuplicateMACAllReceive {
+				what = "accepts that, but which of them receives its frames is hardware-defined"
+			}
+			b.Note("%s: VFs %s share MAC %s outside any mirror group: %s %s; give each VF its own MAC unless that is meant (a mirrors: entry, or `sriovctl mirror create`, says so)", t.PF.Name, joinIDs(ids), m, t.PF.Driver, what)
+		}
+	}
+}
+
+// inMirrorGroup reports whether one mirror group of pf (from the policy or made with `mirror create`)
+// with MAC mac holds every VF of ids.
+func inMirrorGroup(pf *sriov.PF, mac string, ids []int, groups []policyGroup, recorded []Group) bool {
+	covers := func(g Group) bool {
+		if !strings.EqualFold(g.MAC, mac) {
+			return false
+		}
+		for _, id := range ids {
+			if !slices.Contains(g.VFs, id) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, pg := range groups {
+		if pg.t.PF.Name == pf.Name && covers(pg.g) {
+			return true
+		}
+	}
+	for _, g := range recorded {
+		if (g.PF == pf.Name || g.PF == pf.PCIAddress) && covers(g) {
 			return true
 		}
 	}

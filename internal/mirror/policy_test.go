@@ -141,3 +141,59 @@ mirrors:
 		t.Fatalf("rules %+v", pf.MirrorRules)
 	}
 }
+
+// TestSharedMACNote: VFs a plan leaves sharing a MAC outside any mirror group get a note naming them, in
+// the words of what their NIC does with a shared MAC; a mirror group's members do not, and NICs that
+// refuse a shared MAC get the planner's problem instead.
+func TestSharedMACNote(t *testing.T) {
+	dup := `
+pfs:
+  - name: eth0
+    numVfs: 4
+    vfs:
+      - ids: "0"
+        mac: "02:00:00:00:00:01"
+      - ids: "2"
+        mac: "02:00:00:00:00:01"
+`
+	grouped := `
+pfs:
+  - name: eth0
+    numVfs: 4
+mirrors:
+  - name: tap
+    pf: eth0
+    vfs: "0,2"
+    mac: "02:00:00:00:00:01"
+`
+	for _, tc := range []struct {
+		name, profile, policy string
+		note                  string // "" = no shared-MAC note
+		problem               bool
+	}{
+		{"all-receive", "igb", dup, "eth0: VFs 0,2 share MAC 02:00:00:00:00:01 outside any mirror group: igb delivers frames to it to each of them", false},
+		{"hardware-defined", "i40e", dup, "eth0: VFs 0,2 share MAC 02:00:00:00:00:01 outside any mirror group: i40e accepts that, but which of them receives its frames is hardware-defined", false},
+		{"mirror group", "igb", grouped, "", false},
+		{"refused", "mlx5", dup, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLabNICs(t, lab.NIC{Name: "eth0", Profile: tc.profile})
+			pl := policyRun(t, l, tc.policy)
+			if (len(pl.Problems) > 0) != tc.problem {
+				t.Fatalf("problems %v, want some: %v", pl.Problems, tc.problem)
+			}
+			var shared []string
+			for _, n := range pl.Notes {
+				if strings.Contains(n, "outside any mirror group") {
+					shared = append(shared, n)
+				}
+			}
+			switch {
+			case tc.note == "" && len(shared) > 0:
+				t.Fatalf("unexpected note: %q", shared)
+			case tc.note != "" && (len(shared) != 1 || !strings.HasPrefix(shared[0], tc.note)):
+				t.Fatalf("notes %q, want one starting %q", pl.Notes, tc.note)
+			}
+		})
+	}
+}
