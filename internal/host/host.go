@@ -37,6 +37,30 @@ type Host interface {
 	BindVF(ctx context.Context, pf string, vf int, driver string) error
 }
 
+// PFObserver is a Host that can observe one PF alone: one request for that PF instead of one per PF of
+// the host (a host with four 256-VF PFs answers 1024 VFs to every full observation). Writers that touch
+// one PF (assign, vf set, pf set) observe through ObserveOne.
+type PFObserver interface {
+	// ObservePF returns the PF named ref (netdev name or PCI address) with its VFs, as Observe would
+	// report it; ok is false when the host has no PF by that name.
+	ObservePF(ctx context.Context, ref string) (pf *sriov.PF, ok bool, err error)
+}
+
+// ObserveOne observes the PF named ref alone where h can, else (or when h knows no PF by that name, so
+// that callers can list the PFs there are) the whole host. The result holds that PF if it exists.
+func ObserveOne(ctx context.Context, h Host, ref string) (*sriov.Host, error) {
+	if o, ok := h.(PFObserver); ok {
+		pf, found, err := o.ObservePF(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return &sriov.Host{PFs: []sriov.PF{*pf}}, nil
+		}
+	}
+	return h.Observe(ctx)
+}
+
 // Kind classifies a host error so callers can test it with errors.Is(err, host.ErrBusy) etc.
 type Kind int
 

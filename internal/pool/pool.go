@@ -166,11 +166,11 @@ type Assignment struct {
 // Assign hands a free VF of the pool to the owner. An owner asking again with the same settings gets the
 // VF it holds; if the VF's settings or driver drifted on the host since, they are set again.
 func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
-	st, err := m.Host.Observe(ctx)
+	pl := req.Pool
+	st, err := host.ObserveOne(ctx, m.Host, pl.PF)
 	if err != nil {
 		return Assignment{}, err
 	}
-	pl := req.Pool
 	pf := st.FindPF(pl.PF)
 	if pf == nil {
 		return Assignment{}, &PFError{Pool: pl.Name, PF: pl.PF, Have: st.PFNames()}
@@ -242,6 +242,12 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 	switch {
 	case err != nil:
 		return Assignment{}, err
+	case existing && st.FindPF(rec.PFAddress) == nil:
+		// The owner's VF is on another PF than the pool's now (the pool was moved): look at the host.
+		if st, err = m.Host.Observe(ctx); err != nil {
+			return Assignment{}, err
+		}
+		return m.reassert(ctx, st, rec, true)
 	case existing:
 		return m.reassert(ctx, st, rec, true)
 	}

@@ -439,3 +439,40 @@ func TestMACPickedByTheVMIsNoDrift(t *testing.T) {
 		t.Fatalf("assign again rewrote the VM's MAC: %s", got.MAC)
 	}
 }
+
+// observeCounter is the lab, counting whole-host and one-PF observations.
+type observeCounter struct {
+	*lab.Lab
+	all, one int
+}
+
+func (c *observeCounter) Observe(ctx context.Context) (*sriov.Host, error) {
+	c.all++
+	return c.Lab.Observe(ctx)
+}
+
+func (c *observeCounter) ObservePF(ctx context.Context, ref string) (*sriov.PF, bool, error) {
+	c.one++
+	return c.Lab.ObservePF(ctx, ref)
+}
+
+// TestAssignObservesThePoolsPFOnly: an assign reads the pool's PF alone (a host with many 256-VF PFs
+// would otherwise answer every VF of every PF), once; a pool whose PF is missing still names the PFs
+// there are.
+func TestAssignObservesThePoolsPFOnly(t *testing.T) {
+	e := newEnv(t, "ice", 4, "0-3", "vfio-pci")
+	c := &observeCounter{Lab: e.lab}
+	e.m.Host = c
+	if _, _, err := e.assign("web1", sriov.VFSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.all != 0 || c.one != 1 {
+		t.Fatalf("assign observed the whole host %d times and the pool's PF %d times, want 0 and 1", c.all, c.one)
+	}
+	e.pool.PF = "eth7"
+	_, _, err := e.assign("web2", sriov.VFSettings{})
+	var pe *PFError
+	if !errors.As(err, &pe) || pe.Have != "eth0" {
+		t.Fatalf("missing PF: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/devref"
+	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -43,9 +44,9 @@ func (s *Service) direct(ctx context.Context, what, ref string, fn func(p *sriov
 		return nil, err
 	}
 	defer ss.end()
-	st, err := s.observe(ctx)
+	st, err := host.ObserveOne(ctx, s.host, ref)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("observe host: %w", err)
 	}
 	p, err := FindPF(st, "PF", ref)
 	if err != nil {
@@ -62,7 +63,7 @@ func (s *Service) direct(ctx context.Context, what, ref string, fn func(p *sriov
 	if res.Ops == nil {
 		res.Ops = []change.Op{}
 	}
-	r, err := s.Runner()(ctx, what, ops)
+	r, err := s.runFrom(ctx, what, st, ops) // st is still the host: planned from it under the lock
 	res.Writes = r.Writes
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", what, err)

@@ -274,6 +274,26 @@ func (h *Host) Observe(ctx context.Context) (*sriov.Host, error) {
 	return out, nil
 }
 
+// ObservePF reads one PF (netdev name or PCI address) as Observe does, with one RTM_GETLINK for it
+// alone; ok is false when there is no such SR-IOV PF.
+func (h *Host) ObservePF(ctx context.Context, ref string) (*sriov.PF, bool, error) {
+	e, err := h.lookupPF("observe "+ref, ref)
+	if errors.Is(err, host.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	pf, err := h.observePF(e.name)
+	if err != nil {
+		return nil, false, err
+	}
+	return &pf, true, nil
+}
+
 func (h *Host) observePF(name string) (sriov.PF, error) {
 	op := "observe " + name
 	pf, err := h.readPF(name)

@@ -117,6 +117,7 @@ func (h *Host) Close() error {
 var _ host.Host = (*Host)(nil)
 var _ host.StatsReader = (*Host)(nil)
 var _ host.VFBatcher = (*Host)(nil)
+var _ host.PFObserver = (*Host)(nil)
 
 // vfInfo is one IFLA_VF_INFO entry of a PF's RTM_GETLINK answer.
 type vfInfo struct {

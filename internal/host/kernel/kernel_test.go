@@ -248,6 +248,52 @@ func TestObserve(t *testing.T) {
 	}
 }
 
+// TestObservePF: one PF, named by netdev or PCI address, is read with one RTM_GETLINK for it alone and
+// reported as Observe reports it; an unknown name is not found, not an error.
+func TestObservePF(t *testing.T) {
+	f := newFakeSysfs(t)
+	f.addPF("eth0", "0000:01:00.0", 7, 1)
+	f.addVF("0000:01:00.0", 0, "0000:01:10.0", "igbvf", "eth1")
+	f.addPF("eth2", "0000:02:00.0", 7, 1) // ifindex 12: class/net holds eth0 and the VF netdev eth1
+	f.addVF("0000:02:00.0", 0, "0000:02:10.0", "", "")
+	nl := &fakeLinks{infos: map[int][]vfInfo{
+		10: {{0, cfg("02:00:00:00:00:01", 100), nil}},
+		12: {{0, cfg("02:00:00:00:00:02", 200), nil}},
+	}}
+	h, err := newHost(Options{SysfsRoot: f.root}, nl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	all, err := h.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"eth2", "0000:02:00.0"} {
+		nl.calls = nil
+		pf, ok, err := h.ObservePF(ctx, ref)
+		if err != nil || !ok {
+			t.Fatalf("%s: ok %v, %v", ref, ok, err)
+		}
+		if want := all.FindPF("eth2"); !reflect.DeepEqual(pf, want) {
+			t.Errorf("%s: %+v, want %+v", ref, pf, want)
+		}
+		if want := []string{"get 12 stats=false"}; !reflect.DeepEqual(nl.calls, want) {
+			t.Errorf("%s: want one RTM_GETLINK for that PF, got %v", ref, nl.calls)
+		}
+	}
+	if pf, ok, err := h.ObservePF(ctx, "eth9"); pf != nil || ok || err != nil {
+		t.Errorf("unknown PF: %+v %v %v", pf, ok, err)
+	}
+	// ObserveOne falls back to the whole host for a name it does not know, so errors can list the PFs.
+	if st, err := host.ObserveOne(ctx, h, "eth9"); err != nil || len(st.PFs) != 2 {
+		t.Errorf("ObserveOne of an unknown PF: %+v %v", st, err)
+	}
+	if st, err := host.ObserveOne(ctx, h, "0000:01:00.0"); err != nil || len(st.PFs) != 1 || st.PFs[0].Name != "eth0" {
+		t.Errorf("ObserveOne: %+v %v", st, err)
+	}
+}
+
 // Without sriov_vf_device (older kernels) the VFs' device id comes from the first VF.
 func TestObserveVFDeviceIDFromVF(t *testing.T) {
 	f := newFakeSysfs(t)

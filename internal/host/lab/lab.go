@@ -78,6 +78,7 @@ type Lab struct {
 }
 
 var _ host.Host = (*Lab)(nil)
+var _ host.PFObserver = (*Lab)(nil)
 
 // Init creates a lab in dir (created if missing; it must not already hold a lab).
 func Init(dir string, nics []NIC) (*Lab, error) {
@@ -194,6 +195,32 @@ func (l *Lab) Observe(ctx context.Context) (*sriov.Host, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// ObservePF returns one PF and its VFs, read in one transaction; ok is false when the lab has no PF
+// named (netdev name or PCI address) ref.
+func (l *Lab) ObservePF(ctx context.Context, ref string) (*sriov.PF, bool, error) {
+	var out *sriov.PF
+	err := view(ctx, l.dir, func(t *tx) error {
+		p, err := t.pf("observe "+ref, ref)
+		if errors.Is(err, host.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		vfs, err := t.vfs(p)
+		if err != nil {
+			return err
+		}
+		o := observePF(p, vfs)
+		out = &o
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, out != nil, nil
 }
 
 // mutate runs one mutating host operation in one write transaction under the exclusive lock: it applies

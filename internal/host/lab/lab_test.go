@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -366,5 +367,32 @@ func TestNetdevsimProfile(t *testing.T) {
 		if v.SpoofCheck {
 			t.Errorf("fresh VF %d has spoof checking on; netdevsim's start off", v.ID)
 		}
+	}
+}
+
+// TestObservePF: one PF, by netdev name or PCI address, as Observe reports it; an unknown one is not
+// found, not an error.
+func TestObservePF(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, NIC{Name: "eth0", Profile: "ice"}, NIC{Name: "eth1", Profile: "igb"})
+	if err := l.SetNumVFs(ctx, "eth1", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetVFVLAN(ctx, "eth1", 2, 42, 0, sriov.VLANProto8021Q); err != nil {
+		t.Fatal(err)
+	}
+	all, err := l.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := all.FindPF("eth1")
+	for _, ref := range []string{"eth1", want.PCIAddress} {
+		pf, ok, err := l.ObservePF(ctx, ref)
+		if err != nil || !ok || !reflect.DeepEqual(pf, want) {
+			t.Errorf("%s: %+v %v %v, want %+v", ref, pf, ok, err, want)
+		}
+	}
+	if pf, ok, err := l.ObservePF(ctx, "eth9"); pf != nil || ok || err != nil {
+		t.Errorf("unknown PF: %+v %v %v", pf, ok, err)
 	}
 }
