@@ -135,14 +135,14 @@ func (m *Manager) Repair(ctx context.Context) ([]ledger.Record, error) {
 	if len(pending) == 0 {
 		return nil, nil
 	}
-	st, err := m.Host.Observe(ctx)
+	st, err := observeFor(ctx, m.Host, pending)
 	if err != nil {
 		return nil, err
 	}
 	var done []ledger.Record
 	var errs []error
 	for _, r := range pending {
-		if err := m.restore(ctx, st, r); err != nil {
+		if err := m.restore(ctx, st, r, len(pending) == 1); err != nil {
 			errs = append(errs, fmt.Errorf("repair %s of %s vf %d (owner %s, %s): %w", r.State, r.PF, r.VF, r.Owner, r.Pool, err))
 			continue
 		}
@@ -413,7 +413,7 @@ func (m *Manager) Release(ctx context.Context, sel Selector) ([]ledger.Record, e
 	if len(targets) == 0 {
 		return nil, nil
 	}
-	st, err := m.Host.Observe(ctx)
+	st, err := observeFor(ctx, m.Host, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +424,7 @@ func (m *Manager) Release(ctx context.Context, sel Selector) ([]ledger.Record, e
 		if err := m.Ledger.Put(r); err != nil {
 			return done, err
 		}
-		if err := m.restore(ctx, st, r); err != nil {
+		if err := m.restore(ctx, st, r, len(targets) == 1); err != nil {
 			if !change.IsRollbackFailure(err) {
 				// The VF is back as it was before this release: still assigned or, for an assignment that
 				// never completed (stuck "assigning"), still for the next repair to finish.
@@ -445,13 +445,18 @@ func (m *Manager) Release(ctx context.Context, sel Selector) ([]ledger.Record, e
 
 // restore writes r's prior configuration and driver back to its VF. A VF that no longer exists (the PF
 // was reset or resized) has nothing to restore.
-func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record) error {
+// fresh says st is still the host as it is (nothing written since it was observed).
+func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record, fresh bool) error {
 	pf, cur, err := find(st, r)
 	if err != nil {
 		return nil // no such VF: nothing to restore
 	}
 	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
-	return m.run(ctx, "release", nil, ops)
+	observed := st
+	if !fresh {
+		observed = nil
+	}
+	return m.run(ctx, "release", observed, ops)
 }
 
 // ConvergeOps returns the host writes that take VF cur to configuration want bound to driver, ordered as
@@ -575,4 +580,15 @@ func ValidateOwner(field, s string) error {
 		return &sriov.FieldError{Field: field, Value: s, Allowed: "want 1-128 letters, digits, '.', '_', ':', '@', '/' or '-', starting with a letter or digit (a VM name or UUID)"}
 	}
 	return nil
+}
+
+// observeFor observes the one PF that holds every record of recs alone where the host can, else the
+// whole host.
+func observeFor(ctx context.Context, h host.Host, recs []ledger.Record) (*sriov.Host, error) {
+	for _, r := range recs[1:] {
+		if r.PFAddress != recs[0].PFAddress {
+			return h.Observe(ctx)
+		}
+	}
+	return host.ObserveOne(ctx, h, recs[0].PFAddress)
 }

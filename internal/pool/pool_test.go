@@ -456,9 +456,9 @@ func (c *observeCounter) ObservePF(ctx context.Context, ref string) (*sriov.PF, 
 	return c.Lab.ObservePF(ctx, ref)
 }
 
-// TestAssignObservesThePoolsPFOnly: an assign reads the pool's PF alone (a host with many 256-VF PFs
-// would otherwise answer every VF of every PF), once; a pool whose PF is missing still names the PFs
-// there are.
+// TestAssignObservesThePoolsPFOnly: an assign, and a release of its VF, read the pool's PF alone (a host
+// with many 256-VF PFs would otherwise answer every VF of every PF), once each; a pool whose PF is
+// missing still names the PFs there are.
 func TestAssignObservesThePoolsPFOnly(t *testing.T) {
 	e := newEnv(t, "ice", 4, "0-3", "vfio-pci")
 	c := &observeCounter{Lab: e.lab}
@@ -468,6 +468,12 @@ func TestAssignObservesThePoolsPFOnly(t *testing.T) {
 	}
 	if c.all != 0 || c.one != 1 {
 		t.Fatalf("assign observed the whole host %d times and the pool's PF %d times, want 0 and 1", c.all, c.one)
+	}
+	if _, err := e.m.Release(context.Background(), Selector{Owner: "web1"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.all != 0 || c.one != 2 || e.vf(0).Driver == "vfio-pci" {
+		t.Fatalf("release: whole host %d, one PF %d, vf 0 driver %q", c.all, c.one, e.vf(0).Driver)
 	}
 	e.pool.PF = "eth7"
 	_, _, err := e.assign("web2", sriov.VFSettings{})
