@@ -339,3 +339,24 @@ func TestReloadFailureLeavesOldMAC(t *testing.T) {
 		t.Fatalf("before %v\nafter %v", before, after)
 	}
 }
+
+// TestVFSetSharedMACNote: a MAC another VF of the PF has is set (the NIC allows it) with a note naming
+// both VFs and what the NIC does with a shared MAC; a MAC of its own gets none.
+func TestVFSetSharedMACNote(t *testing.T) {
+	dir := clitest.NewLab(t)
+	clitest.MustRun(t, "--lab", dir, "pf", "set", "ens5f0", "--numvfs", "3")
+	for _, tc := range []struct {
+		vf, mac string
+		note    bool
+	}{
+		{"0", "02:00:00:00:00:31", false},
+		{"2", "02:00:00:00:00:31", true},
+		{"1", "02:00:00:00:00:32", false},
+	} {
+		r := clitest.MustRun(t, "--lab", dir, "vf", "set", "ens5f0", tc.vf, "--mac", tc.mac)
+		got := strings.Contains(r.Stderr, "note: ens5f0: VFs 0,2 share MAC 02:00:00:00:00:31 outside any mirror group")
+		if got != tc.note || (!tc.note && strings.Contains(r.Stderr, "share MAC")) {
+			t.Fatalf("vf %s --mac %s: note %v, want %v:\n%s", tc.vf, tc.mac, got, tc.note, r.Stderr)
+		}
+	}
+}

@@ -293,14 +293,38 @@ func sharedMACs(b *plan.Builder, groups []policyGroup, recorded []Group) {
 			if len(ids) < 2 || inMirrorGroup(t.PF, m, ids, groups, recorded) {
 				continue
 			}
-			slices.Sort(ids)
-			what := "delivers frames to it to each of them"
-			if prof.DuplicateMAC != nicprofile.DuplicateMACAllReceive {
-				what = "accepts that, but which of them receives its frames is hardware-defined"
-			}
-			b.Note("%s: VFs %s share MAC %s outside any mirror group: %s %s; give each VF its own MAC unless that is meant (a mirrors: entry, or `sriovctl mirror create`, says so)", t.PF.Name, joinIDs(ids), m, t.PF.Driver, what)
+			b.Note("%s", SharedMACNote(t.PF, prof, m, ids))
 		}
 	}
+}
+
+// SharedMACNote says that VFs ids of pf share MAC mac outside any mirror group, and what pf's NIC does
+// with that, for a note of plan or vf set.
+func SharedMACNote(pf *sriov.PF, prof *nicprofile.Profile, mac string, ids []int) string {
+	ids = slices.Sorted(slices.Values(ids))
+	what := "delivers frames to it to each of them"
+	if prof.DuplicateMAC != nicprofile.DuplicateMACAllReceive {
+		what = "accepts that, but which of them receives its frames is hardware-defined"
+	}
+	return fmt.Sprintf("%s: VFs %s share MAC %s outside any mirror group: %s %s; give each VF its own MAC unless that is meant (a mirrors: entry, or `sriovctl mirror create`, says so)", pf.Name, joinIDs(ids), strings.ToLower(mac), pf.Driver, what)
+}
+
+// SharedMACVFs lists the VFs of pf other than vf that have MAC mac, when pf's NIC accepts a shared MAC
+// and no mirror group of groups on pf holds them all with vf; nil otherwise (nothing to note).
+func SharedMACVFs(pf *sriov.PF, prof *nicprofile.Profile, vf int, mac string, groups []Group) []int {
+	if mac == "" || mac == sriov.ZeroMAC || prof.DuplicateMAC == nicprofile.DuplicateMACRefused {
+		return nil
+	}
+	ids := []int{vf}
+	for _, v := range pf.VFs {
+		if v.ID != vf && strings.EqualFold(v.MAC, mac) {
+			ids = append(ids, v.ID)
+		}
+	}
+	if len(ids) < 2 || inMirrorGroup(pf, strings.ToLower(mac), ids, nil, groups) {
+		return nil
+	}
+	return ids
 }
 
 // inMirrorGroup reports whether one mirror group of pf (from the policy or made with `mirror create`)

@@ -8,6 +8,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -179,6 +180,15 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 		if macChanged && prof.MACNeedsVFReload && vf.Driver == prof.VFDriver && !req.ReloadDriver {
 			notes = append(notes, fmt.Sprintf("%s: %q; the VF netdev %s keeps its old MAC until the VF driver is reloaded: rerun with --reload-vf-driver",
 				p.Driver, prof.MACNotice, vf.Netdev))
+		}
+		if macChanged {
+			groups, err := s.mirrorGroups()
+			if err != nil {
+				return nil, nil, err
+			}
+			if ids := mirror.SharedMACVFs(p, prof, id, want.MAC, groups); ids != nil {
+				notes = append(notes, mirror.SharedMACNote(p, prof, want.MAC, ids))
+			}
 		}
 		return ops, notes, nil
 	})
