@@ -85,7 +85,8 @@ func newLabFaultCmd(a *App) *cobra.Command {
 --fail-at N makes the Nth operation from now fail with --errno (default EIO) and change nothing. With
 --after-write it takes effect first and then reports that confirming it failed (default ETIMEDOUT), as the
 kernel does when sriov_numvfs was written but the VFs did not appear in time: the host is changed and the
-error says "written, unconfirmed". --delay slows every operation (holding the lab's lock meanwhile).`,
+error says "written, unconfirmed". --delay slows every operation, as a slow driver does: the operation
+waits, then is made; other processes can read the lab meanwhile.`,
 		Example: `  sriovctl --lab /tmp/lab lab fault --fail-at 3 --errno EIO
   sriovctl --lab /tmp/lab lab fault --fail-at 1 --after-write
   sriovctl --lab /tmp/lab lab fault --delay 200ms
