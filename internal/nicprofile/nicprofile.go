@@ -7,7 +7,9 @@ package nicprofile
 import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 
+	"bytes"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -193,22 +195,60 @@ var profilesYAML []byte
 
 // profiles parses profiles.yaml on first use rather than at package init: most commands start, and some
 // (version, help, completion) end, without needing a profile.
-var profiles = sync.OnceValue(func() []*Profile { return mustLoad(profilesYAML) })
-
-func mustLoad(data []byte) []*Profile {
-	var list []*Profile
-	if err := yaml.UnmarshalStrict(data, &list); err != nil {
-		panic(fmt.Sprintf("nicprofile: embedded profiles.yaml: %v", err))
+// It reads profiles.json, which `go generate` makes from profiles.yaml (TestProfilesJSONUpToDate fails
+// while it is stale): decoding JSON takes a fifth of the time parsing the YAML does (0.35 against 1.7 ms
+// in a fresh process), and every lab command and plan pays it.
+var profiles = sync.OnceValue(func() []*Profile {
+	list, err := decode(profilesJSON)
+	if err != nil {
+		panic(fmt.Sprintf("nicprofile: embedded profiles.json: %v", err))
 	}
+	return list
+})
+
+//go:generate go run ./genprofiles
+//go:embed profiles.json
+var profilesJSON []byte
+
+// decode reads profiles in JSON, refusing unknown keys, and checks them.
+func decode(data []byte) ([]*Profile, error) {
+	var list []*Profile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&list); err != nil {
+		return nil, err
+	}
+	return list, check(list)
+}
+
+// check fills in defaults and refuses what no code path reads right.
+func check(list []*Profile) error {
 	for _, p := range list {
 		if p.Name == "" {
 			p.Name = p.Driver
 		}
 		if p.Verified != VerifiedRealDriver && p.Verified != VerifiedDriverSources {
-			panic(fmt.Sprintf("nicprofile: embedded profiles.yaml: %s: verified must be %s or %s", p.Name, VerifiedRealDriver, VerifiedDriverSources))
+			return fmt.Errorf("%s: verified must be %s or %s", p.Name, VerifiedRealDriver, VerifiedDriverSources)
 		}
 	}
-	return list
+	return nil
+}
+
+// GenerateJSON converts profiles.yaml (strictly: an unknown key is an error) into the profiles.json the
+// package reads, names defaulted and checked.
+func GenerateJSON(yamlData []byte) ([]byte, error) {
+	var list []*Profile
+	if err := yaml.UnmarshalStrict(yamlData, &list); err != nil {
+		return nil, fmt.Errorf("profiles.yaml: %w", err)
+	}
+	if err := check(list); err != nil {
+		return nil, fmt.Errorf("profiles.yaml: %w", err)
+	}
+	out, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
 }
 
 // All returns every profile in file order.

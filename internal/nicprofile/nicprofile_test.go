@@ -1,8 +1,10 @@
 package nicprofile
 
 import (
+	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -101,5 +103,30 @@ func TestNamesMatchProfiles(t *testing.T) {
 	}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, parsed profiles: %v", got, want)
+	}
+}
+
+// TestProfilesJSONUpToDate fails while profiles.json is not what profiles.yaml generates: edit the YAML,
+// then run `go generate ./internal/nicprofile`.
+func TestProfilesJSONUpToDate(t *testing.T) {
+	want, err := GenerateJSON(profilesYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, profilesJSON) {
+		t.Fatal("profiles.json is stale: run `go generate ./internal/nicprofile`")
+	}
+}
+
+// TestDecodeRefusesUnknownKeys: a key no Profile field reads is an error, in the JSON as in the YAML.
+func TestDecodeRefusesUnknownKeys(t *testing.T) {
+	if _, err := decode([]byte(`[{"driver": "x", "verified": "real-driver", "totlVfs": 4}]`)); err == nil || !strings.Contains(err.Error(), "totlVfs") {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if _, err := GenerateJSON([]byte("- driver: x\n  verified: real-driver\n  totlVfs: 4\n")); err == nil || !strings.Contains(err.Error(), "totlVfs") {
+		t.Fatalf("unknown key in YAML: %v", err)
+	}
+	if _, err := decode([]byte(`[{"driver": "x", "verified": "maybe"}]`)); err == nil {
+		t.Fatal("a bad verified value was accepted")
 	}
 }
