@@ -196,10 +196,11 @@ func TestOperationalFailuresExit1(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q, want 1 and %q", c.args, r.Code, r.Stderr, c.want)
 		}
 	}
-	// mlx5 refuses a duplicate MAC; the first VF keeps it and nothing else changes.
+	// mlx5 refuses a duplicate MAC (known from its profile: refused before any write); the first VF
+	// keeps it and nothing else changes.
 	clitest.MustRun(t, "--lab", dir, "vf", "set", "ens4f0", "0", "--mac", "02:00:00:00:00:aa")
 	r := clitest.Run(t, "--lab", dir, "vf", "set", "ens4f0", "1", "--mac", "02:00:00:00:00:aa", "--vlan", "7")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "file exists (mlx5_core: mac is already in use by vport); host restored to its prior state") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "mlx5_core refuses a MAC two VFs share (mac is already in use by vport); nothing was changed") {
 		t.Fatalf("duplicate MAC on mlx5: exit %d %q", r.Code, r.Stderr)
 	}
 	clitest.MustRun(t, "--lab", dir, "vf", "set", "ens4f0", "0", "--mac", "00:00:00:00:00:00")
@@ -358,5 +359,22 @@ func TestVFSetSharedMACNote(t *testing.T) {
 		if got != tc.note || (!tc.note && strings.Contains(r.Stderr, "share MAC")) {
 			t.Fatalf("vf %s --mac %s: note %v, want %v:\n%s", tc.vf, tc.mac, got, tc.note, r.Stderr)
 		}
+	}
+}
+
+// TestVFSetSharedMACRefusedUpFront: on a NIC that refuses a MAC two VFs share (mlx5), vf set says so
+// before writing anything (exit 1) instead of writing and undoing.
+func TestVFSetSharedMACRefusedUpFront(t *testing.T) {
+	dir := clitest.NewLab(t, "eth0=mlx5:8")
+	clitest.MustRun(t, "--lab", dir, "pf", "set", "eth0", "--numvfs", "2")
+	clitest.MustRun(t, "--lab", dir, "vf", "set", "eth0", "0", "--mac", "02:00:00:00:00:41")
+	clitest.MustRun(t, "--lab", dir, "lab", "fault", "--fail-at", "1") // any write would fail (and say so)
+	r := clitest.Run(t, "--lab", dir, "vf", "set", "eth0", "1", "--mac", "02:00:00:00:00:41")
+	want := "sriovctl: vf set: eth0 vf 1: MAC 02:00:00:00:00:41 is vf 0's already and mlx5_core refuses a MAC two VFs share (mac is already in use by vport); nothing was changed\n"
+	if r.Code != 1 || r.Stderr != want {
+		t.Fatalf("exit %d, stderr %q, want 1 and %q", r.Code, r.Stderr, want)
+	}
+	if vf := show(t, dir, "eth0").PFs[0]["vfs"].([]any)[1].(map[string]any); vf["mac"] != "00:00:00:00:00:00" {
+		t.Fatalf("vf 1 changed: %v", vf)
 	}
 }

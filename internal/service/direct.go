@@ -181,6 +181,18 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 			notes = append(notes, fmt.Sprintf("%s: %q; the VF netdev %s keeps its old MAC until the VF driver is reloaded: rerun with --reload-vf-driver",
 				p.Driver, prof.MACNotice, vf.Netdev))
 		}
+		if macChanged && want.MAC != sriov.ZeroMAC && prof.DuplicateMAC == nicprofile.DuplicateMACRefused {
+			// The NIC would refuse it (mlx5: EEXIST); say so without a write to undo.
+			for _, o := range p.VFs {
+				if o.ID != id && strings.EqualFold(o.MAC, want.MAC) {
+					why := "duplicate MAC refused"
+					if prof.DuplicateMACRefusal != nil {
+						why = prof.DuplicateMACRefusal.Message
+					}
+					return nil, nil, fmt.Errorf("vf set: %s vf %d: MAC %s is vf %d's already and %s refuses a MAC two VFs share (%s); nothing was changed", p.Name, id, want.MAC, o.ID, p.Driver, why)
+				}
+			}
+		}
 		if macChanged {
 			groups, err := s.mirrorGroups()
 			if err != nil {
