@@ -35,4 +35,13 @@ func List[E any](s []E) []E {
 	return s
 }
 
+// convert maps each element of s with f, into a list that is [] rather than null when s is empty.
+func convert[E, T any](s []E, f func(E) T) []T {
+	out := make([]T, 0, len(s))
+	for _, e := range s {
+		out = append(out, f(e))
+	}
+	return out
+}
+
 //go:generate go run ./schemagen/genschemas -root ../.. -out ../../schemas

@@ -28,12 +28,7 @@ type Show struct {
 
 // NewShow copies the observed PFs, with empty VF lists as [].
 func NewShow(pfs []sriov.PF) Show {
-	out := make([]sriov.PF, len(pfs))
-	for i, p := range pfs {
-		p.VFs = List(p.VFs)
-		out[i] = p
-	}
-	return Show{PFs: out}
+	return Show{PFs: convert(pfs, func(p sriov.PF) sriov.PF { p.VFs = List(p.VFs); return p })}
 }
 
 // Value is what an operation writes (to) or replaces (from); which fields count depends on the kind.
@@ -101,13 +96,11 @@ func newValue(k change.Kind, v change.Value) Value {
 
 // NewOps converts planned writes.
 func NewOps(ops []change.Op) []Op {
-	out := make([]Op, 0, len(ops))
-	for _, o := range ops {
-		out = append(out, Op{Kind: string(o.Kind), PF: o.PF, PFPCIAddress: o.PFAddress, VF: o.VF,
+	return convert(ops, func(o change.Op) Op {
+		return Op{Kind: string(o.Kind), PF: o.PF, PFPCIAddress: o.PFAddress, VF: o.VF,
 			From: newValue(o.Kind, o.From), To: newValue(o.Kind, o.To), Description: o.Describe(),
-			Reason: o.Reason, Disruptive: o.Disruptive, PriorVFs: o.PriorVFs})
-	}
-	return out
+			Reason: o.Reason, Disruptive: o.Disruptive, PriorVFs: o.PriorVFs}
+	})
 }
 
 // Plan is `plan`, and the drift in `status`: the writes that would bring the host to a policy.
@@ -172,11 +165,9 @@ func NewReasserted(as []pool.Assignment) []Reasserted {
 	if len(as) == 0 {
 		return nil
 	}
-	out := make([]Reasserted, len(as))
-	for i, a := range as {
-		out[i] = Reasserted{Owner: a.Owner, Pool: a.Pool, PF: a.PF, VF: a.VF, Reapplied: List(a.Reapplied)}
-	}
-	return out
+	return convert(as, func(a pool.Assignment) Reasserted {
+		return Reasserted{Owner: a.Owner, Pool: a.Pool, PF: a.PF, VF: a.VF, Reapplied: List(a.Reapplied)}
+	})
 }
 
 // Assignment is one VF handed to an owner by `assign`, as the ledger records it.
@@ -208,14 +199,6 @@ func NewAssignment(r ledger.Record) Assignment {
 		Prior: r.Prior, PriorDriver: r.PriorDriver}
 }
 
-func newAssignments(rs []ledger.Record) []Assignment {
-	out := make([]Assignment, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, NewAssignment(r))
-	}
-	return out
-}
-
 // Assign is `assign --format json` (or `assign --json`).
 type Assign struct {
 	Assignment
@@ -238,7 +221,7 @@ type Release struct {
 
 // NewRelease converts release's records; their state is "released": the ledger no longer holds them.
 func NewRelease(rs []ledger.Record, notes []string, rec *service.Recovered) Release {
-	out := Release{Released: newAssignments(rs), Notes: List(notes), Recovered: NewRecovered(rec)}
+	out := Release{Released: convert(rs, NewAssignment), Notes: List(notes), Recovered: NewRecovered(rec)}
 	for i := range out.Released {
 		out.Released[i].State = "released"
 	}
@@ -254,11 +237,7 @@ type Held struct {
 
 // NewHeld converts assignments with their host state.
 func NewHeld(hs []pool.Held) []Held {
-	out := make([]Held, 0, len(hs))
-	for _, h := range hs {
-		out = append(out, Held{Assignment: NewAssignment(h.Record), Host: h.Host})
-	}
-	return out
+	return convert(hs, func(h pool.Held) Held { return Held{Assignment: NewAssignment(h.Record), Host: h.Host} })
 }
 
 // Assignments is `assignments`.
@@ -304,7 +283,7 @@ func NewPending(p *service.Pending) *Pending {
 	if !p.Any() {
 		return nil
 	}
-	out := &Pending{Assignments: newAssignments(p.Assignments), Mirrors: newGroups(p.Mirrors)}
+	out := &Pending{Assignments: convert(p.Assignments, NewAssignment), Mirrors: convert(p.Mirrors, NewMirrorGroup)}
 	if j := p.Journal; j != nil {
 		out.Journal = &Journal{What: j.What, PID: j.PID, Started: j.Started, Ops: len(j.Ops), Next: j.Next}
 	}
@@ -337,7 +316,7 @@ func NewRecovered(r *service.Recovered) *Recovered {
 	if r.Empty() {
 		return nil
 	}
-	out := &Recovered{Apply: newRecovery(r.Apply), Assignments: newAssignments(r.Assignments), Mirrors: newGroups(r.Mirrors)}
+	out := &Recovered{Apply: newRecovery(r.Apply), Assignments: convert(r.Assignments, NewAssignment), Mirrors: convert(r.Mirrors, NewMirrorGroup)}
 	return out
 }
 
@@ -367,7 +346,7 @@ func NewRecover(r *service.Recovered) Recover {
 	if r.Empty() {
 		return Recover{Assignments: []Assignment{}, Mirrors: []MirrorGroup{}}
 	}
-	return Recover{Recovered: true, Apply: newRecovery(r.Apply), Assignments: newAssignments(r.Assignments), Mirrors: newGroups(r.Mirrors)}
+	return Recover{Recovered: true, Apply: newRecovery(r.Apply), Assignments: convert(r.Assignments, NewAssignment), Mirrors: convert(r.Mirrors, NewMirrorGroup)}
 }
 
 // MirrorGroup is a mirror group as recorded (or from the stored policy).
@@ -394,14 +373,6 @@ func NewMirrorGroup(g mirror.Group) MirrorGroup {
 		Source: g.Source, Created: g.Created, Health: g.Health, Prior: List(g.Prior)}
 }
 
-func newGroups(gs []mirror.Group) []MirrorGroup {
-	out := make([]MirrorGroup, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, NewMirrorGroup(g))
-	}
-	return out
-}
-
 // MirrorList is `mirror list`.
 type MirrorList struct {
 	Mirrors         []MirrorGroup `json:"mirrors"`
@@ -410,7 +381,7 @@ type MirrorList struct {
 
 // NewMirrorList converts mirror list's groups.
 func NewMirrorList(gs []mirror.Group, pending *service.Pending) MirrorList {
-	return MirrorList{Mirrors: newGroups(gs), PendingRecovery: NewPending(pending)}
+	return MirrorList{Mirrors: convert(gs, NewMirrorGroup), PendingRecovery: NewPending(pending)}
 }
 
 // Trace is `trace`: the switch model's prediction for one frame.
