@@ -287,7 +287,7 @@ func (h *Host) ObservePF(ctx context.Context, ref string) (*sriov.PF, bool, erro
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	pf, err := h.observePF(e.name)
+	pf, err := h.observeEntry(e)
 	if err != nil {
 		return nil, false, err
 	}
@@ -295,6 +295,16 @@ func (h *Host) ObservePF(ctx context.Context, ref string) (*sriov.PF, bool, erro
 }
 
 func (h *Host) observePF(name string) (sriov.PF, error) {
+	e, ok := h.entryOf(name)
+	if !ok {
+		return sriov.PF{}, host.Errorf("observe "+name, syscall.ENODEV, "PF %s disappeared", name)
+	}
+	return h.observeEntry(e)
+}
+
+// observeEntry reads the PF of e, found by the caller, and its VFs.
+func (h *Host) observeEntry(e pfEntry) (sriov.PF, error) {
+	name := e.name
 	op := "observe " + name
 	pf, err := h.readPF(name)
 	if err != nil {
@@ -302,10 +312,6 @@ func (h *Host) observePF(name string) (sriov.PF, error) {
 			return pf, host.Errorf(op, syscall.ENODEV, "PF %s disappeared", name)
 		}
 		return pf, mapErr(op, err)
-	}
-	e, ok := h.entryOf(name)
-	if !ok {
-		return pf, host.Errorf(op, syscall.ENODEV, "PF %s disappeared", name)
 	}
 	h.remember(name, e) // later writes need no lookup
 	pf.EswitchMode = h.nl.EswitchMode(e.bus, e.addr)
