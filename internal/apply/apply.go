@@ -2,8 +2,9 @@
 //
 //   - Rollback: change.Run undoes the operations already done, newest first, when one fails.
 //   - Crash safety: before the first write, a journal (DIR/apply.journal) records the plan's operations and
-//     a snapshot of every PF they write; before each operation a line records which one is about to run;
-//     each record is fsynced before the host is written. After a kill -9 at any point, Recover (run first
+//     a snapshot of every PF they write (its settings and the VFs they touch, see SnapshotFor); before
+//     each operation a line records which one is about to run; each record is fsynced before the host is
+//     written. After a kill -9 at any point, Recover (run first
 //     by every apply, restore and `sriovctl recover`) finds the journal and undoes the interrupted apply by
 //     planning from the current host back to the snapshot (idempotent: a recovery interrupted in its turn is
 //     simply run again), or, when the journal says every operation was done, finishes it by storing the
@@ -48,12 +49,7 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 		return change.Result{}, nil
 	}
 	ops = change.Addressed(observed, ops)
-	hdr := Header{What: what, Policy: policyData, Ops: ops}
-	for _, name := range (&plan.Plan{Ops: ops}).PFs() {
-		if pf := observed.FindPF(name); pf != nil {
-			hdr.Snapshot = append(hdr.Snapshot, *pf)
-		}
-	}
+	hdr := Header{What: what, Policy: policyData, Ops: ops, Snapshot: SnapshotFor(observed, ops)}
 	j, err := Begin(dir, hdr)
 	if err != nil {
 		return change.Result{}, err
@@ -82,7 +78,10 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 		}
 		return res, err
 	}
-	if err := j.Commit(); err != nil {
+	// Without a desired state to store, the commit line only decides between finishing and undoing a
+	// command that had not returned; a kill leaves the line in the page cache all the same, so it is
+	// fsynced only when recovery would store the policy.
+	if err := j.commit(policyData != nil); err != nil {
 		j.Close()
 		return res, err
 	}
@@ -93,6 +92,45 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 		}
 	}
 	return res, j.Remove()
+}
+
+// SnapshotFor returns what the journal keeps of each PF that ops write: the PF's own settings, and the
+// VFs the operations touch. A PF whose VF count or eswitch mode changes is kept whole (those replace
+// every VF). Recovery restores the snapshot (plan.Restore), and a VF no operation touched has nothing
+// to restore: after a kill it is as it was, after a reboot every VF is gone alike and the boot's restore
+// brings back the desired state. Keeping only the touched VFs makes an assign on a 256-VF PF journal one
+// VF instead of 256 (most of its time went to encoding them).
+func SnapshotFor(observed *sriov.Host, ops []change.Op) []sriov.PF {
+	var out []sriov.PF
+	for _, name := range (&plan.Plan{Ops: ops}).PFs() {
+		pf := observed.FindPF(name)
+		if pf == nil {
+			continue
+		}
+		touched, whole := map[int]bool{}, false
+		for _, o := range ops {
+			if o.PF != name {
+				continue
+			}
+			switch {
+			case o.Kind == change.KindNumVFs || o.Kind == change.KindEswitchMode:
+				whole = true
+			case o.VF >= 0:
+				touched[o.VF] = true
+			}
+		}
+		snap := *pf
+		if !whole {
+			snap.VFs = make([]sriov.VF, 0, len(touched))
+			for _, v := range pf.VFs {
+				if touched[v.ID] {
+					snap.VFs = append(snap.VFs, v)
+				}
+			}
+		}
+		out = append(out, snap)
+	}
+	return out
 }
 
 // Differs observes h and returns what of snapshot's PFs differs on it now (the writes that would bring

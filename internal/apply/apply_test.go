@@ -164,10 +164,7 @@ func TestFailureAtEveryOperationRestoresTheHost(t *testing.T) {
 // crash runs the first k operations of p as apply would and stops as a kill -9 would: journal kept.
 func crash(t *testing.T, e *env, st *sriov.Host, p *plan.Plan, k int, commit bool) {
 	t.Helper()
-	hdr := apply.Header{What: "apply", Policy: []byte(testPolicy), Ops: p.Ops}
-	for _, name := range p.PFs() {
-		hdr.Snapshot = append(hdr.Snapshot, *st.FindPF(name))
-	}
+	hdr := apply.Header{What: "apply", Policy: []byte(testPolicy), Ops: p.Ops, Snapshot: apply.SnapshotFor(st, p.Ops)}
 	j, err := apply.Begin(e.state, hdr)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +202,77 @@ func TestRecoverUndoesAnInterruptedApply(t *testing.T) {
 		if rec, err := apply.Recover(e.ctx, e.lab, e.state); rec != nil || err != nil {
 			t.Fatalf("second recover = %+v, %v", rec, err)
 		}
+	}
+}
+
+// A plan that changes some VFs of a PF and not its VF count journals only those VFs; recovery still
+// brings the whole host back.
+func TestRecoverUndoesAnInterruptedVFChange(t *testing.T) {
+	const vfOnly = `pfs:
+  - name: igb0
+    numVfs: 2
+    vfs:
+      - ids: "1"
+        vlan: 9
+        trust: true
+`
+	e := newEnv(t)
+	want := applytest.Normalize(e.observe())
+	for k := 0; ; k++ {
+		st, p := e.plan(vfOnly)
+		if k > len(p.Ops) {
+			break
+		}
+		snap := apply.SnapshotFor(st, p.Ops)
+		if len(snap) != 1 || len(snap[0].VFs) != 1 || snap[0].VFs[0].ID != 1 || snap[0].NumVFs != 2 {
+			t.Fatalf("snapshot of %s: %+v", p.Summary(), snap)
+		}
+		crash(t, e, st, p, k, false)
+		if rec, err := apply.Recover(e.ctx, e.lab, e.state); err != nil || rec == nil || rec.Action != "undone" {
+			t.Fatalf("crash after %d ops: recover = %+v, %v", k, rec, err)
+		}
+		if got := applytest.Normalize(e.observe()); got != want {
+			t.Fatalf("crash after %d ops: host not restored:\n%s\nwant:\n%s", k, got, want)
+		}
+	}
+}
+
+func TestSnapshotForKeepsTouchedVFsOrTheWholePF(t *testing.T) {
+	pf := sriov.PF{Name: "p0", PCIAddress: "0000:01:00.0", NumVFs: 3, MTU: 1500,
+		VFs: []sriov.VF{{ID: 0}, {ID: 1}, {ID: 2}}}
+	other := sriov.PF{Name: "p1", PCIAddress: "0000:02:00.0", NumVFs: 1, VFs: []sriov.VF{{ID: 0}}}
+	st := &sriov.Host{PFs: []sriov.PF{pf, other}}
+	for _, tc := range []struct {
+		name string
+		ops  []change.Op
+		want map[string][]int // PF name: the VF ids kept
+	}{
+		{"one VF", []change.Op{{Kind: change.KindMAC, PF: "p0", VF: 2}}, map[string][]int{"p0": {2}}},
+		{"two VFs, two writes each", []change.Op{{Kind: change.KindMAC, PF: "p0", VF: 2}, {Kind: change.KindTrust, PF: "p0", VF: 0},
+			{Kind: change.KindVLAN, PF: "p0", VF: 2}}, map[string][]int{"p0": {0, 2}}},
+		{"MTU only", []change.Op{{Kind: change.KindMTU, PF: "p0", VF: -1}}, map[string][]int{"p0": {}}},
+		{"resize keeps every VF", []change.Op{{Kind: change.KindNumVFs, PF: "p0", VF: -1}, {Kind: change.KindMAC, PF: "p0", VF: 1}},
+			map[string][]int{"p0": {0, 1, 2}}},
+		{"eswitch mode keeps every VF", []change.Op{{Kind: change.KindEswitchMode, PF: "p0", VF: -1}}, map[string][]int{"p0": {0, 1, 2}}},
+		{"two PFs", []change.Op{{Kind: change.KindMAC, PF: "p0", VF: 1}, {Kind: change.KindNumVFs, PF: "p1", VF: -1}},
+			map[string][]int{"p0": {1}, "p1": {0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string][]int{}
+			for _, p := range apply.SnapshotFor(st, tc.ops) {
+				ids := []int{}
+				for _, v := range p.VFs {
+					ids = append(ids, v.ID)
+				}
+				got[p.Name] = ids
+				if p.NumVFs != st.FindPF(p.Name).NumVFs || p.MTU != st.FindPF(p.Name).MTU {
+					t.Errorf("%s: PF settings not kept: %+v", p.Name, p)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("kept %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -76,7 +76,8 @@ type Header struct {
 	What string `json:"what"`
 	// Policy is the policy file being applied, stored as desired state when the apply commits.
 	Policy []byte `json:"policy,omitempty"`
-	// Snapshot is the observed state of every PF the operations write, taken before the first write.
+	// Snapshot is the observed state of every PF the operations write, taken before the first write: the
+	// PF's settings and the VFs the operations touch, or every VF when they resize it (SnapshotFor).
 	Snapshot []sriov.PF  `json:"snapshot"`
 	Ops      []change.Op `json:"ops"`
 }
@@ -150,7 +151,10 @@ func (j *Journal) Next(i int) error { return j.append(record{Next: &i}, false) }
 
 // Commit records that every operation succeeded; fsynced, since recovery then finishes the apply
 // (stores the desired state) instead of undoing it.
-func (j *Journal) Commit() error { return j.append(record{Committed: true}, true) }
+func (j *Journal) Commit() error { return j.commit(true) }
+
+// commit writes the commit line, fsynced when sync (see Exec for when it need not be).
+func (j *Journal) commit(sync bool) error { return j.append(record{Committed: true}, sync) }
 
 // Close closes the journal file, keeping it.
 func (j *Journal) Close() {

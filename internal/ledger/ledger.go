@@ -25,6 +25,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -106,6 +107,11 @@ type Ledger struct {
 	// The last good copy: when it was last written and whether commits came since (see backup).
 	lastBackup time.Time
 	dirty      bool
+
+	// records is every record as last read or committed, by key; nil until a transaction read them all.
+	// The session's lock keeps other processes out, so only this Ledger's commits change the file, and
+	// a command that reads the ledger several times (repair, then assign) decodes it once.
+	records map[string]Record
 }
 
 // backupEvery bounds how stale the last good copy gets during a long session (the agent's).
@@ -416,7 +422,12 @@ func (l *Ledger) Close() error {
 // Tx is one ledger transaction.
 type Tx struct {
 	b *bolt.Bucket // nil: an empty read-only ledger
+	l *Ledger
+	// changed holds the records this transaction put (deleted: nil), applied to l.records on commit.
+	changed map[string]*Record
 }
+
+func (l *Ledger) tx(b *bolt.Tx) *Tx { return &Tx{b: b.Bucket(bucketAssignments), l: l} }
 
 // Get returns the record of VF vf of the PF at pfAddress.
 func (t *Tx) Get(pfAddress string, vf int) (Record, bool, error) {
@@ -440,18 +451,56 @@ func (t *Tx) Put(r Record) error {
 	if err != nil {
 		return err
 	}
-	return t.b.Put(r.Key(), data)
+	if err := t.b.Put(r.Key(), data); err != nil {
+		return err
+	}
+	t.note(string(r.Key()), &r)
+	return nil
 }
 
 // Delete removes the record of r's VF: the VF is free.
-func (t *Tx) Delete(r Record) error { return t.b.Delete(r.Key()) }
+func (t *Tx) Delete(r Record) error {
+	if err := t.b.Delete(r.Key()); err != nil {
+		return err
+	}
+	t.note(string(r.Key()), nil)
+	return nil
+}
 
-// All returns every record, ordered by PF address and VF id.
+func (t *Tx) note(key string, r *Record) {
+	if t.changed == nil {
+		t.changed = map[string]*Record{}
+	}
+	t.changed[key] = r
+}
+
+// All returns every record, ordered by PF address and VF id. Records share their settings' pointers
+// with the ledger's cache: read them, and Put a modified copy, never write through them.
 func (t *Tx) All() ([]Record, error) {
-	var out []Record
 	if t.b == nil {
 		return nil, nil
 	}
+	if t.l != nil && t.l.records != nil && t.changed == nil {
+		out := make([]Record, 0, len(t.l.records))
+		for _, r := range t.l.records {
+			out = append(out, r)
+		}
+		slices.SortFunc(out, func(a, b Record) int { return bytes.Compare(a.Key(), b.Key()) })
+		return out, nil
+	}
+	out, err := t.decodeAll()
+	if err == nil && t.l != nil && t.changed == nil {
+		t.l.records = make(map[string]Record, len(out))
+		for _, r := range out {
+			t.l.records[string(r.Key())] = r
+		}
+	}
+	return out, err
+}
+
+// decodeAll reads and checks every record of the bucket.
+func (t *Tx) decodeAll() ([]Record, error) {
+	var out []Record
 	err := t.b.ForEach(func(k, v []byte) error {
 		var r Record
 		if err := json.Unmarshal(v, &r); err != nil {
@@ -475,9 +524,24 @@ func (l *Ledger) Update(fn func(t *Tx) error) error {
 	if l.db == nil || l.db.IsReadOnly() {
 		return ErrReadOnly
 	}
+	var t *Tx
 	err := l.guard(fn, func(fn func(*Tx) error) error {
-		return l.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{b: tx.Bucket(bucketAssignments)}) })
+		return l.db.Update(func(tx *bolt.Tx) error { t = l.tx(tx); return fn(t) })
 	})
+	switch {
+	case err != nil:
+		if t != nil && t.changed != nil {
+			l.records = nil // rolled back, or maybe committed: read the file again
+		}
+	case l.records != nil:
+		for k, r := range t.changed {
+			if r == nil {
+				delete(l.records, k)
+			} else {
+				l.records[k] = *r
+			}
+		}
+	}
 	if err == nil {
 		l.dirty = true
 		if time.Since(l.lastBackup) > backupEvery {
@@ -493,7 +557,7 @@ func (l *Ledger) View(fn func(t *Tx) error) error {
 		return fn(&Tx{})
 	}
 	return l.guard(fn, func(fn func(*Tx) error) error {
-		return l.db.View(func(tx *bolt.Tx) error { return fn(&Tx{b: tx.Bucket(bucketAssignments)}) })
+		return l.db.View(func(tx *bolt.Tx) error { return fn(l.tx(tx)) })
 	})
 }
 

@@ -350,14 +350,12 @@ func (p *Policy) validate(file string, li *lineIndex) error {
 
 type failFunc func(line int, field, format string, args ...any) error
 
-var name = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
-
 // checkNamedVFSet validates what mirror groups and pools share: a unique name, a PF and a VF id list
 // (under key idsKey), and returns the parsed ids.
 func checkNamedVFSet(li *lineIndex, fail failFunc, seen map[string]bool, section, what string, i int, nm, pf, idsKey, idsVal string) ([]int, error) {
 	at := fmt.Sprintf("%s[%d].", section, i)
 	line := li.line(section, i)
-	if !name().MatchString(nm) {
+	if !sriov.IsName(nm, 63, "_.-") {
 		return nil, fail(li.line(section, i, "name"), at+"name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", nm)
 	}
 	if seen[nm] {

@@ -26,10 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sriovctl/sriovctl/internal/change"
@@ -572,11 +570,9 @@ func StatusesOn(st *sriov.Host, all []ledger.Record, pools []policy.Pool) []Stat
 	return out
 }
 
-var ownerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$`) })
-
 // ValidateOwner checks an owner id: a VM name, UUID or similar, 1-128 characters.
 func ValidateOwner(field, s string) error {
-	if !ownerName().MatchString(s) {
+	if !sriov.IsName(s, 128, "_.:@/-") {
 		return &sriov.FieldError{Field: field, Value: s, Allowed: "want 1-128 letters, digits, '.', '_', ':', '@', '/' or '-', starting with a letter or digit (a VM name or UUID)"}
 	}
 	return nil

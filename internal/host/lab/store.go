@@ -270,7 +270,7 @@ func (t *tx) vf(op string, p *pf, id int) (*vf, error) {
 	if data == nil {
 		return nil, fmt.Errorf("lab %s: %s is damaged (no record of VF %d of %s)", t.dir, dbFile, id, p.Name)
 	}
-	if err := json.Unmarshal(data, &v); err != nil {
+	if err := decodeVF(data, &v); err != nil {
 		return nil, fmt.Errorf("lab %s: damaged record of VF %d of %s: %w", t.dir, id, p.Name, err)
 	}
 	return &v, nil
@@ -281,7 +281,7 @@ func (t *tx) putVF(p *pf, v *vf) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(vb, vfKey(v.ID), v)
+	return vb.Put(vfKey(v.ID), encodeVF(v))
 }
 
 // vfs loads every VF of p, in id order.
@@ -293,7 +293,7 @@ func (t *tx) vfs(p *pf) ([]*vf, error) {
 	out := make([]*vf, 0, p.NumVFs)
 	err = vb.ForEach(func(k, data []byte) error {
 		var v vf
-		if err := json.Unmarshal(data, &v); err != nil {
+		if err := decodeVF(data, &v); err != nil {
 			return fmt.Errorf("lab %s: damaged record of a VF of %s: %w", t.dir, p.Name, err)
 		}
 		out = append(out, &v)
@@ -350,7 +350,7 @@ func create(b *bolt.Tx, created string, pfs []*pf, vfs map[string][]*vf, f fault
 				return err
 			}
 			for _, v := range vfs[p.Name] {
-				if err := putJSON(vb, vfKey(v.ID), v); err != nil {
+				if err := vb.Put(vfKey(v.ID), encodeVF(v)); err != nil {
 					return err
 				}
 			}

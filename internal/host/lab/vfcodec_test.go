@@ -1,0 +1,85 @@
+package lab
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/sriovctl/sriovctl/internal/sriov"
+)
+
+// fillAll sets every field of the struct v points to (embedded ones too) to a value of its own, so that a
+// field the codec forgets fails the round trip.
+func fillAll(v reflect.Value, n *int) {
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		*n++
+		switch f.Kind() {
+		case reflect.Struct:
+			fillAll(f, n)
+		case reflect.Int:
+			f.SetInt(int64(*n) * 1000003)
+		case reflect.String:
+			f.SetString("s" + string(rune('a'+*n)))
+		case reflect.Bool:
+			f.SetBool(true)
+		default:
+			panic("vf has a field of kind " + f.Kind().String() + ": teach encodeVF and this test about it")
+		}
+	}
+}
+
+func TestVFCodecRoundTripsEveryField(t *testing.T) {
+	var full vf
+	n := 0
+	fillAll(reflect.ValueOf(&full).Elem(), &n)
+	for _, v := range []vf{
+		full,
+		{},
+		{ID: 255, Driver: "vfio-pci", NetdevMAC: sriov.ZeroMAC, VFConfig: sriov.DefaultVFConfig()},
+		{ID: 7, VFConfig: sriov.VFConfig{VLAN: 4095, QoS: 7, MinTxRateMbps: -1, MaxTxRateMbps: 100000, Trust: true}},
+	} {
+		var got vf
+		if err := decodeVF(encodeVF(&v), &got); err != nil || !reflect.DeepEqual(got, v) {
+			t.Errorf("round trip of %+v: got %+v, %v", v, got, err)
+		}
+		// Records written before the binary form are JSON and still read.
+		data, _ := json.Marshal(v)
+		got = vf{}
+		if err := decodeVF(data, &got); err != nil || !reflect.DeepEqual(got, v) {
+			t.Errorf("JSON record %s: got %+v, %v", data, got, err)
+		}
+	}
+}
+
+func TestVFCodecRefusesDamage(t *testing.T) {
+	good := encodeVF(&vf{ID: 3, Driver: "iavf", VFConfig: sriov.DefaultVFConfig()})
+	cases := map[string][]byte{
+		"empty":          {},
+		"unknown format": append([]byte{9}, good[1:]...),
+		"trailing bytes": append(append([]byte{}, good...), 0),
+		"unknown bits":   func() []byte { b := encodeVF(&vf{}); b[len(b)-4] = 0xf0; return b }(),
+	}
+	for i := 1; i < len(good); i++ {
+		cases["truncated at "+string(rune('0'+i%10))+"/"+string(rune('a'+i))] = good[:i]
+	}
+	for name, data := range cases {
+		var v vf
+		if err := decodeVF(data, &v); err == nil {
+			t.Errorf("%s: %x decoded as %+v", name, data, v)
+		}
+	}
+}
+
+func FuzzDecodeVF(f *testing.F) {
+	f.Add(encodeVF(&vf{ID: 1, Driver: "iavf", VFConfig: sriov.DefaultVFConfig()}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v vf
+		if decodeVF(data, &v) == nil && data[0] == vfFormat {
+			// What decodes re-encodes to the same bytes.
+			if again := encodeVF(&v); string(again) != string(data) {
+				t.Fatalf("%x decoded to %+v, which encodes as %x", data, v, again)
+			}
+		}
+	})
+}
