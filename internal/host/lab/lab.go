@@ -146,11 +146,36 @@ func pfAddress(used map[int]bool, p *nicprofile.Profile) string {
 
 // vfAddress computes a VF's PCI address from the PF's routing ID plus offset + stride*id.
 func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
+	return vfAddresses(pfAddr, p)(id)
+}
+
+// vfAddresses returns vfAddress for one PF, its address parsed once: observing a PF names every VF.
+func vfAddresses(pfAddr string, p *nicprofile.Profile) func(id int) string {
 	var dom, bus, dev, fn int
 	fmt.Sscanf(pfAddr, "%04x:%02x:%02x.%x", &dom, &bus, &dev, &fn)
-	rid := bus<<8 | dev<<3 | fn
-	rid += p.VFOffset + p.VFStride*id
-	return fmt.Sprintf("%04x:%02x:%02x.%x", dom, (rid>>8)&0xff, (rid>>3)&0x1f, rid&7)
+	first := (bus<<8 | dev<<3 | fn) + p.VFOffset
+	return func(id int) string {
+		rid := first + p.VFStride*id
+		b := make([]byte, 0, len("0000:00:00.0"))
+		b = appendHex(b, dom, 4)
+		b = appendHex(append(b, ':'), (rid>>8)&0xff, 2)
+		b = appendHex(append(b, ':'), (rid>>3)&0x1f, 2)
+		b = appendHex(append(b, '.'), rid&7, 1)
+		return string(b)
+	}
+}
+
+// appendHex appends n in lower-case hex, zero-padded to width digits (as %0*x).
+func appendHex(b []byte, n, width int) []byte {
+	const digits = "0123456789abcdef"
+	var buf [16]byte
+	i := len(buf)
+	for n > 0 || i > len(buf)-width {
+		i--
+		buf[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return append(b, buf[i:]...)
 }
 
 // Open opens an existing lab without reading it (each operation checks the database it reads, under the

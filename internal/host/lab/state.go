@@ -3,6 +3,7 @@ package lab
 import (
 	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -67,13 +68,14 @@ func observePF(p *pf, vfs []*vf) sriov.PF {
 		MirrorRules: append([]sriov.MirrorRule(nil), p.MirrorRules...),
 	}
 	o.VFsHaveNoDevice = prof.NoVFDevices
+	address := vfAddresses(p.PCIAddress, prof)
 	for _, v := range vfs {
 		netdev, netdevMAC, addr := "", "", ""
 		if v.Driver == prof.VFDriver && !prof.NoVFDevices {
-			netdev, netdevMAC = fmt.Sprintf("%sv%d", p.Name, v.ID), v.NetdevMAC
+			netdev, netdevMAC = p.Name+"v"+strconv.Itoa(v.ID), v.NetdevMAC
 		}
 		if !prof.NoVFDevices { // netdevsim's VFs have no PCI function
-			addr = vfAddress(p.PCIAddress, prof, v.ID)
+			addr = address(v.ID)
 		}
 		o.VFs = append(o.VFs, sriov.VF{
 			ID: v.ID, PCIAddress: addr, Netdev: netdev,

@@ -2,9 +2,11 @@ package lab
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -82,4 +84,21 @@ func FuzzDecodeVF(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestVFAddressesFormatLikePrintf(t *testing.T) {
+	for _, pf := range []string{"0000:86:00.0", "0000:3b:00.1", "abcd:fe:1f.7", "0001:00:00.0"} {
+		for _, prof := range []*nicprofile.Profile{{VFOffset: 128, VFStride: 1}, {VFOffset: 0x180, VFStride: 2}, {VFOffset: 1, VFStride: 1}} {
+			var dom, bus, dev, fn int
+			fmt.Sscanf(pf, "%04x:%02x:%02x.%x", &dom, &bus, &dev, &fn)
+			address := vfAddresses(pf, prof)
+			for id := 0; id < 300; id++ {
+				rid := bus<<8 | dev<<3 | fn + prof.VFOffset + prof.VFStride*id
+				want := fmt.Sprintf("%04x:%02x:%02x.%x", dom, (rid>>8)&0xff, (rid>>3)&0x1f, rid&7)
+				if got := address(id); got != want {
+					t.Fatalf("%s %+v vf %d: %s, want %s", pf, prof, id, got, want)
+				}
+			}
+		}
+	}
 }
