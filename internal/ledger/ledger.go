@@ -48,8 +48,13 @@ const (
 // its owner writes it.
 const dbMode = 0o644
 
-// schemaVersion is stored in the meta bucket; a newer ledger is refused rather than misread.
-const schemaVersion = 1
+// schemaVersion is stored in the meta bucket; a newer ledger is refused rather than misread. Schema 2
+// adds the index (index.go); a schema-1 ledger is still read, and indexed by the first session that
+// writes it.
+const (
+	schemaVersion   = 2
+	unindexedSchema = 1
+)
 
 var (
 	bucketAssignments = []byte("assignments")
@@ -371,7 +376,7 @@ func (l *Ledger) check() error {
 			return damaged(l.path, errors.Join(errs...))
 		}
 		if meta := tx.Bucket(bucketMeta); meta != nil {
-			if v := meta.Get(keyVersion); v != nil && string(v) != fmt.Sprint(schemaVersion) {
+			if v := meta.Get(keyVersion); v != nil && string(v) != fmt.Sprint(schemaVersion) && string(v) != fmt.Sprint(unindexedSchema) {
 				return fmt.Errorf("ledger %s: schema version %s, this sriovctl reads %d", l.path, v, schemaVersion)
 			}
 		}
@@ -379,12 +384,14 @@ func (l *Ledger) check() error {
 	})
 }
 
-// init creates the buckets when missing (a new file); on an existing ledger it writes nothing, so that
-// opening costs no commit.
+// init creates the buckets when missing (a new file) and indexes a schema-1 ledger; on a current one it
+// writes nothing, so that opening costs no commit.
 func (l *Ledger) init() error {
 	ready := false
 	if err := l.db.View(func(tx *bolt.Tx) error {
-		ready = tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketAssignments) != nil
+		meta := tx.Bucket(bucketMeta)
+		ready = meta != nil && tx.Bucket(bucketAssignments) != nil && openIndex(tx).ok() &&
+			string(meta.Get(keyVersion)) == fmt.Sprint(schemaVersion)
 		return nil
 	}); err != nil || ready {
 		return err
@@ -394,13 +401,25 @@ func (l *Ledger) init() error {
 		if err != nil {
 			return err
 		}
-		if meta.Get(keyVersion) == nil {
-			if err := meta.Put(keyVersion, fmt.Append(nil, schemaVersion)); err != nil {
+		b, err := tx.CreateBucketIfNotExists(bucketAssignments)
+		if err != nil {
+			return err
+		}
+		// Rebuilt from the records whatever the index holds: an older sriovctl may have written them.
+		for _, name := range [][]byte{bucketOwners, bucketPending} {
+			if tx.Bucket(name) != nil {
+				if err := tx.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
 		}
-		_, err = tx.CreateBucketIfNotExists(bucketAssignments)
-		return err
+		if err := openIndex(tx).build(b); err != nil {
+			return err
+		}
+		return meta.Put(keyVersion, fmt.Append(nil, schemaVersion))
 	})
 }
 
@@ -421,13 +440,16 @@ func (l *Ledger) Close() error {
 
 // Tx is one ledger transaction.
 type Tx struct {
-	b *bolt.Bucket // nil: an empty read-only ledger
-	l *Ledger
+	b  *bolt.Bucket // nil: an empty read-only ledger
+	ix index
+	l  *Ledger
 	// changed holds the records this transaction put (deleted: nil), applied to l.records on commit.
 	changed map[string]*Record
 }
 
-func (l *Ledger) tx(b *bolt.Tx) *Tx { return &Tx{b: b.Bucket(bucketAssignments), l: l} }
+func (l *Ledger) tx(b *bolt.Tx) *Tx {
+	return &Tx{b: b.Bucket(bucketAssignments), ix: openIndex(b), l: l}
+}
 
 // Get returns the record of VF vf of the PF at pfAddress.
 func (t *Tx) Get(pfAddress string, vf int) (Record, bool, error) {
@@ -438,11 +460,20 @@ func (t *Tx) Get(pfAddress string, vf int) (Record, bool, error) {
 	if v == nil {
 		return Record{}, false, nil
 	}
+	r, err := decodeRecord(Key(pfAddress, vf), v)
+	return r, err == nil, err
+}
+
+// decodeRecord decodes the record stored under key, checking that it is the record of that key.
+func decodeRecord(key, v []byte) (Record, error) {
 	var r Record
 	if err := json.Unmarshal(v, &r); err != nil {
-		return Record{}, false, fmt.Errorf("ledger: corrupt record %s/%d: %w", pfAddress, vf, err)
+		return Record{}, fmt.Errorf("ledger: corrupt record %s: %w", key, err)
 	}
-	return r, true, nil
+	if !bytes.Equal(key, r.Key()) {
+		return Record{}, fmt.Errorf("ledger: record under key %s names %s", key, r.Key())
+	}
+	return r, nil
 }
 
 // Put stores r (replacing the VF's record).
@@ -451,20 +482,50 @@ func (t *Tx) Put(r Record) error {
 	if err != nil {
 		return err
 	}
-	if err := t.b.Put(r.Key(), data); err != nil {
+	key := r.Key()
+	if err := t.unindex(key); err != nil {
 		return err
 	}
-	t.note(string(r.Key()), &r)
+	if err := t.b.Put(key, data); err != nil {
+		return err
+	}
+	if t.ix.ok() {
+		if err := t.ix.add(key, &r); err != nil {
+			return err
+		}
+	}
+	t.note(string(key), &r)
 	return nil
 }
 
 // Delete removes the record of r's VF: the VF is free.
 func (t *Tx) Delete(r Record) error {
-	if err := t.b.Delete(r.Key()); err != nil {
+	key := r.Key()
+	if err := t.unindex(key); err != nil {
 		return err
 	}
-	t.note(string(r.Key()), nil)
+	if err := t.b.Delete(key); err != nil {
+		return err
+	}
+	t.note(string(key), nil)
 	return nil
+}
+
+// unindex drops the index entries of the record stored under key, if any: those of the record on file,
+// which a Put replaces.
+func (t *Tx) unindex(key []byte) error {
+	if !t.ix.ok() {
+		return nil
+	}
+	v := t.b.Get(key)
+	if v == nil {
+		return nil
+	}
+	old, err := decodeRecord(key, v)
+	if err != nil {
+		return err
+	}
+	return t.ix.remove(key, &old)
 }
 
 func (t *Tx) note(key string, r *Record) {
@@ -502,15 +563,11 @@ func (t *Tx) All() ([]Record, error) {
 func (t *Tx) decodeAll() ([]Record, error) {
 	var out []Record
 	err := t.b.ForEach(func(k, v []byte) error {
-		var r Record
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("ledger: corrupt record %s: %w", k, err)
+		r, err := decodeRecord(k, v)
+		if err == nil {
+			out = append(out, r)
 		}
-		if !bytes.Equal(k, r.Key()) {
-			return fmt.Errorf("ledger: record under key %s names %s", k, r.Key())
-		}
-		out = append(out, r)
-		return nil
+		return err
 	})
 	return out, err
 }
@@ -617,11 +674,17 @@ func (l *Ledger) backup() {
 }
 
 // All returns every record.
-func (l *Ledger) All() ([]Record, error) {
+func (l *Ledger) All() ([]Record, error) { return l.read((*Tx).All) }
+
+// Pending returns the records an interrupted command left (not in state assigned).
+func (l *Ledger) Pending() ([]Record, error) { return l.read((*Tx).Pending) }
+
+// read runs one reading method of Tx in a read-only transaction.
+func (l *Ledger) read(fn func(*Tx) ([]Record, error)) ([]Record, error) {
 	var out []Record
 	err := l.View(func(t *Tx) error {
 		var err error
-		out, err = t.All()
+		out, err = fn(t)
 		return err
 	})
 	return out, err

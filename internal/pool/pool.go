@@ -120,15 +120,9 @@ func (m *Manager) lease() string {
 // state and is deleted. It returns the records it repaired; records it could not repair stay (their VFs
 // stay taken) and are reported in the error.
 func (m *Manager) Repair(ctx context.Context) ([]ledger.Record, error) {
-	all, err := m.Ledger.All()
+	pending, err := m.Ledger.Pending()
 	if err != nil {
 		return nil, err
-	}
-	var pending []ledger.Record
-	for _, r := range all {
-		if r.State != ledger.StateAssigned {
-			pending = append(pending, r)
-		}
 	}
 	if len(pending) == 0 {
 		return nil, nil
@@ -178,25 +172,24 @@ func (m *Manager) Assign(ctx context.Context, req Request) (Assignment, error) {
 	var rec ledger.Record
 	existing := false
 	err = m.Ledger.Update(func(t *ledger.Tx) error {
-		all, err := t.All()
+		owned, err := t.Owned(pl.Name, req.Owner)
 		if err != nil {
 			return err
 		}
-		used := map[int]bool{}
-		for _, r := range all {
-			if r.Pool == pl.Name && r.Owner == req.Owner {
-				if r.State != ledger.StateAssigned {
-					return fmt.Errorf("owner %s: its earlier assignment of %s vf %d is stuck %s (an interrupted command could not be repaired); fix the host, then release it", r.Owner, r.PF, r.VF, r.State)
-				}
-				if !reflect.DeepEqual(r.Settings, req.Settings) {
-					return &ConflictError{Held: r}
-				}
-				rec, existing = r, true
-				return nil
+		if len(owned) > 0 {
+			r := owned[0]
+			if r.State != ledger.StateAssigned {
+				return fmt.Errorf("owner %s: its earlier assignment of %s vf %d is stuck %s (an interrupted command could not be repaired); fix the host, then release it", r.Owner, r.PF, r.VF, r.State)
 			}
-			if r.PFAddress == pf.PCIAddress {
-				used[r.VF] = true
+			if !reflect.DeepEqual(r.Settings, req.Settings) {
+				return &ConflictError{Held: r}
 			}
+			rec, existing = r, true
+			return nil
+		}
+		used, err := t.UsedVFs(pf.PCIAddress)
+		if err != nil {
+			return err
 		}
 		inUse := 0
 		var pick *sriov.VF
