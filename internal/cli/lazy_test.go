@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -228,6 +229,22 @@ func TestBuiltCommandOnPartialTree(t *testing.T) {
 				}
 			}()
 			builtCommand(root, tc.path, tc.partial)
+		})
+	}
+}
+
+// BenchmarkRunVersion is the in-process part of `sriovctl version`'s start: building the root (only the
+// version command, or the whole tree) and running it.
+func BenchmarkRunVersion(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		pick func([]string) string
+	}{{"lazy", commandOf}, {"full", full}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				runWith(context.Background(), []string{"version"}, nil, io.Discard, io.Discard, bc.pick)
+			}
 		})
 	}
 }
