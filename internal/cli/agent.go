@@ -27,7 +27,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/metrics"
 )
 
-func init() { register(newAgentCmd) }
+func init() { register("agent", newAgentCmd) }
 
 // DefaultMetricsAddr is the agent's metrics and status page address: port 9860 is not taken by any
 // well-known exporter.

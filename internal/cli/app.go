@@ -240,6 +240,11 @@ const ExitInterrupted = 130
 // and Run exits 130 once that rollback is clean. A second Ctrl-C does not wait for the rollback: it says
 // what may be left and that `sriovctl recover` (which reads the journal) repairs it, and exits 130.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdin, stdout, stderr, commandOf)
+}
+
+// runWith is Run building the top-level command that pick names, or every command when it names none.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, pick func([]string) string) int {
 	a := &App{Stdout: stdout, Stderr: stderr, Stdin: stdin, args: args}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -269,7 +274,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			os.Exit(ExitInterrupted)
 		}
 	}()
-	root := NewRoot(a)
+	root := newRootFor(a, pick(args))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -292,8 +297,13 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
-// NewRoot builds the command tree for app a.
-func NewRoot(a *App) *cobra.Command {
+// NewRoot builds the command tree for app a: every command (man pages, help tests, completion).
+func NewRoot(a *App) *cobra.Command { return newRootFor(a, "") }
+
+// newRootFor builds the root with only the top-level command named only, or with every command when
+// only is "". Run builds just the command it runs (lazy.go): the whole tree was a tenth of the CPU of
+// `sriovctl version`.
+func newRootFor(a *App, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   programName,
 		Short: "Manage SR-IOV network devices: VFs, their settings, pools, mirroring and OpenStack config",
@@ -319,18 +329,37 @@ it works on an emulated lab host that behaves like real NICs; try ` + "`sriovctl
 	root.PersistentFlags().StringVar(&a.LabDir, "lab", "", "use the emulated lab host whose state lives in `DIR` (env "+labEnvVar+")")
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", "", "keep durable state (desired state, journal, ledger) in `DIR`; default "+DefaultStateDir+", or LAB/state with --lab")
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go has its own, with dynamic completion
-	for _, add := range commands {
-		root.AddCommand(add(a))
+	for _, tc := range commands {
+		if only != "" && tc.name != only {
+			continue
+		}
+		c := tc.build(a)
+		if c.Name() != tc.name || len(c.Aliases) > 0 {
+			// Run finds the command to build by its registered name, before cobra parses anything.
+			panic(fmt.Sprintf("cli: command %q registered as %q (aliases need registering too: lazy.go)", c.Name(), tc.name))
+		}
+		if builtHook != nil {
+			builtHook(a, tc.name)
+		}
+		root.AddCommand(c)
 	}
-	finishRoot(a, root)
+	finishRoot(a, root, only != "")
 	return root
 }
 
-// commands lists the top-level command constructors; each feature adds its own in its file's init.
-var commands []func(a *App) *cobra.Command
+// topCommand is a top-level command: its name, and the constructor that builds it with its subcommands.
+type topCommand struct {
+	name  string
+	build func(a *App) *cobra.Command
+}
 
-// register adds a top-level command constructor.
-func register(f func(a *App) *cobra.Command) { commands = append(commands, f) }
+// commands lists the top-level commands; each feature adds its own in its file's init.
+var commands []topCommand
+
+// register adds the top-level command name, which build makes.
+func register(name string, build func(a *App) *cobra.Command) {
+	commands = append(commands, topCommand{name, build})
+}
 
 // exactArgs is cobra.ExactArgs with a usage error naming the expected arguments. A command that reads
 // a policy file with -f and was given it as an argument (`plan policy.yaml`) is told to use -f.

@@ -25,7 +25,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-func init() { register(newCompletionCmd) }
+func init() { register("completion", newCompletionCmd) }
 
 func newCompletionCmd(a *App) *cobra.Command {
 	return &cobra.Command{

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newDemoCmd) }
+func init() { register("demo", newDemoCmd) }
 
 // demoSection is one chapter of `sriovctl demo`. Feature files add theirs with addDemoSection; they run
 // in Order.

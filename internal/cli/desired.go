@@ -13,7 +13,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/service"
 )
 
-func init() { register(newForgetCmd) }
+func init() { register("forget", newForgetCmd) }
 
 // readPolicyDir reads DIR/*.yaml (and *.yml) in name order as one policy, like systemd's drop-ins: the
 // same PF, pool or mirror group in two files is an input error naming both. It returns the combined

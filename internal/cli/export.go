@@ -16,7 +16,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
-func init() { register(newExportCmd) }
+func init() { register("export", newExportCmd) }
 
 func newExportCmd(a *App) *cobra.Command {
 	var out string

@@ -16,7 +16,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/policy"
 )
 
-func init() { register(newImportCmd) }
+func init() { register("import", newImportCmd) }
 
 func newImportCmd(a *App) *cobra.Command {
 	c := &cobra.Command{

@@ -33,7 +33,7 @@ const kubeExecEnv = "SRIOVCTL_KUBE_EXEC"
 var Kube KubeHooks
 
 func init() {
-	register(func(a *App) *cobra.Command {
+	register("fleet", func(a *App) *cobra.Command {
 		if Kube.Fleet != nil {
 			return Kube.Fleet(a)
 		}

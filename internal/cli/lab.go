@@ -12,7 +12,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-func init() { register(newLabCmd) }
+func init() { register("lab", newLabCmd) }
 
 func newLabCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{

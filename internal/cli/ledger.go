@@ -7,7 +7,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/ledger"
 )
 
-func init() { register(newLedgerCmd) }
+func init() { register("ledger", newLedgerCmd) }
 
 func newLedgerCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{

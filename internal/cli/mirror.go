@@ -20,8 +20,8 @@ import (
 )
 
 func init() {
-	register(newTraceCmd)
-	register(newMirrorCmd)
+	register("trace", newTraceCmd)
+	register("mirror", newMirrorCmd)
 }
 
 func newTraceCmd(a *App) *cobra.Command {

@@ -18,7 +18,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/statefile"
 )
 
-func init() { register(newOpenStackCmd) }
+func init() { register("openstack", newOpenStackCmd) }
 
 func newOpenStackCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{

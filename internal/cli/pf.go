@@ -11,7 +11,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-func init() { register(newPFCmd) }
+func init() { register("pf", newPFCmd) }
 
 func newPFCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "pf", Short: "Configure Physical Functions", Example: `  sriovctl pf set ens5f0 --numvfs 4

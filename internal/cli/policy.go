@@ -20,11 +20,11 @@ import (
 )
 
 func init() {
-	register(newPlanCmd)
-	register(newApplyCmd)
-	register(newRestoreCmd)
-	register(newRecoverCmd)
-	register(newStatusCmd)
+	register("plan", newPlanCmd)
+	register("apply", newApplyCmd)
+	register("restore", newRestoreCmd)
+	register("recover", newRecoverCmd)
+	register("status", newStatusCmd)
 }
 
 // readPolicy reads and parses a policy file; parse errors are input errors (exit 2).

@@ -20,10 +20,10 @@ import (
 )
 
 func init() {
-	register(newPoolCmd)
-	register(newAssignCmd)
-	register(newReleaseCmd)
-	register(newAssignmentsCmd)
+	register("pool", newPoolCmd)
+	register("assign", newAssignCmd)
+	register("release", newReleaseCmd)
+	register("assignments", newAssignmentsCmd)
 }
 
 // poolSource says where pools come from: -f FILE when given, else the host's stored desired policy

@@ -11,7 +11,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-func init() { register(newShowCmd) }
+func init() { register("show", newShowCmd) }
 
 func newShowCmd(a *App) *cobra.Command {
 	return &cobra.Command{

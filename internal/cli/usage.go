@@ -132,9 +132,11 @@ func hardenTree(root *cobra.Command) {
 	root.SetFlagErrorFunc(flagError)
 }
 
-// finishRoot runs once the whole tree is built: input rules, --version and dynamic completion.
-func finishRoot(a *App, root *cobra.Command) {
-	addOutputFlags(a, root)
+// finishRoot runs once the tree is built: input rules, --version and dynamic completion. partial says
+// that root holds only the top-level command that runs (newRootFor): the paths listed below that are not
+// in the tree are skipped then, and a programming error on the full tree.
+func finishRoot(a *App, root *cobra.Command, partial bool) {
+	addOutputFlags(a, root, partial)
 	hardenTree(root)
 	setVersion(root)
 	addCompletions(a, root)
@@ -159,14 +161,20 @@ var writerCommands = []string{
 
 // addOutputFlags gives --json, -q and -v to the commands listed above. The root keeps a hidden --json so
 // that `sriovctl --json show` still works; outputPreRun refuses it for a command that prints no JSON.
-func addOutputFlags(a *App, root *cobra.Command) {
+func addOutputFlags(a *App, root *cobra.Command, partial bool) {
 	root.PersistentFlags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
 	_ = root.PersistentFlags().MarkHidden("json")
 	for _, path := range jsonCommands {
-		findCommand(root, path).Flags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
+		if c := builtCommand(root, path, partial); c != nil {
+			c.Flags().BoolVar(&a.JSON, "json", false, "print JSON instead of text")
+		}
 	}
 	for _, path := range writerCommands {
-		fl := findCommand(root, path).Flags()
+		c := builtCommand(root, path, partial)
+		if c == nil {
+			continue
+		}
+		fl := c.Flags()
 		fl.BoolVarP(&a.Quiet, "quiet", "q", false, "print no progress and no notes (warnings and errors still)")
 		fl.BoolVarP(&a.Verbose, "verbose", "v", false, "print each host write as it is made, one line each")
 	}
@@ -179,6 +187,22 @@ func findCommand(root *cobra.Command, path string) *cobra.Command {
 		panic("cli: no command " + path)
 	}
 	return c
+}
+
+// builtCommand is findCommand, or nil when root is partial and path's top-level command was not built.
+// A missing path under a built top-level command is still a programming error.
+func builtCommand(root *cobra.Command, path string, partial bool) *cobra.Command {
+	if partial {
+		top, _, _ := strings.Cut(path, " ")
+		built := false
+		for _, c := range root.Commands() {
+			built = built || c.Name() == top
+		}
+		if !built {
+			return nil
+		}
+	}
+	return findCommand(root, path)
 }
 
 // aliasAnnotation marks a hidden flag that is the old name of another; its value is the new name.

@@ -79,7 +79,7 @@ func (b BuildInfo) String() string {
 	return fmt.Sprintf("sriovctl %s\ncommit:     %s\nbuilt:      %s\ngo:         %s %s\n", b.Version, c, b.BuildDate, b.GoVersion, b.Platform)
 }
 
-func init() { register(newVersionCmd) }
+func init() { register("version", newVersionCmd) }
 
 func newVersionCmd(a *App) *cobra.Command {
 	return &cobra.Command{

@@ -9,7 +9,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
-func init() { register(newVFCmd) }
+func init() { register("vf", newVFCmd) }
 
 func newVFCmd(a *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "vf", Short: "Configure Virtual Functions", Example: `  sriovctl vf set ens5f0 0 --vlan 100 --spoofchk on
