@@ -60,17 +60,8 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 			j.Close()
 			return res, fmt.Errorf("%w; the journal %s is kept: `sriovctl recover` retries the undo", err, filepath.Join(dir, JournalFile))
 		}
-		if diff, verr := Differs(context.WithoutCancel(ctx), h, hdr.Snapshot); verr != nil || len(diff) > 0 {
+		if undoLeftSomething(ctx, h, hdr.Snapshot, &res, err) {
 			j.Close()
-			why := "the host could not be observed after the undo"
-			if verr == nil {
-				why = "after the undo the host still differs from before (" + strings.Join(diff, "; ") + ")"
-			}
-			res.Unrestored = append(res.Unrestored, why)
-			var fe *change.FailedError
-			if errors.As(err, &fe) {
-				fe.Unrestored = append(fe.Unrestored, why)
-			}
 			return res, fmt.Errorf("%w; the journal %s is kept: run `sriovctl recover`", err, filepath.Join(dir, JournalFile))
 		}
 		if rerr := j.Remove(); rerr != nil {
@@ -92,6 +83,48 @@ func Exec(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.O
 		}
 	}
 	return res, j.Remove()
+}
+
+// ExecRecorded executes ops on h with rollback as Exec does, without the journal, for a caller that has
+// already made a durable record, before the first write, of how to undo them after a crash: a pool
+// command's ledger record holds the VF's configuration and driver from before, and the next command's
+// repair restores them. A second record (the journal, three fsyncs) would only repeat it. As in Exec, a
+// failed write whose undo leaves the host different from before is a rollback failure (the error names
+// what is left, and change.IsRollbackFailure holds), so that the caller keeps its record; keptBy says
+// what then repairs the host. observed is the host ops were planned from; the caller holds the lock.
+func ExecRecorded(ctx context.Context, h host.Host, observed *sriov.Host, ops []change.Op, keptBy string) (change.Result, error) {
+	if len(ops) == 0 {
+		return change.Result{}, nil
+	}
+	ops = change.Addressed(observed, ops)
+	res, err := change.Run(ctx, h, ops, change.Hooks{})
+	if err == nil {
+		return res, nil
+	}
+	if len(res.Unrestored) == 0 && !undoLeftSomething(ctx, h, SnapshotFor(observed, ops), &res, err) {
+		return res, err
+	}
+	return res, fmt.Errorf("%w; %s", err, keptBy)
+}
+
+// undoLeftSomething observes h after a failed run whose undo reported success and compares it with
+// snapshot. When something is left (or h cannot be observed), it adds that to the unrestored writes of
+// res and of err (a change.FailedError) and returns true.
+func undoLeftSomething(ctx context.Context, h host.Host, snapshot []sriov.PF, res *change.Result, err error) bool {
+	diff, verr := Differs(context.WithoutCancel(ctx), h, snapshot)
+	if verr == nil && len(diff) == 0 {
+		return false
+	}
+	why := "the host could not be observed after the undo"
+	if verr == nil {
+		why = "after the undo the host still differs from before (" + strings.Join(diff, "; ") + ")"
+	}
+	res.Unrestored = append(res.Unrestored, why)
+	var fe *change.FailedError
+	if errors.As(err, &fe) {
+		fe.Unrestored = append(fe.Unrestored, why)
+	}
+	return true
 }
 
 // SnapshotFor returns what the journal keeps of each PF that ops write: the PF's own settings, and the

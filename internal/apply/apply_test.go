@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,10 +206,8 @@ func TestRecoverUndoesAnInterruptedApply(t *testing.T) {
 	}
 }
 
-// A plan that changes some VFs of a PF and not its VF count journals only those VFs; recovery still
-// brings the whole host back.
-func TestRecoverUndoesAnInterruptedVFChange(t *testing.T) {
-	const vfOnly = `pfs:
+// vfOnly changes VF 1 of igb0 (two writes) and not its VF count.
+const vfOnly = `pfs:
   - name: igb0
     numVfs: 2
     vfs:
@@ -216,6 +215,10 @@ func TestRecoverUndoesAnInterruptedVFChange(t *testing.T) {
         vlan: 9
         trust: true
 `
+
+// A plan that changes some VFs of a PF and not its VF count journals only those VFs; recovery still
+// brings the whole host back.
+func TestRecoverUndoesAnInterruptedVFChange(t *testing.T) {
 	e := newEnv(t)
 	want := applytest.Normalize(e.observe())
 	for k := 0; ; k++ {
@@ -421,5 +424,67 @@ func TestOpsNamePFsByPCIAddress(t *testing.T) {
 	v := e.observe().FindPF("igb0").VF(1)
 	if v.VLAN != 9 || v.MAC != "02:00:00:00:00:33" {
 		t.Fatalf("vf 1 = %+v", v.VFConfig)
+	}
+}
+
+// undoIgnoringHost is a lab whose second VLAN write (the undo of the first) reports success without
+// writing: an undo that does not take, as a driver that acknowledges and drops a write would.
+type undoIgnoringHost struct {
+	*lab.Lab
+	vlanWrites int
+}
+
+func (h *undoIgnoringHost) SetVFVLAN(ctx context.Context, pf string, vf, vlan, qos int, proto sriov.VLANProto) error {
+	if h.vlanWrites++; h.vlanWrites == 2 {
+		return nil
+	}
+	return h.Lab.SetVFVLAN(ctx, pf, vf, vlan, qos, proto)
+}
+
+// ExecRecorded runs without a journal and rolls back like Exec: a failure whose undo restored the host
+// is a plain failure, and one whose undo did not take is a rollback failure naming what is left and
+// what repairs it, so that the caller keeps its record.
+func TestExecRecorded(t *testing.T) {
+	const keptBy = "the ledger keeps it"
+	e := newEnv(t)
+	want := applytest.Normalize(e.observe())
+	for k := 1; k <= 2; k++ {
+		if err := e.lab.SetFault(lab.FaultConfig{FailAt: k}); err != nil {
+			t.Fatal(err)
+		}
+		st, p := e.plan(vfOnly)
+		_, err := apply.ExecRecorded(e.ctx, e.lab, st, p.Ops, keptBy)
+		if err == nil || change.IsRollbackFailure(err) || strings.Contains(err.Error(), keptBy) {
+			t.Fatalf("fault at %d: err = %v, want a failure whose undo restored the host", k, err)
+		}
+		if got := applytest.Normalize(e.observe()); got != want {
+			t.Fatalf("fault at %d: host not restored:\n%s\nwant:\n%s", k, got, want)
+		}
+	}
+	if err := e.lab.SetFault(lab.FaultConfig{FailAt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	st, p := e.plan(vfOnly)
+	_, err := apply.ExecRecorded(e.ctx, &undoIgnoringHost{Lab: e.lab}, st, p.Ops, keptBy)
+	if !change.IsRollbackFailure(err) || !strings.Contains(err.Error(), keptBy) || !strings.Contains(err.Error(), "vlan") {
+		t.Fatalf("undo that did not take: err = %v", err)
+	}
+	if _, err := apply.ExecRecorded(e.ctx, e.lab, st, nil, keptBy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.state, apply.JournalFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ExecRecorded wrote a journal: %v", err)
+	}
+	if _, p := e.plan(vfOnly); len(p.Ops) != 0 {
+		if err := e.lab.SetFault(lab.FaultConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		st, p := e.plan(vfOnly)
+		if _, err := apply.ExecRecorded(e.ctx, e.lab, st, p.Ops, keptBy); err != nil {
+			t.Fatalf("a run without faults: %v", err)
+		}
+	}
+	if _, p := e.plan(vfOnly); len(p.Ops) != 0 {
+		t.Fatalf("host not at the policy after a clean run: %s", p.Summary())
 	}
 }

@@ -45,12 +45,19 @@ type Manager struct {
 	// Now and NewLease default to time.Now and ledger.NewLease; tests replace them.
 	Now      func() time.Time
 	NewLease func() string
-	// Run executes host writes with rollback; nil means change.Run without a journal. The service passes
-	// its journaled runner, so that a crash mid-write is undone by recovery before Repair runs. observed
-	// is the host as the ops were planned from, under the caller's lock, or nil: the runner then observes
-	// it itself (a second observation of a 256-VF PF is a large part of an assign's cost).
+	// Run executes host writes with rollback; nil means change.Run. A crash mid-write needs no journal:
+	// the record committed before the writes (assigning, releasing) holds the VF's prior configuration
+	// and driver, and Repair restores them. The service passes apply.ExecRecorded, which also reports an
+	// undo that left the VF different from before as a rollback failure, so that its record is kept.
+	// what is "assign", "release" or RunReapply. observed is the host as the ops were planned from, under
+	// the caller's lock, or nil: the runner then observes it itself (a second observation of a 256-VF PF
+	// is a large part of an assign's cost).
 	Run func(ctx context.Context, what string, observed *sriov.Host, ops []change.Op) (change.Result, error)
 }
+
+// RunReapply is what Run is told when it re-applies an existing assignment's settings (reassert): there
+// is no record to repair from, and asking again cures a half-done re-apply.
+const RunReapply = "re-apply"
 
 func (m *Manager) run(ctx context.Context, what string, observed *sriov.Host, ops []change.Op) error {
 	if m.Run == nil {
@@ -275,7 +282,7 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 		if !fresh {
 			observed = nil
 		}
-		if err := m.run(ctx, "assign", observed, ops); err != nil {
+		if err := m.run(ctx, RunReapply, observed, ops); err != nil {
 			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
 		}
 	}

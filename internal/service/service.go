@@ -316,20 +316,39 @@ func (s *Service) Runner() change.Runner {
 
 // runFrom is Runner given the host as the caller observed it under the lock (nil: observe it now).
 func (s *Service) runFrom(ctx context.Context, what string, st *sriov.Host, ops []change.Op) (change.Result, error) {
-	if len(ops) == 0 {
-		return change.Result{}, nil
-	}
-	if st == nil {
-		var err error
-		if st, err = s.observe(ctx); err != nil {
-			return change.Result{}, err
-		}
+	st, err := s.observedOr(ctx, st, ops)
+	if err != nil || len(ops) == 0 {
+		return change.Result{}, err
 	}
 	return apply.Exec(ctx, s.host, st, ops, nil, s.dir, what)
 }
 
+// runRecorded is the runner of pool commands: their ledger record, committed before the first write,
+// holds the VF's prior configuration and driver, and the next command's repair restores them after a
+// crash, so the writes need no journal of their own (apply.ExecRecorded). A re-apply of an assignment's
+// settings is cured by asking again.
+func (s *Service) runRecorded(ctx context.Context, what string, st *sriov.Host, ops []change.Op) (change.Result, error) {
+	st, err := s.observedOr(ctx, st, ops)
+	if err != nil || len(ops) == 0 {
+		return change.Result{}, err
+	}
+	keptBy := "the VF stays recorded as in use until `sriovctl recover` (or the next pool command) restores it from the ledger"
+	if what == pool.RunReapply {
+		keptBy = "the same assign again, or `sriovctl restore`, re-applies the owner's settings"
+	}
+	return apply.ExecRecorded(ctx, s.host, st, ops, keptBy)
+}
+
+// observedOr returns st, or the host observed now when st is nil and there are ops to run.
+func (s *Service) observedOr(ctx context.Context, st *sriov.Host, ops []change.Op) (*sriov.Host, error) {
+	if st != nil || len(ops) == 0 {
+		return st, nil
+	}
+	return s.observe(ctx)
+}
+
 func (s *Service) manager(l *ledger.Ledger) *pool.Manager {
-	return &pool.Manager{Host: s.host, Ledger: l, Run: s.runFrom}
+	return &pool.Manager{Host: s.host, Ledger: l, Run: s.runRecorded}
 }
 
 func (s *Service) mirrorStore() *mirror.Store { return mirror.OpenStore(s.dir) }
