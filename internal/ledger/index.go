@@ -37,23 +37,28 @@ func openIndex(tx *bolt.Tx) index {
 
 func (ix index) ok() bool { return ix.owners != nil && ix.pending != nil }
 
-// add indexes r under key.
-func (ix index) add(key []byte, r *Record) error {
-	if err := ix.owners.Put(append(ownerPrefix(r.Pool, r.Owner), key...), nil); err != nil {
-		return err
+// update moves the index entries of the record under key from old to r (nil: none). Entries that stay
+// are not rewritten: an assign's completion only takes its record off the pending list, and each
+// rewritten bucket is one more page in the commit.
+func (ix index) update(key []byte, old, r *Record) error {
+	if old != nil && (r == nil || old.Pool != r.Pool || old.Owner != r.Owner) {
+		if err := ix.owners.Delete(append(ownerPrefix(old.Pool, old.Owner), key...)); err != nil {
+			return err
+		}
 	}
-	if r.State != StateAssigned {
+	if r != nil && (old == nil || old.Pool != r.Pool || old.Owner != r.Owner) {
+		if err := ix.owners.Put(append(ownerPrefix(r.Pool, r.Owner), key...), nil); err != nil {
+			return err
+		}
+	}
+	wasPending, isPending := old != nil && old.State != StateAssigned, r != nil && r.State != StateAssigned
+	switch {
+	case isPending && !wasPending:
 		return ix.pending.Put(key, nil)
+	case wasPending && !isPending:
+		return ix.pending.Delete(key)
 	}
-	return ix.pending.Delete(key)
-}
-
-// remove drops what indexes r under key.
-func (ix index) remove(key []byte, r *Record) error {
-	if err := ix.owners.Delete(append(ownerPrefix(r.Pool, r.Owner), key...)); err != nil {
-		return err
-	}
-	return ix.pending.Delete(key)
+	return nil
 }
 
 // build indexes every record of b (a schema-1 ledger moving to schema 2).
@@ -64,7 +69,7 @@ func (ix index) build(b *bolt.Bucket) error {
 		return err
 	}
 	for i := range all {
-		if err := ix.add(all[i].Key(), &all[i]); err != nil {
+		if err := ix.update(all[i].Key(), nil, &all[i]); err != nil {
 			return err
 		}
 	}

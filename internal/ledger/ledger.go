@@ -483,16 +483,17 @@ func (t *Tx) Put(r Record) error {
 		return err
 	}
 	key := r.Key()
-	if err := t.unindex(key); err != nil {
-		return err
+	if t.ix.ok() {
+		old, err := t.stored(key)
+		if err != nil {
+			return err
+		}
+		if err := t.ix.update(key, old, &r); err != nil {
+			return err
+		}
 	}
 	if err := t.b.Put(key, data); err != nil {
 		return err
-	}
-	if t.ix.ok() {
-		if err := t.ix.add(key, &r); err != nil {
-			return err
-		}
 	}
 	t.note(string(key), &r)
 	return nil
@@ -501,8 +502,14 @@ func (t *Tx) Put(r Record) error {
 // Delete removes the record of r's VF: the VF is free.
 func (t *Tx) Delete(r Record) error {
 	key := r.Key()
-	if err := t.unindex(key); err != nil {
-		return err
+	if t.ix.ok() {
+		old, err := t.stored(key)
+		if err != nil {
+			return err
+		}
+		if err := t.ix.update(key, old, nil); err != nil {
+			return err
+		}
 	}
 	if err := t.b.Delete(key); err != nil {
 		return err
@@ -511,21 +518,17 @@ func (t *Tx) Delete(r Record) error {
 	return nil
 }
 
-// unindex drops the index entries of the record stored under key, if any: those of the record on file,
-// which a Put replaces.
-func (t *Tx) unindex(key []byte) error {
-	if !t.ix.ok() {
-		return nil
-	}
+// stored returns the record on file under key; nil when there is none.
+func (t *Tx) stored(key []byte) (*Record, error) {
 	v := t.b.Get(key)
 	if v == nil {
-		return nil
+		return nil, nil
 	}
-	old, err := decodeRecord(key, v)
+	r, err := decodeRecord(key, v)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return t.ix.remove(key, &old)
+	return &r, nil
 }
 
 func (t *Tx) note(key string, r *Record) {
