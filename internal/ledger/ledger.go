@@ -545,11 +545,15 @@ func (t *Tx) All() ([]Record, error) {
 		return nil, nil
 	}
 	if t.l != nil && t.l.records != nil && t.changed == nil {
-		out := make([]Record, 0, len(t.l.records))
-		for _, r := range t.l.records {
-			out = append(out, r)
+		keys := make([]string, 0, len(t.l.records))
+		for k := range t.l.records {
+			keys = append(keys, k)
 		}
-		slices.SortFunc(out, func(a, b Record) int { return bytes.Compare(a.Key(), b.Key()) })
+		slices.Sort(keys) // the order of the bucket's keys
+		out := make([]Record, len(keys))
+		for i, k := range keys {
+			out[i] = t.l.records[k]
+		}
 		return out, nil
 	}
 	out, err := t.decodeAll()
