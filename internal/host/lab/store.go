@@ -37,7 +37,11 @@ const (
 	dbFile       = "lab.db"
 	legacyFile   = "lab.json" // the first format; migrated on Open
 	lockFile     = ".lock"
-	storeVersion = "2"
+	storeVersion = "3"
+	// jsonVFsVersion is a lab whose VF records are all JSON (vfcodec.go): still read, and moved to
+	// storeVersion by its first write, so that an older sriovctl refuses the binary records it cannot
+	// read instead of calling them damaged.
+	jsonVFsVersion = "2"
 )
 
 var (
@@ -118,7 +122,12 @@ func begin(b *bolt.Tx, dir string, fn func(t *tx) error) error {
 	if err != nil {
 		return err
 	}
-	if v := string(meta.Get(keyVersion)); v != storeVersion {
+	switch v := string(meta.Get(keyVersion)); {
+	case v == jsonVFsVersion && b.Writable():
+		if err := meta.Put(keyVersion, []byte(storeVersion)); err != nil {
+			return err
+		}
+	case v != storeVersion && v != jsonVFsVersion:
 		return fmt.Errorf("lab %s: %s has version %q, this sriovctl reads %q: create the lab again with `sriovctl lab init`", dir, dbFile, v, storeVersion)
 	}
 	return fn(t)

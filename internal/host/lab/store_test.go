@@ -208,7 +208,7 @@ func TestOpenRefusesWhatIsNotALab(t *testing.T) {
 			dir := t.TempDir()
 			if c.files == nil && name != "empty dir" {
 				dir = newLab(t).Dir()
-				setVersion(t, dir, "3")
+				setVersion(t, dir, "4")
 			}
 			for f, data := range c.files {
 				if err := os.WriteFile(filepath.Join(dir, f), []byte(data), 0o644); err != nil {

@@ -1,10 +1,14 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -100,5 +104,81 @@ func TestVFAddressesFormatLikePrintf(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A lab written before the binary VF records (store version 2, JSON records) reads the same, and its
+// first write moves it to version 3, which an older sriovctl refuses by its version.
+func TestJSONVFLabIsReadAndMovedOnWrite(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "lab")
+	l, err := Init(dir, []NIC{{Name: "eth0", Profile: "ice", TotalVFs: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetNumVFs(ctx, "eth0", 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetVFVLAN(ctx, "eth0", 2, 7, 3, sriov.VLANProto8021Q); err != nil {
+		t.Fatal(err)
+	}
+	want, err := l.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := func() string {
+		t.Helper()
+		var v string
+		withBolt(t, dir, func(b *bolt.Tx) error { v = string(b.Bucket(bktLab).Get(keyVersion)); return nil })
+		return v
+	}
+	// Back to the old form: every VF record as JSON, version 2.
+	withBolt(t, dir, func(b *bolt.Tx) error {
+		vb := b.Bucket(bktVFs).Bucket([]byte("eth0"))
+		var recs [][2][]byte
+		vb.ForEach(func(k, data []byte) error {
+			var v vf
+			if err := decodeVF(data, &v); err != nil {
+				return err
+			}
+			j, _ := json.Marshal(v)
+			recs = append(recs, [2][]byte{append([]byte(nil), k...), j})
+			return nil
+		})
+		for _, r := range recs {
+			if err := vb.Put(r[0], r[1]); err != nil {
+				return err
+			}
+		}
+		return b.Bucket(bktLab).Put(keyVersion, []byte(jsonVFsVersion))
+	})
+	if got, err := l.Observe(ctx); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("a version-2 lab reads as %+v, %v; want %+v", got, err, want)
+	}
+	if v := version(); v != jsonVFsVersion {
+		t.Fatalf("reading moved the lab to version %s", v)
+	}
+	if err := l.SetVFTrust(ctx, "eth0", 1, true); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != storeVersion {
+		t.Fatalf("after a write the lab has version %s, want %s", v, storeVersion)
+	}
+	want.PFs[0].VFs[1].Trust = true
+	if got, err := l.Observe(ctx); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the write: %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// withBolt runs fn in a write transaction on the lab's database, as another program would.
+func withBolt(t *testing.T, dir string, fn func(*bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
 	}
 }
