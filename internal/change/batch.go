@@ -16,14 +16,26 @@ import (
 //
 //   - the attribute ops of one VF that follow each other in that VF's own sequence become one
 //     host.VFBatcher.SetVFAttrs call (one RTM_SETLINK), as long as no attribute group repeats;
-//   - between PF-level ops (numvfs, eswitch mode, mirror rules), which run alone and in place, the VFs'
-//     sequences advance in lock step: step 1 of every VF, then step 2..., and the driver binds and
-//     unbinds of one step run concurrently (host.VFBatcher.ConcurrentBinds), so that the VF driver
-//     reloads igb's MACs need overlap instead of queueing.
+//   - PF-level ops (numvfs, eswitch mode, mirror rules, MTU) run alone and in place;
+//   - between them, a segment of VF-level ops is pipelined when its VFs are independent (pipelined
+//     below): each VF runs its own units (unbind, batch, bind) one after the other, up to
+//     host.VFBatcher.ConcurrentBinds VFs at once, so that one VF's driver probe overlaps another's
+//     unbind. A VF driver reload mostly waits (unregistering a netdev waits for RCU grace periods; igb's
+//     7 serial reloads keep a 2-vCPU guest about 30% busy), and with a barrier between all unbinds and
+//     all binds those waits cannot overlap the other phase's work (docs/performance.md, "Real driver");
+//   - a segment whose VFs depend on each other advances in lock step instead: step 1 of every VF, then
+//     step 2..., the plan's order within a step, and the driver binds and unbinds of one step run
+//     concurrently (ConcurrentBinds at once). That is the case when a VF gives up a MAC that another
+//     VF of the segment takes (plan's "free MAC" steps for NICs that refuse duplicate MACs, or a MAC
+//     moved between VFs) or two VFs set the same MAC: the plan's order of those writes must hold.
 //
-// Each VF's own ops keep their order; ops of different VFs of one step keep the plan's order except that
-// binds run together. A failure undoes exactly what landed: the done ops (in the order they ran) plus,
-// for a batch the host refused part way, the ops its read-back shows changed.
+// Each VF's own ops keep their order. A failure undoes exactly what landed: the done ops (in the order
+// they ran, newest first) plus, for a batch the host refused part way, the ops its read-back shows
+// changed. Once a unit fails no new unit starts; units in flight finish and count (done, Writes,
+// HostWrites). Hooks.Before runs once per group of writes that may run together (a PF-level op, a lock
+// step's unit or concurrent binds, a whole pipelined segment), before any of it, with the group's
+// highest op index: the journal's "about to run" marker. Hooks.After runs for each op of a unit that
+// succeeded, one call at a time.
 
 // attrKind reports whether k is a VF attribute group that SetVFAttrs can carry.
 func attrKind(k Kind) bool {
