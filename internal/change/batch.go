@@ -16,14 +16,26 @@ import (
 //
 //   - the attribute ops of one VF that follow each other in that VF's own sequence become one
 //     host.VFBatcher.SetVFAttrs call (one RTM_SETLINK), as long as no attribute group repeats;
-//   - between PF-level ops (numvfs, eswitch mode, mirror rules), which run alone and in place, the VFs'
-//     sequences advance in lock step: step 1 of every VF, then step 2..., and the driver binds and
-//     unbinds of one step run concurrently (host.VFBatcher.ConcurrentBinds), so that the VF driver
-//     reloads igb's MACs need overlap instead of queueing.
+//   - PF-level ops (numvfs, eswitch mode, mirror rules, MTU) run alone and in place;
+//   - between them, a segment of VF-level ops is pipelined when its VFs are independent (pipelined
+//     below): each VF runs its own units (unbind, batch, bind) one after the other, up to
+//     host.VFBatcher.ConcurrentBinds VFs at once, so that one VF's driver probe overlaps another's
+//     unbind. A VF driver reload mostly waits (unregistering a netdev waits for RCU grace periods; igb's
+//     7 serial reloads keep a 2-vCPU guest about 30% busy), and with a barrier between all unbinds and
+//     all binds those waits cannot overlap the other phase's work (docs/performance.md, "Real driver");
+//   - a segment whose VFs depend on each other advances in lock step instead: step 1 of every VF, then
+//     step 2..., the plan's order within a step, and the driver binds and unbinds of one step run
+//     concurrently (ConcurrentBinds at once). That is the case when a VF gives up a MAC that another
+//     VF of the segment takes (plan's "free MAC" steps for NICs that refuse duplicate MACs, or a MAC
+//     moved between VFs) or two VFs set the same MAC: the plan's order of those writes must hold.
 //
-// Each VF's own ops keep their order; ops of different VFs of one step keep the plan's order except that
-// binds run together. A failure undoes exactly what landed: the done ops (in the order they ran) plus,
-// for a batch the host refused part way, the ops its read-back shows changed.
+// Each VF's own ops keep their order. A failure undoes exactly what landed: the done ops (in the order
+// they ran, newest first) plus, for a batch the host refused part way, the ops its read-back shows
+// changed. Once a unit fails no new unit starts; units in flight finish and count (done, Writes,
+// HostWrites). Hooks.Before runs once per group of writes that may run together (a PF-level op, a lock
+// step's unit or concurrent binds, a whole pipelined segment), before any of it, with the group's
+// highest op index: the journal's "about to run" marker. Hooks.After runs for each op of a unit that
+// succeeded, one call at a time.
 
 // attrKind reports whether k is a VF attribute group that SetVFAttrs can carry.
 func attrKind(k Kind) bool {
@@ -46,13 +58,16 @@ type unit struct{ ops []int }
 func (u unit) first() int { return u.ops[0] }
 func (u unit) last() int  { return slices.Max(u.ops) }
 
-// steps splits ops into groups of units to run one group after the other; the units of a group may run
-// concurrently (only driver units are ever grouped).
-func steps(ops []Op, concurrent int) [][]unit {
-	var out [][]unit
+// stage is a set of unit sequences that may run concurrently (at most ConcurrentBinds at once); the units
+// of one sequence run one after the other, in order.
+type stage [][]unit
+
+// steps splits ops into stages, to run one after the other.
+func steps(ops []Op, concurrent int) []stage {
+	var out []stage
 	for i := 0; i < len(ops); {
 		if !vfLevel(ops[i]) {
-			out = append(out, []unit{{ops: []int{i}}})
+			out = append(out, stage{{{ops: []int{i}}}})
 			i++
 			continue
 		}
@@ -66,9 +81,10 @@ func steps(ops []Op, concurrent int) [][]unit {
 	return out
 }
 
-// segmentSteps schedules ops[i:j], all VF-level: each VF's ops become units, and the VFs advance in lock
-// step.
-func segmentSteps(ops []Op, i, j, concurrent int) [][]unit {
+// segmentSteps schedules ops[i:j], all VF-level: each VF's ops become a queue of units. When the VFs are
+// independent (pipelined) the queues are the sequences of one stage, each VF running its own as soon as
+// it can; otherwise the VFs advance in lock step.
+func segmentSteps(ops []Op, i, j, concurrent int) []stage {
 	type vfKey struct {
 		pf string
 		vf int
@@ -89,7 +105,14 @@ func segmentSteps(ops []Op, i, j, concurrent int) [][]unit {
 		}
 		queues[key] = q
 	}
-	var out [][]unit
+	if concurrent > 1 && len(order) > 1 && pipelined(ops[i:j]) {
+		var st stage
+		for _, key := range order {
+			st = append(st, queues[key])
+		}
+		return []stage{st}
+	}
+	var out []stage
 	for r := 0; ; r++ {
 		var round []unit
 		for _, key := range order {
@@ -101,8 +124,7 @@ func segmentSteps(ops []Op, i, j, concurrent int) [][]unit {
 			return out
 		}
 		slices.SortFunc(round, func(a, b unit) int { return a.first() - b.first() })
-		// Consecutive driver units form one concurrent group (at most concurrent at once is the runner's
-		// business); anything else runs alone.
+		// Consecutive driver units form one concurrent stage; anything else runs alone.
 		for len(round) > 0 {
 			n := 1
 			if ops[round[0].first()].Kind == KindDriver && concurrent > 1 {
@@ -110,10 +132,50 @@ func segmentSteps(ops []Op, i, j, concurrent int) [][]unit {
 					n++
 				}
 			}
-			out = append(out, round[:n:n])
+			var st stage
+			for _, u := range round[:n] {
+				st = append(st, []unit{u})
+			}
+			out = append(out, st)
 			round = round[n:]
 		}
 	}
+}
+
+// freeMACReason starts the Reason of plan's ops that clear a VF's MAC so that another VF can take it.
+const freeMACReason = "free MAC"
+
+// pipelined reports whether the VFs of a VF-level segment are independent, so that each may run its own
+// ops without waiting for the others': no op frees a MAC for another VF (plan's "free MAC" steps, for
+// NICs that refuse duplicate MACs), and no MAC op sets a MAC that an op of another VF gives up or sets.
+// Other attribute groups and driver binds of one VF do not touch another's.
+func pipelined(seg []Op) bool {
+	type holder struct {
+		pf string
+		vf int
+	}
+	macs := map[string]holder{}
+	claim := func(o Op, mac string) bool {
+		m := strings.ToLower(mac)
+		if m == "" || m == sriov.ZeroMAC {
+			return true
+		}
+		who := holder{pfRef(o), o.VF}
+		if h, ok := macs[m]; ok && h != who {
+			return false
+		}
+		macs[m] = who
+		return true
+	}
+	for _, o := range seg {
+		if strings.HasPrefix(o.Reason, freeMACReason) {
+			return false
+		}
+		if o.Kind == KindMAC && (!claim(o, o.From.MAC) || !claim(o, o.To.MAC)) {
+			return false
+		}
+	}
+	return true
 }
 
 // batchable reports whether an attribute op of kind k can join unit u: u holds attribute ops only, none
@@ -242,61 +304,109 @@ func runBatched(ctx context.Context, h host.Host, b host.VFBatcher, ops []Op, ho
 	var res Result
 	var done []Op // in the order they ran: what an undo reverts, newest first
 	conc := max(1, b.ConcurrentBinds())
-	for _, group := range steps(ops, conc) {
-		hi := slices.MaxFunc(group, func(a, b unit) int { return a.last() - b.last() }).last()
-		if hooks.Before != nil {
-			if err := hooks.Before(hi, ops[hi]); err != nil {
-				return fail(ctx, h, &res, done, ops[group[0].first()], err, host.NotWritten)
+	for _, st := range steps(ops, conc) {
+		hi := -1
+		for _, seq := range st {
+			for _, u := range seq {
+				hi = max(hi, u.last())
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return fail(ctx, h, &res, done, ops[group[0].first()], err, host.NotWritten)
+		if hooks.Before != nil {
+			if err := hooks.Before(hi, ops[hi]); err != nil {
+				return fail(ctx, h, &res, done, ops[st[0][0].first()], err, host.NotWritten)
+			}
 		}
-		outs := make([]outcome, len(group))
-		if len(group) == 1 {
-			outs[0] = runUnit(ctx, h, b, ops, group[0])
+		r := stageRun{ctx: ctx, h: h, b: b, ops: ops, hooks: hooks, res: &res, done: &done, failed: -1}
+		if len(st) == 1 {
+			r.sequence(st[0])
 		} else {
 			sem := make(chan struct{}, conc)
 			var wg sync.WaitGroup
-			for k, u := range group {
-				wg.Add(1)
+			for _, seq := range st {
 				sem <- struct{}{}
-				go func() {
-					defer wg.Done()
-					outs[k] = runUnit(ctx, h, b, ops, u)
+				if r.stopped() {
 					<-sem
-				}()
+					break
+				}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					r.sequence(seq)
+				})
 			}
 			wg.Wait()
 		}
-		first := -1
-		for k, out := range outs {
-			for _, i := range out.landed {
-				done = append(done, ops[i])
-				if out.failed != i {
-					res.Writes++
-					if hooks.After != nil && out.err == nil {
-						hooks.After(i, ops[i])
-					}
-				}
-			}
-			if out.err == nil || len(out.landed) > 0 {
-				res.HostWrites++
-			}
-			if out.err != nil && (first < 0 || out.failed < outs[first].failed) {
-				first = k
-			}
-		}
-		if first >= 0 {
-			f := outs[first]
-			if f.how == host.Unconfirmed {
-				o := ops[f.failed]
+		if r.failed >= 0 {
+			if r.how == host.Unconfirmed {
+				o := ops[r.failed]
 				res.Unconfirmed = &o
 			}
-			return fail(ctx, h, &res, done, ops[f.failed], f.err, f.how)
+			return fail(ctx, h, &res, done, ops[r.failed], r.err, r.how)
 		}
 	}
 	return res, nil
+}
+
+// stageRun is the state of one stage's run, shared by its sequences.
+type stageRun struct {
+	ctx   context.Context
+	h     host.Host
+	b     host.VFBatcher
+	ops   []Op
+	hooks Hooks
+
+	mu     sync.Mutex
+	res    *Result
+	done   *[]Op
+	failed int // the lowest failed op index, -1 while none failed
+	err    error
+	how    host.Outcome
+}
+
+func (r *stageRun) stopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed >= 0
+}
+
+// sequence runs seq's units one after the other, stopping before a unit once any unit of the stage failed.
+func (r *stageRun) sequence(seq []unit) {
+	for _, u := range seq {
+		if r.stopped() {
+			return
+		}
+		var out outcome
+		if err := r.ctx.Err(); err != nil {
+			out = outcome{failed: u.first(), err: err, how: host.NotWritten}
+		} else {
+			out = runUnit(r.ctx, r.h, r.b, r.ops, u)
+		}
+		if !r.record(out) {
+			return
+		}
+	}
+}
+
+// record counts what a unit landed and reports whether it succeeded. A failure is kept when it is the
+// stage's first by op index (the error then names the earliest op that failed, as a serial run would).
+func (r *stageRun) record(out outcome) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, i := range out.landed {
+		*r.done = append(*r.done, r.ops[i])
+		if out.failed != i {
+			r.res.Writes++
+			if r.hooks.After != nil && out.err == nil {
+				r.hooks.After(i, r.ops[i])
+			}
+		}
+	}
+	if out.err == nil || len(out.landed) > 0 {
+		r.res.HostWrites++
+	}
+	if out.err != nil && (r.failed < 0 || out.failed < r.failed) {
+		r.failed, r.err, r.how = out.failed, out.err, out.how
+	}
+	return out.err == nil
 }
 
 // fail undoes done (newest first) and returns the FailedError for op.

@@ -67,45 +67,55 @@ func TestBatchedRunApplies(t *testing.T) {
 }
 
 // Rollback at every host operation, on a batching host: a fault refuses (or, after writing, fails to
-// confirm) the Nth lab operation, which may be any group of a batch; the host ends exactly as it was and
-// the error names the op that failed.
+// confirm) the Nth lab operation, which may be any group of a batch, while other VFs' binds or whole
+// sequences (pipelined) are in flight; the host ends exactly as it was and the error names the op that
+// failed.
 func TestBatchedRollbackAtEveryOperation(t *testing.T) {
-	l0, p0 := setup(t)
-	m0, _ := l0.MutatingOps()
-	if _, err := change.Run(context.Background(), lab.Batched{Lab: l0}, reloadOps(p0), change.Hooks{}); err != nil {
-		t.Fatal(err)
-	}
-	m1, _ := l0.MutatingOps()
-	n := int(m1 - m0)
-	t.Logf("%d lab operations", n)
-	for _, conc := range []int{1, 4} {
-		for _, after := range []bool{false, true} {
-			for k := 1; k <= n; k++ {
-				t.Run(fmt.Sprintf("concurrent %d after-write %v op %d", conc, after, k), func(t *testing.T) {
-					l, p := setup(t)
-					before := observe(t, l)
-					if err := l.SetFault(lab.FaultConfig{FailAt: k, Errno: "EIO", AfterWrite: after}); err != nil {
-						t.Fatal(err)
-					}
-					res, err := change.Run(context.Background(), lab.Batched{Lab: l, Concurrent: conc}, reloadOps(p), change.Hooks{})
-					var fe *change.FailedError
-					if !errors.As(err, &fe) || !errors.Is(err, syscall.EIO) {
-						fc, _ := l.Fault()
-						t.Fatalf("err %v res %+v fault %+v", err, res, fc)
-					}
-					if !res.RolledBack || len(res.Unrestored) != 0 {
-						t.Fatalf("result %+v", res)
-					}
-					if wantOutcome := map[bool]host.Outcome{false: host.NotWritten, true: host.Unconfirmed}[after]; fe.Outcome != wantOutcome {
-						t.Fatalf("outcome %v, want %v (%v)", fe.Outcome, wantOutcome, err)
-					}
-					if !strings.Contains(err.Error(), string(fe.Op.Kind)) {
-						t.Fatalf("error %q does not name the failed op's kind %s", err, fe.Op.Kind)
-					}
-					if got := observe(t, l); got != before {
-						t.Fatalf("host not restored\nbefore %s\nafter  %s", before, got)
-					}
-				})
+	for _, tc := range []struct {
+		name string
+		ops  func(*sriov.PF) []change.Op
+	}{
+		{"two reloads", reloadOps},
+		{"three reloads pipelined", threeReloads},
+		{"MAC handover in lock step", func(p *sriov.PF) []change.Op { return handover(p, "test") }},
+	} {
+		l0, p0 := setup(t)
+		m0, _ := l0.MutatingOps()
+		if _, err := change.Run(context.Background(), lab.Batched{Lab: l0, Concurrent: 4}, tc.ops(p0), change.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		m1, _ := l0.MutatingOps()
+		n := int(m1 - m0)
+		t.Logf("%s: %d lab operations", tc.name, n)
+		for _, conc := range []int{1, 4} {
+			for _, after := range []bool{false, true} {
+				for k := 1; k <= n; k++ {
+					t.Run(fmt.Sprintf("%s concurrent %d after-write %v op %d", tc.name, conc, after, k), func(t *testing.T) {
+						l, p := setup(t)
+						before := observe(t, l)
+						if err := l.SetFault(lab.FaultConfig{FailAt: k, Errno: "EIO", AfterWrite: after}); err != nil {
+							t.Fatal(err)
+						}
+						res, err := change.Run(context.Background(), lab.Batched{Lab: l, Concurrent: conc}, tc.ops(p), change.Hooks{})
+						var fe *change.FailedError
+						if !errors.As(err, &fe) || !errors.Is(err, syscall.EIO) {
+							fc, _ := l.Fault()
+							t.Fatalf("err %v res %+v fault %+v", err, res, fc)
+						}
+						if !res.RolledBack || len(res.Unrestored) != 0 {
+							t.Fatalf("result %+v", res)
+						}
+						if wantOutcome := map[bool]host.Outcome{false: host.NotWritten, true: host.Unconfirmed}[after]; fe.Outcome != wantOutcome {
+							t.Fatalf("outcome %v, want %v (%v)", fe.Outcome, wantOutcome, err)
+						}
+						if !strings.Contains(err.Error(), string(fe.Op.Kind)) {
+							t.Fatalf("error %q does not name the failed op's kind %s", err, fe.Op.Kind)
+						}
+						if got := observe(t, l); got != before {
+							t.Fatalf("host not restored\nbefore %s\nafter  %s", before, got)
+						}
+					})
+				}
 			}
 		}
 	}
@@ -164,5 +174,116 @@ func TestBatchedBindsRunConcurrently(t *testing.T) {
 	}
 	if !h.met {
 		t.Fatal("no two binds were ever in flight together")
+	}
+}
+
+// threeReloads is reloadOps with VF 1 reloaded too (its MAC changed between the unbind and the bind): three
+// VFs, each with its own unbind, batch and bind, none touching another's MAC, so a batching host with
+// concurrent binds runs each VF's sequence on its own (pipelined).
+func threeReloads(p *sriov.PF) []change.Op {
+	ops := reloadOps(p)
+	v1 := p.VFs[1]
+	want := v1.VFConfig
+	want.MAC = "02:00:00:00:00:0a"
+	mid := append(change.Diff("p0", v1, want, "test"), change.Op{Kind: change.KindDriver, PF: "p0", VF: 1, From: change.Value{}, To: change.Value{Driver: v1.Driver}})
+	out := []change.Op{{Kind: change.KindDriver, PF: "p0", VF: 1, From: change.Value{Driver: v1.Driver}, To: change.Value{}}}
+	out = append(out, ops[:10]...)
+	out = append(out, mid...)
+	return append(out, ops[10:]...)
+}
+
+// handover is a MAC handed from VF 1 to VF 2, each reloaded around its write: VF 2 may take the MAC only
+// after VF 1 gave it up (NICs that refuse duplicate MACs), so the VFs must advance in lock step.
+func handover(p *sriov.PF, reason string) []change.Op {
+	m := p.VFs[1].MAC
+	var ops []change.Op
+	for _, id := range []int{1, 2} {
+		ops = append(ops, change.Op{Kind: change.KindDriver, PF: "p0", VF: id, From: change.Value{Driver: p.VFs[id].Driver}, To: change.Value{}})
+	}
+	ops = append(ops,
+		change.Op{Kind: change.KindMAC, PF: "p0", VF: 1, From: change.Value{MAC: m}, To: change.Value{MAC: sriov.ZeroMAC}, Reason: reason},
+		change.Op{Kind: change.KindMAC, PF: "p0", VF: 2, From: change.Value{MAC: p.VFs[2].MAC}, To: change.Value{MAC: m}})
+	for _, id := range []int{1, 2} {
+		ops = append(ops, change.Op{Kind: change.KindDriver, PF: "p0", VF: id, From: change.Value{}, To: change.Value{Driver: p.VFs[id].Driver}})
+	}
+	return ops
+}
+
+// gateHost holds VF gate's unbind until VF signal's bind starts, or until wait passes: the unbind and the
+// bind meet only when the VFs run their own sequences (pipelined); in lock step no bind starts before
+// every unbind of the segment returned.
+type gateHost struct {
+	lab.Batched
+	gate, signal int
+	wait         time.Duration
+	once         sync.Once
+	started      chan struct{}
+	met          bool
+}
+
+func (g *gateHost) BindVF(ctx context.Context, pf string, vf int, driver string) error {
+	switch {
+	case vf == g.signal && driver != "":
+		g.once.Do(func() { close(g.started) })
+	case vf == g.gate && driver == "":
+		select {
+		case <-g.started:
+			g.met = true
+		case <-time.After(g.wait):
+		}
+	}
+	return g.Batched.BindVF(ctx, pf, vf, driver)
+}
+
+// The scheduling decision: VFs whose ops are independent each run their own unbind, batch and bind as
+// soon as they can (VF 0's bind starts while VF 2's unbind is still in flight); a MAC that one VF of
+// the segment gives up and another takes (or a plan's "free MAC" step), or no concurrency, keeps the VFs
+// in lock step. Either way the run ends as the op-by-op run does.
+func TestBatchedSchedule(t *testing.T) {
+	freeMAC := func(p *sriov.PF) []change.Op {
+		ops := handover(p, "free MAC 02:00:00:00:00:01 for VF 2 (ice refuses duplicate MACs)")
+		ops[3].To.MAC = "02:00:00:00:00:0b" // VF 2 takes another MAC: only the Reason marks the step
+		return ops
+	}
+	for _, tc := range []struct {
+		name         string
+		ops          func(*sriov.PF) []change.Op
+		conc         int
+		gate, signal int
+		pipelined    bool
+	}{
+		{"independent VFs", threeReloads, 4, 2, 0, true},
+		{"independent VFs, fewer sequences at once than VFs", threeReloads, 2, 2, 1, true},
+		{"independent VFs, no concurrency", threeReloads, 1, 2, 0, false},
+		{"MAC handover", func(p *sriov.PF) []change.Op { return handover(p, "test") }, 4, 2, 1, false},
+		{"free MAC step", freeMAC, 4, 2, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, p := setup(t)
+			if _, err := change.Run(context.Background(), want, tc.ops(p), change.Hooks{}); err != nil {
+				t.Fatal(err)
+			}
+			l, p := setup(t)
+			// Lock step can never meet (the wait only bounds the test); pipelined meets as soon as the
+			// other sequence reaches its bind.
+			wait := 300 * time.Millisecond
+			if tc.pipelined {
+				wait = 10 * time.Second
+			}
+			g := &gateHost{Batched: lab.Batched{Lab: l, Concurrent: tc.conc}, gate: tc.gate, signal: tc.signal, wait: wait, started: make(chan struct{})}
+			res, err := change.Run(context.Background(), g, tc.ops(p), change.Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.met != tc.pipelined {
+				t.Fatalf("VF %d's bind started during VF %d's unbind: %v, want %v (pipelined)", tc.signal, tc.gate, g.met, tc.pipelined)
+			}
+			if n := len(tc.ops(p)); res.Writes != n {
+				t.Fatalf("%d writes, want %d", res.Writes, n)
+			}
+			if got, w := vfsOf(t, l), vfsOf(t, want); got != w {
+				t.Fatalf("batched run ends as\n%s\nthe op-by-op run as\n%s", got, w)
+			}
+		})
 	}
 }
