@@ -211,8 +211,8 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 // Hooks let callers observe execution, e.g. to journal each operation before it runs.
 type Hooks struct {
 	// Before runs before operation i; an error stops execution (and rolls back) before the write. When
-	// the host batches writes (host.VFBatcher) it runs once per group of writes, with the group's highest
-	// index.
+	// the host batches writes (host.VFBatcher) it runs once per group of writes that may run together (a
+	// whole pipelined segment of VF writes, see batch.go), with the group's highest index.
 	Before func(i int, o Op) error
 	// After runs after operation i succeeded.
 	After func(i int, o Op)
@@ -262,9 +262,9 @@ func (e *FailedError) Unwrap() error { return e.Err }
 // *FailedError. A write that failed after reaching the host (host.Unconfirmed) counts as done: it is
 // undone too. Undo ignores context cancellation, since leaving the host half-changed is worse.
 //
-// On a host.VFBatcher the writes are grouped (one per VF's run of attribute ops, binds of different VFs
-// in parallel; see batch.go); hooks.Before then runs once per group of writes, with the highest index
-// the group covers.
+// On a host.VFBatcher the writes are grouped (one per VF's run of attribute ops; the VFs of a segment
+// run side by side, see batch.go); hooks.Before then runs once per group of writes that may run
+// together, with the highest index the group covers.
 func Run(ctx context.Context, h host.Host, ops []Op, hooks Hooks) (Result, error) {
 	if b, ok := h.(host.VFBatcher); ok {
 		return runBatched(ctx, h, b, ops, hooks)
