@@ -64,7 +64,7 @@ func (ix index) update(key []byte, old, r *Record) error {
 // build indexes every record of b (a schema-1 ledger moving to schema 2).
 func (ix index) build(b *bolt.Bucket) error {
 	t := &Tx{b: b}
-	all, err := t.decodeAll()
+	all, err := t.All()
 	if err != nil {
 		return err
 	}

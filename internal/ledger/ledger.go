@@ -25,7 +25,6 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"time"
 
@@ -112,11 +111,6 @@ type Ledger struct {
 	// The last good copy: when it was last written and whether commits came since (see backup).
 	lastBackup time.Time
 	dirty      bool
-
-	// records is every record as last read or committed, by key; nil until a transaction read them all.
-	// The session's lock keeps other processes out, so only this Ledger's commits change the file, and
-	// a command that reads the ledger several times (repair, then assign) decodes it once.
-	records map[string]Record
 }
 
 // backupEvery bounds how stale the last good copy gets during a long session (the agent's).
@@ -443,8 +437,6 @@ type Tx struct {
 	b  *bolt.Bucket // nil: an empty read-only ledger
 	ix index
 	l  *Ledger
-	// changed holds the records this transaction put (deleted: nil), applied to l.records on commit.
-	changed map[string]*Record
 }
 
 func (l *Ledger) tx(b *bolt.Tx) *Tx {
@@ -492,11 +484,7 @@ func (t *Tx) Put(r Record) error {
 			return err
 		}
 	}
-	if err := t.b.Put(key, data); err != nil {
-		return err
-	}
-	t.note(string(key), &r)
-	return nil
+	return t.b.Put(key, data)
 }
 
 // Delete removes the record of r's VF: the VF is free.
@@ -511,11 +499,7 @@ func (t *Tx) Delete(r Record) error {
 			return err
 		}
 	}
-	if err := t.b.Delete(key); err != nil {
-		return err
-	}
-	t.note(string(key), nil)
-	return nil
+	return t.b.Delete(key)
 }
 
 // stored returns the record on file under key; nil when there is none.
@@ -531,43 +515,12 @@ func (t *Tx) stored(key []byte) (*Record, error) {
 	return &r, nil
 }
 
-func (t *Tx) note(key string, r *Record) {
-	if t.changed == nil {
-		t.changed = map[string]*Record{}
-	}
-	t.changed[key] = r
-}
-
-// All returns every record, ordered by PF address and VF id. Records share their settings' pointers
-// with the ledger's cache: read them, and Put a modified copy, never write through them.
+// All returns every record, ordered by PF address and VF id, each decoded and checked against its key.
+// Pool commands read through the index instead (Owned, Pending, UsedVFs); All is for listings.
 func (t *Tx) All() ([]Record, error) {
 	if t.b == nil {
 		return nil, nil
 	}
-	if t.l != nil && t.l.records != nil && t.changed == nil {
-		keys := make([]string, 0, len(t.l.records))
-		for k := range t.l.records {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys) // the order of the bucket's keys
-		out := make([]Record, len(keys))
-		for i, k := range keys {
-			out[i] = t.l.records[k]
-		}
-		return out, nil
-	}
-	out, err := t.decodeAll()
-	if err == nil && t.l != nil && t.changed == nil {
-		t.l.records = make(map[string]Record, len(out))
-		for _, r := range out {
-			t.l.records[string(r.Key())] = r
-		}
-	}
-	return out, err
-}
-
-// decodeAll reads and checks every record of the bucket.
-func (t *Tx) decodeAll() ([]Record, error) {
 	var out []Record
 	err := t.b.ForEach(func(k, v []byte) error {
 		r, err := decodeRecord(k, v)
@@ -588,24 +541,9 @@ func (l *Ledger) Update(fn func(t *Tx) error) error {
 	if l.db == nil || l.db.IsReadOnly() {
 		return ErrReadOnly
 	}
-	var t *Tx
 	err := l.guard(fn, func(fn func(*Tx) error) error {
-		return l.db.Update(func(tx *bolt.Tx) error { t = l.tx(tx); return fn(t) })
+		return l.db.Update(func(tx *bolt.Tx) error { return fn(l.tx(tx)) })
 	})
-	switch {
-	case err != nil:
-		if t != nil && t.changed != nil {
-			l.records = nil // rolled back, or maybe committed: read the file again
-		}
-	case l.records != nil:
-		for k, r := range t.changed {
-			if r == nil {
-				delete(l.records, k)
-			} else {
-				l.records[k] = *r
-			}
-		}
-	}
 	if err == nil {
 		l.dirty = true
 		if time.Since(l.lastBackup) > backupEvery {
