@@ -2,13 +2,13 @@
 //
 //   - Rollback: change.Run undoes the operations already done, newest first, when one fails.
 //   - Crash safety: before the first write, a journal (DIR/apply.journal) records the plan's operations and
-//     a snapshot of every PF they write (its settings and the VFs they touch, see SnapshotFor); before
-//     each operation a line records which one is about to run; each record is fsynced before the host is
-//     written. After a kill -9 at any point, Recover (run first
-//     by every apply, restore and `sriovctl recover`) finds the journal and undoes the interrupted apply by
-//     planning from the current host back to the snapshot (idempotent: a recovery interrupted in its turn is
-//     simply run again), or, when the journal says every operation was done, finishes it by storing the
-//     desired state.
+//     a snapshot of every PF they write (its settings and the VFs they touch, see SnapshotFor), fsynced;
+//     before each operation a line records which one is about to run (not fsynced: it only reports how far
+//     the apply got), and a commit line ends it. After a kill -9 at any point, Recover (run first by every
+//     apply, restore and `sriovctl recover`) finds the journal and undoes the interrupted apply by
+//     planning from the current host back to the snapshot (idempotent: a recovery interrupted in its turn
+//     is simply run again), or, when the journal says every operation was done, finishes it by storing the
+//     desired state. Pool commands journal through their ledger record instead (ExecRecorded).
 //   - One writer: Acquire takes an flock on DIR/apply.lock for the whole command.
 //   - Persistence: a successful apply stores its policy as the desired state (DIR/desired.yaml).
 package apply

@@ -144,12 +144,8 @@ func pfAddress(used map[int]bool, p *nicprofile.Profile) string {
 	return fmt.Sprintf("0000:%02x:00.0", bus)
 }
 
-// vfAddress computes a VF's PCI address from the PF's routing ID plus offset + stride*id.
-func vfAddress(pfAddr string, p *nicprofile.Profile, id int) string {
-	return vfAddresses(pfAddr, p)(id)
-}
-
-// vfAddresses returns vfAddress for one PF, its address parsed once: observing a PF names every VF.
+// vfAddresses returns the function that gives a VF of the PF at pfAddr its PCI address: the PF's routing
+// ID plus offset + stride*id. The PF's address is parsed once: observing a PF names every VF.
 func vfAddresses(pfAddr string, p *nicprofile.Profile) func(id int) string {
 	var dom, bus, dev, fn int
 	fmt.Sscanf(pfAddr, "%04x:%02x:%02x.%x", &dom, &bus, &dev, &fn)
@@ -208,11 +204,11 @@ func (l *Lab) Observe(ctx context.Context) (*sriov.Host, error) {
 			if err != nil {
 				return err
 			}
-			vfs, err := t.vfs(p)
+			o, err := t.observe(p)
 			if err != nil {
 				return err
 			}
-			h.PFs = append(h.PFs, observePF(p, vfs))
+			h.PFs = append(h.PFs, o)
 		}
 		return nil
 	})
@@ -234,13 +230,9 @@ func (l *Lab) ObservePF(ctx context.Context, ref string) (*sriov.PF, bool, error
 		if err != nil {
 			return err
 		}
-		vfs, err := t.vfs(p)
-		if err != nil {
-			return err
-		}
-		o := observePF(p, vfs)
+		o, err := t.observe(p)
 		out = &o
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, false, err

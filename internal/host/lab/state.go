@@ -58,6 +58,15 @@ func (f fault) errno() syscall.Errno {
 	return syscall.EIO
 }
 
+// observe reads p's VFs and returns the PF as a host reports it.
+func (t *tx) observe(p *pf) (sriov.PF, error) {
+	vfs, err := t.vfs(p)
+	if err != nil {
+		return sriov.PF{}, err
+	}
+	return observePF(p, vfs), nil
+}
+
 // observePF is the PF as a host reports it.
 func observePF(p *pf, vfs []*vf) sriov.PF {
 	prof := profileOf(p)

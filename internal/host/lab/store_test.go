@@ -356,12 +356,18 @@ func TestResetPF(t *testing.T) {
 // setVersion writes another store version into a lab, as a newer sriovctl would have.
 func setVersion(t *testing.T, dir, v string) {
 	t.Helper()
+	withBolt(t, dir, func(b *bolt.Tx) error { return b.Bucket(bktLab).Put(keyVersion, []byte(v)) })
+}
+
+// withBolt runs fn in a write transaction on the lab's database, as another program would.
+func withBolt(t *testing.T, dir string, fn func(*bolt.Tx) error) {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o644, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Update(func(b *bolt.Tx) error { return b.Bucket(bktLab).Put(keyVersion, []byte(v)) }); err != nil {
+	if err := db.Update(fn); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -153,11 +153,10 @@ func (l *Lab) SendTraffic(ctx context.Context, ref string, tr Traffic) (TrafficR
 		if err != nil {
 			return err
 		}
-		vfs, err := t.vfs(p)
+		obs, err := t.observe(p)
 		if err != nil {
 			return err
 		}
-		obs := observePF(p, vfs)
 		prof := profileOf(p)
 		res.Trace = eswitch.New(&obs, prof).Trace(tr.Frame)
 		added := count(&obs, tr, res.Trace, prof)

@@ -169,16 +169,3 @@ func TestJSONVFLabIsReadAndMovedOnWrite(t *testing.T) {
 		t.Fatalf("after the write: %+v, %v; want %+v", got, err, want)
 	}
 }
-
-// withBolt runs fn in a write transaction on the lab's database, as another program would.
-func withBolt(t *testing.T, dir string, fn func(*bolt.Tx) error) {
-	t.Helper()
-	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(fn); err != nil {
-		t.Fatal(err)
-	}
-}
