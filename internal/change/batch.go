@@ -142,8 +142,10 @@ func segmentSteps(ops []Op, i, j, concurrent int) []stage {
 	}
 }
 
-// freeMACReason starts the Reason of plan's ops that clear a VF's MAC so that another VF can take it.
-const freeMACReason = "free MAC"
+// FreeMACReason starts the Reason of the planner's ops that clear a VF's MAC so that another VF can take
+// it (NICs that refuse a MAC two VFs share): such ops keep their segment in lock step, and recovery
+// keeps their reason.
+const FreeMACReason = "free MAC"
 
 // pipelined reports whether the VFs of a VF-level segment are independent, so that each may run its own
 // ops without waiting for the others': no op frees a MAC for another VF (plan's "free MAC" steps, for
@@ -168,7 +170,7 @@ func pipelined(seg []Op) bool {
 		return true
 	}
 	for _, o := range seg {
-		if strings.HasPrefix(o.Reason, freeMACReason) {
+		if strings.HasPrefix(o.Reason, FreeMACReason) {
 			return false
 		}
 		if o.Kind == KindMAC && (!claim(o, o.From.MAC) || !claim(o, o.To.MAC)) {

@@ -659,7 +659,7 @@ func (b *Builder) macClears(t *Target, prof *nicprofile.Profile, vfs []vfPlan) [
 			continue
 		}
 		clears = append(clears, change.Op{Kind: change.KindMAC, PF: t.PF.Name, VF: id, From: change.Value{MAC: vp.base.MAC},
-			To: change.Value{MAC: sriov.ZeroMAC}, Reason: fmt.Sprintf("free MAC %s for VF %d (%s refuses duplicate MACs)", cur, taker, t.PF.Driver)})
+			To: change.Value{MAC: sriov.ZeroMAC}, Reason: fmt.Sprintf("%s %s for VF %d (%s refuses duplicate MACs)", change.FreeMACReason, cur, taker, t.PF.Driver)})
 		for i := range vp.ops {
 			if vp.ops[i].Kind == change.KindMAC {
 				vp.ops[i].From.MAC = sriov.ZeroMAC
@@ -691,7 +691,7 @@ func lossList(p *sriov.PF) string {
 func Restore(st *sriov.Host, snapshot []sriov.PF) *Plan {
 	p := Build(st, SnapshotPolicy(snapshot), Options{})
 	for i := range p.Ops {
-		if !strings.HasPrefix(p.Ops[i].Reason, "reload ") && !strings.HasPrefix(p.Ops[i].Reason, "free MAC") {
+		if !strings.HasPrefix(p.Ops[i].Reason, "reload ") && !strings.HasPrefix(p.Ops[i].Reason, change.FreeMACReason) {
 			p.Ops[i].Reason = "undo: back to the state before the interrupted apply"
 		}
 	}
