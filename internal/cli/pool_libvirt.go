@@ -3,19 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"github.com/sriovctl/sriovctl/internal/jsonout"
-	"regexp"
-	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sriovctl/sriovctl/internal/jsonout"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/statefile"
 )
-
-// libvirtName is what the network name may be: the pool names' rule, which libvirt also accepts.
-var libvirtName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 func newPoolLibvirtNetworkCmd(a *App) *cobra.Command {
 	var src poolSource
@@ -36,7 +31,7 @@ assigned now). The pool's VFs must exist: apply the policy first. --name default
 			if name == "" {
 				name = args[0]
 			}
-			if !libvirtName().MatchString(name) {
+			if !policy.IsName(name) { // the pool names' rule, which libvirt also accepts
 				return Usagef("--name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", name)
 			}
 			pools, source, err := src.load(a)

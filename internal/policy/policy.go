@@ -350,12 +350,16 @@ func (p *Policy) validate(file string, li *lineIndex) error {
 
 type failFunc func(line int, field, format string, args ...any) error
 
+// IsName reports whether s may name a pool or mirror group: 1-63 letters, digits, '.', '_' or '-',
+// starting with a letter or digit (libvirt takes the same for a network's name).
+func IsName(s string) bool { return sriov.IsName(s, 63, "_.-") }
+
 // checkNamedVFSet validates what mirror groups and pools share: a unique name, a PF and a VF id list
 // (under key idsKey), and returns the parsed ids.
 func checkNamedVFSet(li *lineIndex, fail failFunc, seen map[string]bool, section, what string, i int, nm, pf, idsKey, idsVal string) ([]int, error) {
 	at := fmt.Sprintf("%s[%d].", section, i)
 	line := li.line(section, i)
-	if !sriov.IsName(nm, 63, "_.-") {
+	if !IsName(nm) {
 		return nil, fail(li.line(section, i, "name"), at+"name", "invalid value %q: want 1-63 letters, digits, '.', '_' or '-'", nm)
 	}
 	if seen[nm] {

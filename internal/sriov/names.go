@@ -1,5 +1,7 @@
 package sriov
 
+import "strings"
+
 // IsName reports whether s is 1 to max bytes long, starts with an ASCII letter or digit, and otherwise
 // holds only ASCII letters, digits and the bytes listed in extra. Names of pools, mirror groups and
 // owners are checked with it on every command; it is written out rather than a regexp because a bounded
@@ -10,7 +12,7 @@ func IsName(s string, max int, extra string) bool {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && !containsByte(extra, c) {
+		if c := s[i]; !isAlnum(c) && strings.IndexByte(extra, c) < 0 {
 			return false
 		}
 	}
@@ -19,13 +21,4 @@ func IsName(s string, max int, extra string) bool {
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
 }
