@@ -278,11 +278,7 @@ func (m *Manager) reassert(ctx context.Context, st *sriov.Host, rec ledger.Recor
 	drift := Drift(*cur, rec)
 	if len(drift) > 0 {
 		ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, ownerConfig(*cur, rec), rec.Driver, "re-apply for "+rec.Owner)
-		observed := st
-		if !fresh {
-			observed = nil
-		}
-		if err := m.run(ctx, RunReapply, observed, ops); err != nil {
+		if err := m.run(ctx, RunReapply, ifFresh(st, fresh), ops); err != nil {
 			return Assignment{}, fmt.Errorf("re-apply the settings of %s vf %d for %s: %w", pf.Name, rec.VF, rec.Owner, err)
 		}
 	}
@@ -450,11 +446,15 @@ func (m *Manager) restore(ctx context.Context, st *sriov.Host, r ledger.Record, 
 		return nil // no such VF: nothing to restore
 	}
 	ops := ConvergeOps(pf.Name, nicprofile.ForDriver(pf.Driver), *cur, r.Prior, r.PriorDriver, "release from "+r.Owner)
-	observed := st
-	if !fresh {
-		observed = nil
+	return m.run(ctx, "release", ifFresh(st, fresh), ops)
+}
+
+// ifFresh is st when it is still the host as it is (fresh), else nil: the runner then observes it.
+func ifFresh(st *sriov.Host, fresh bool) *sriov.Host {
+	if fresh {
+		return st
 	}
-	return m.run(ctx, "release", observed, ops)
+	return nil
 }
 
 // ConvergeOps returns the host writes that take VF cur to configuration want bound to driver, ordered as
