@@ -179,7 +179,8 @@ func Differs(ctx context.Context, h host.Host, snapshot []sriov.PF) ([]string, e
 		out = append(out, p.String())
 	}
 	for _, o := range undo.Ops {
-		if o.Reason == "" || !strings.HasPrefix(o.Reason, "reload ") {
+		// A reload or netdev address write only brings a VF netdev to the admin MAC: not a setting.
+		if o.Kind != change.KindNetdevMAC && !strings.HasPrefix(o.Reason, "reload ") {
 			out = append(out, o.Describe())
 		}
 	}

@@ -50,7 +50,9 @@ func attrKind(k Kind) bool {
 var kernelOrder = map[Kind]int{KindMAC: 0, KindVLAN: 1, KindRate: 2, KindSpoofCheck: 3, KindLinkState: 4, KindQueryRSS: 5, KindTrust: 6}
 
 // vfLevel reports whether o writes one VF only, so that it may be grouped with the VF's other ops.
-func vfLevel(o Op) bool { return o.VF >= 0 && (attrKind(o.Kind) || o.Kind == KindDriver) }
+func vfLevel(o Op) bool {
+	return o.VF >= 0 && (attrKind(o.Kind) || o.Kind == KindDriver || o.Kind == KindNetdevMAC)
+}
 
 // unit is one host write: one op, or a batch of one VF's attribute ops (indices into the op list).
 type unit struct{ ops []int }
@@ -173,7 +175,7 @@ func pipelined(seg []Op) bool {
 		if strings.HasPrefix(o.Reason, FreeMACReason) {
 			return false
 		}
-		if o.Kind == KindMAC && (!claim(o, o.From.MAC) || !claim(o, o.To.MAC)) {
+		if (o.Kind == KindMAC || o.Kind == KindNetdevMAC) && (!claim(o, o.From.MAC) || !claim(o, o.To.MAC)) {
 			return false
 		}
 	}

@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/host"
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -36,6 +38,10 @@ const (
 	// KindMTU sets the PF netdev's MTU (VF is -1). Planners order it before the PF's VFs are created:
 	// several drivers bound a VF's MTU by the PF's.
 	KindMTU Kind = "mtu"
+	// KindNetdevMAC sets the address of the VF's own netdev (not the admin MAC); the backend must
+	// implement host.VFNetdevAddresser. Planners use it where the VF driver takes a MAC that way instead
+	// of at a reload (nicprofile trustedVfSetsOwnMac).
+	KindNetdevMAC Kind = "netdevMac"
 )
 
 // Value is the value an operation writes; which fields count depends on the Kind.
@@ -105,7 +111,7 @@ func (v Value) Format(k Kind) string {
 	switch k {
 	case KindNumVFs:
 		return fmt.Sprint(v.NumVFs)
-	case KindMAC:
+	case KindMAC, KindNetdevMAC:
 		return v.MAC
 	case KindVLAN:
 		s := fmt.Sprint(v.VLAN)
@@ -204,6 +210,12 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 		return es.SetEswitchMode(ctx, o.PF, v.Mode)
 	case KindMTU:
 		return h.SetPFMTU(ctx, o.PF, v.MTU)
+	case KindNetdevMAC:
+		na, ok := h.(host.VFNetdevAddresser)
+		if !ok {
+			return &host.Error{Op: fmt.Sprintf("set the netdev address of vf %d on %s", o.VF, o.PF), Kind: host.KindNotSupported, Detail: "this backend cannot set a VF netdev's address"}
+		}
+		return na.SetVFNetdevMAC(ctx, o.PF, o.VF, v.MAC)
 	}
 	return fmt.Errorf("unknown operation kind %q", o.Kind)
 }
@@ -382,6 +394,49 @@ func ReloadOps(pf string, vf sriov.VF, vfDriver string, reason string) []Op {
 		{Kind: KindDriver, PF: pf, VF: vf.ID, From: Value{Driver: vf.Driver}, To: Value{}, Reason: reason},
 		{Kind: KindDriver, PF: pf, VF: vf.ID, From: Value{}, To: Value{Driver: vf.Driver}, Reason: reason},
 	}
+}
+
+// OwnMACWrite reports whether VF cur's netdev can take want's admin MAC by a write of its own address
+// (NetdevMACOp) instead of a driver reload: the NIC's VF driver takes a trusted VF's own MAC
+// (nicprofile trustedVfSetsOwnMac), the VF ends trusted, and its netdev is in this network namespace.
+func OwnMACWrite(prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig) bool {
+	return prof.TrustedVFSetsOwnMAC && want.Trust && want.MAC != sriov.ZeroMAC && cur.Driver == prof.VFDriver &&
+		cur.Netdev != "" && cur.NetdevMAC != ""
+}
+
+// NetdevMACOp gives VF cur's netdev the address mac by a write of the netdev's own address, for NICs
+// whose VF driver takes a trusted VF's own MAC as its admin MAC (nicprofile trustedVfSetsOwnMac): after
+// the admin MAC and trust on are written, the netdev takes the MAC without a driver reload (and keeps its
+// name, addresses and namespace). Its undo writes the old address back while the VF is still trusted,
+// before the admin MAC and trust are undone. Nil when the netdev carries mac already.
+func NetdevMACOp(pf string, cur sriov.VF, mac, reason string) []Op {
+	if strings.EqualFold(cur.NetdevMAC, mac) {
+		return nil
+	}
+	return []Op{{Kind: KindNetdevMAC, PF: pf, VF: cur.ID, From: Value{MAC: cur.NetdevMAC}, To: Value{MAC: mac}, Reason: reason}}
+}
+
+// ReloadAround puts attrs, the attribute writes that take VF cur to want, between an unbind and a bind of
+// its netdev driver (nothing to wrap when cur is not bound to it): the netdev takes a new admin MAC as the
+// driver binds (igb), and an undo, newest first, writes the old MAC back before it binds the driver
+// again. On NICs that report the VF driver's own MAC after a bind (igb), a clear admin MAC is written
+// again after the bind, and before the unbind for an undo.
+func ReloadAround(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, attrs []Op, reason string) []Op {
+	r := ReloadOps(pf, cur, prof.VFDriver, reason)
+	if len(r) != 2 {
+		return attrs
+	}
+	lead, tail := []Op{r[0]}, []Op{r[1]}
+	if prof.RebindReportsVFMAC {
+		pin := KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": ")
+		if cur.MAC == sriov.ZeroMAC {
+			lead = append([]Op{pin}, lead...)
+		}
+		if want.MAC == sriov.ZeroMAC {
+			tail = append(tail, pin)
+		}
+	}
+	return slices.Concat(lead, attrs, tail)
 }
 
 // KeepMACClear writes 00:00:00:00:00:00 over a clear admin MAC. NICs that report the VF driver's own MAC

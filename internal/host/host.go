@@ -227,3 +227,11 @@ type VFBatcher interface {
 	// ConcurrentBinds is how many driver binds and unbinds of different VFs may run at once (at least 1).
 	ConcurrentBinds() int
 }
+
+// VFNetdevAddresser is implemented by backends that can set the address of a VF's own netdev (RTM_SETLINK
+// IFLA_ADDRESS on the VF netdev, as `ip link set VFNETDEV address MAC` does), the netdev the VF driver
+// bound in this network namespace. The VF driver may ask the PF first, which may refuse (igb refuses an
+// untrusted VF that has an admin MAC: EADDRNOTAVAIL).
+type VFNetdevAddresser interface {
+	SetVFNetdevMAC(ctx context.Context, pf string, vf int, mac string) error
+}

@@ -50,7 +50,8 @@ type Value struct {
 }
 
 // Op is one host write: its kind (numvfs, mac, vlan, spoofchk, trust, linkState, rate, queryRss, driver,
-// mirrorRule, eswitchMode, mtu), where, the value it replaces and the one it writes.
+// mirrorRule, eswitchMode, mtu, netdevMac: the VF netdev's own address), where, the value it replaces and
+// the one it writes.
 type Op struct {
 	Kind         string `json:"kind"`
 	PF           string `json:"pf"`
@@ -72,7 +73,7 @@ func newValue(k change.Kind, v change.Value) Value {
 	switch k {
 	case change.KindNumVFs:
 		out.NumVFs = &v.NumVFs
-	case change.KindMAC:
+	case change.KindMAC, change.KindNetdevMAC:
 		out.MAC = v.MAC
 	case change.KindVLAN:
 		out.VLAN, out.QoS, out.VLANProto = &v.VLAN, &v.QoS, v.VLANProto

@@ -107,6 +107,11 @@ type Profile struct {
 	// RebindReportsVFMAC: when the VF driver binds again to a VF without an admin MAC, the PF reports the
 	// MAC the VF driver picked as the VF's admin MAC (igb). A freshly created VF still reports none.
 	RebindReportsVFMAC bool `json:"rebindReportsVfMac,omitempty"`
+	// TrustedVFSetsOwnMAC: the VF driver asks the PF before it changes its netdev's address, and the PF
+	// takes the address from a trusted VF (making it the VF's admin MAC) but refuses it from an untrusted
+	// VF that has an admin MAC (igb). So on a VF that ends trusted, writing the admin MAC and then the
+	// netdev's address to the same value gives the netdev the MAC without a VF driver reload.
+	TrustedVFSetsOwnMAC bool `json:"trustedVfSetsOwnMac,omitempty"`
 	// UnmatchedToPF: unicast from the wire that no VF takes goes to the PF (the NIC's default pool) when
 	// its VLAN passes the NIC's VLAN filter (untagged, or a VLAN some VF has); otherwise it is dropped.
 	UnmatchedToPF bool `json:"unmatchedToPf,omitempty"`

@@ -574,11 +574,22 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 	if prof.MACNeedsVFReload && want.MAC != sriov.ZeroMAC && vp.drv == prof.VFDriver && cur.Driver == prof.VFDriver {
 		macOp := !strings.EqualFold(cur.MAC, want.MAC)
 		stale := vt != nil && vt.Settings.MAC != nil && cur.NetdevMAC != "" && !strings.EqualFold(cur.NetdevMAC, want.MAC)
-		if macOp || stale {
+		switch {
+		case (macOp || stale) && change.OwnMACWrite(prof, cur, want):
+			// igb takes a trusted VF's own MAC: once the admin MAC and trust on are written, the netdev's
+			// address write gives the netdev the MAC at a fraction of a reload's cost, and the netdev keeps
+			// its name, addresses and namespace (docs/kernel-backend.md).
+			vp.ops = append(vp.ops, change.NetdevMACOp(p.Name, cur, want.MAC, "the trusted VF's netdev takes MAC "+want.MAC+" (no "+prof.VFDriver+" reload)")...)
+		case macOp || stale:
 			// Unbind, write, bind: the netdev takes the MAC as it binds, and an undo in reverse order binds
 			// the driver again after the old MAC is back.
-			reload := change.ReloadOps(p.Name, cur, prof.VFDriver, "reload "+prof.VFDriver+" so the netdev takes MAC "+want.MAC)
-			vp.ops = append(append([]change.Op{reload[0]}, vp.ops...), reload[1])
+			why := "reload " + prof.VFDriver + " so the netdev takes MAC " + want.MAC
+			if vp.fresh { // an undo removes a fresh VF: no clear admin MAC to keep for it
+				reload := change.ReloadOps(p.Name, cur, prof.VFDriver, why)
+				vp.ops = append(append([]change.Op{reload[0]}, vp.ops...), reload[1])
+			} else {
+				vp.ops = change.ReloadAround(p.Name, prof, cur, want, vp.ops, why)
+			}
 			b.Note("%s vf %d: %s says %q: the plan unbinds and rebinds %s so that the VF netdev takes MAC %s", p.Name, id, p.Driver, prof.MACNotice, prof.VFDriver, want.MAC)
 		}
 	}
@@ -691,7 +702,7 @@ func lossList(p *sriov.PF) string {
 func Restore(st *sriov.Host, snapshot []sriov.PF) *Plan {
 	p := Build(st, SnapshotPolicy(snapshot), Options{})
 	for i := range p.Ops {
-		if !strings.HasPrefix(p.Ops[i].Reason, "reload ") && !strings.HasPrefix(p.Ops[i].Reason, change.FreeMACReason) {
+		if p.Ops[i].Kind != change.KindNetdevMAC && !strings.HasPrefix(p.Ops[i].Reason, "reload ") && !strings.HasPrefix(p.Ops[i].Reason, change.FreeMACReason) {
 			p.Ops[i].Reason = "undo: back to the state before the interrupted apply"
 		}
 	}

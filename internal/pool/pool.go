@@ -482,37 +482,16 @@ func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.V
 		} else {
 			tail = append(tail, bind)
 		}
+	case macChanged && prof.MACNeedsVFReload && change.OwnMACWrite(prof, cur, want):
+		return append(attrs, change.NetdevMACOp(pf, cur, want.MAC, reason)...)
 	case macChanged && prof.MACNeedsVFReload:
-		return ReloadAround(pf, prof, cur, want, attrs, reason)
+		return change.ReloadAround(pf, prof, cur, want, attrs, reason)
 	}
 	if pinned && len(lead) > 0 && leaving && cur.MAC == sriov.ZeroMAC {
 		lead = append([]change.Op{pin}, lead...)
 	}
 	if pinned && len(tail) > 0 && tail[len(tail)-1].To.Driver == prof.VFDriver && want.MAC == sriov.ZeroMAC {
 		tail = append(tail, pin)
-	}
-	return slices.Concat(lead, attrs, tail)
-}
-
-// ReloadAround puts attrs, the attribute writes that take VF cur to want, between an unbind and a bind of
-// its netdev driver (nothing to wrap when cur is not bound to it): the netdev takes a new admin MAC as the
-// driver binds (igb), and an undo, newest first, writes the old MAC back before it binds the driver
-// again. On NICs that report the VF driver's own MAC after a bind (igb), a clear admin MAC is written
-// again after the bind, and before the unbind for an undo.
-func ReloadAround(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, attrs []change.Op, reason string) []change.Op {
-	r := change.ReloadOps(pf, cur, prof.VFDriver, reason)
-	if len(r) != 2 {
-		return attrs
-	}
-	lead, tail := []change.Op{r[0]}, []change.Op{r[1]}
-	if prof.RebindReportsVFMAC {
-		pin := change.KeepMACClear(pf, cur.ID, prof.Driver, prof.VFDriver, reason+": ")
-		if cur.MAC == sriov.ZeroMAC {
-			lead = append([]change.Op{pin}, lead...)
-		}
-		if want.MAC == sriov.ZeroMAC {
-			tail = append(tail, pin)
-		}
 	}
 	return slices.Concat(lead, attrs, tail)
 }

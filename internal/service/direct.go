@@ -10,7 +10,6 @@ import (
 	"github.com/sriovctl/sriovctl/internal/host"
 	"github.com/sriovctl/sriovctl/internal/mirror"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
-	"github.com/sriovctl/sriovctl/internal/pool"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
@@ -173,7 +172,7 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 		ops := change.Diff(p.Name, *vf, want, "vf set")
 		prof := nicprofile.ForDriver(p.Driver)
 		if req.ReloadDriver {
-			ops = pool.ReloadAround(p.Name, prof, *vf, want, ops, "reload VF driver")
+			ops = change.ReloadAround(p.Name, prof, *vf, want, ops, "reload VF driver")
 		}
 		var notes []string
 		macChanged := req.Settings.MAC != nil && *req.Settings.MAC != vf.MAC

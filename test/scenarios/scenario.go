@@ -182,6 +182,12 @@ func (e Env) callHost(ctx context.Context, a []string) error {
 		return h.SetVFRate(ctx, pf, num(1), num(2), num(3))
 	case "rss":
 		return h.SetVFQueryRSS(ctx, pf, num(1), on)
+	case "netdevmac": // netdevmac VF MAC: the VF netdev's own address
+		na, ok := h.(host.VFNetdevAddresser)
+		if !ok {
+			return fmt.Errorf("this backend cannot set a VF netdev's address")
+		}
+		return na.SetVFNetdevMAC(ctx, pf, num(1), a[2])
 	case "bind":
 		d := ""
 		if len(a) > 2 && a[2] != "none" {

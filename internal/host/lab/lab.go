@@ -597,6 +597,38 @@ func (l *Lab) BindVF(ctx context.Context, ref string, id int, driver string) err
 	})
 }
 
+var _ host.VFNetdevAddresser = (*Lab)(nil)
+
+// SetVFNetdevMAC sets the address of the VF's netdev, as `ip link set VFNETDEV address MAC` does. Only
+// profiles whose VF driver asks the PF first are modelled (trustedVfSetsOwnMac, igb): the PF refuses an
+// untrusted VF that has an admin MAC (EADDRNOTAVAIL) and otherwise takes the address as the VF's MAC,
+// which the PF then reports. The lab keeps no separate "set by the admin" mark, so an untrusted VF whose
+// PF reports igbvf's own MAC after a rebind is refused too, where igb would take it.
+func (l *Lab) SetVFNetdevMAC(ctx context.Context, ref string, id int, mac string) error {
+	op := fmt.Sprintf("set the netdev address of vf %d on %s to %s", id, ref, mac)
+	return l.mutate(ctx, op, func(t *tx) error {
+		p, v, prof, err := t.findVF(op, ref, id)
+		if err != nil {
+			return err
+		}
+		norm, perr := sriov.ParseMAC("mac", mac)
+		if perr != nil || norm == sriov.ZeroMAC {
+			return host.Errorf(op, syscall.EADDRNOTAVAIL, "Cannot assign requested address")
+		}
+		if v.Driver != prof.VFDriver || prof.NoVFDevices {
+			return host.Errorf(op, syscall.ENODEV, "VF %d has no netdev in this network namespace (no driver that makes one is bound, or it was moved to another namespace)", id)
+		}
+		if !prof.TrustedVFSetsOwnMAC {
+			return host.Errorf(op, syscall.EOPNOTSUPP, "the lab's %s profile does not model a VF setting its own netdev address", p.Profile)
+		}
+		if v.MAC != sriov.ZeroMAC && !v.Trust {
+			return host.Errorf(op, syscall.EADDRNOTAVAIL, "Cannot assign requested address; %s: VF %d attempted to override administratively set MAC address", prof.Driver, id)
+		}
+		v.NetdevMAC, v.MAC = norm, norm
+		return t.putVF(p, v)
+	})
+}
+
 func driverName(d string) string {
 	if d == "" {
 		return "(none)"
