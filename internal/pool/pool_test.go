@@ -11,6 +11,7 @@ import (
 
 	"github.com/sriovctl/sriovctl/internal/host/lab"
 	"github.com/sriovctl/sriovctl/internal/ledger"
+	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
 )
@@ -480,5 +481,43 @@ func TestAssignObservesThePoolsPFOnly(t *testing.T) {
 	var pe *PFError
 	if !errors.As(err, &pe) || pe.Have != "eth0" {
 		t.Fatalf("missing PF: %v", err)
+	}
+}
+
+// TestAssignTrustedOnIgbWritesTheNetdevAddress: a VF that stays on igbvf and ends trusted takes the
+// owner's MAC by a write of its netdev's address (no reload); an untrusted one is reloaded. After the
+// release the netdev no longer carries the owner's MAC either way.
+func TestAssignTrustedOnIgbWritesTheNetdevAddress(t *testing.T) {
+	const mac = "02:00:00:00:02:01"
+	prof, _ := nicprofile.ByName("igb")
+	cur := sriov.VF{ID: 1, Driver: "igbvf", Netdev: "eth0v1", NetdevMAC: "6a:00:00:00:00:01", VFConfig: sriov.DefaultVFConfig()}
+	for _, c := range []struct {
+		trust bool
+		kinds string
+	}{
+		{true, "mac trust netdevMac"},
+		{false, "mac driver mac driver"}, // the clear admin MAC written again first, for an undo
+	} {
+		want := cur.VFConfig
+		want.MAC, want.Trust = mac, c.trust
+		var kinds []string
+		for _, o := range ConvergeOps("eth0", prof, cur, want, "igbvf", "assign") {
+			kinds = append(kinds, string(o.Kind))
+		}
+		if got := strings.Join(kinds, " "); got != c.kinds {
+			t.Errorf("trust %v: ops %s, want %s", c.trust, got, c.kinds)
+		}
+
+		e := newEnv(t, "igb", 2, "0-1", "")
+		r := e.mustAssign("c1", sriov.VFSettings{MAC: ptr(mac), Trust: ptr(c.trust)})
+		if got := e.vf(r.VF); got.NetdevMAC != mac || got.MAC != mac {
+			t.Fatalf("trust %v: admin MAC %s, netdev MAC %s after assign, want both %s", c.trust, got.MAC, got.NetdevMAC, mac)
+		}
+		if _, err := e.m.Release(context.Background(), Selector{Owner: "c1"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.vf(r.VF); got.NetdevMAC == mac || got.MAC != sriov.ZeroMAC || got.Trust {
+			t.Fatalf("trust %v: after release the VF still carries the owner's settings: %+v", c.trust, got)
+		}
 	}
 }
