@@ -5,11 +5,12 @@
 median() { sort -n | awk 'NF {a[++n] = $1} END {print a[int((n + 1) / 2)]}'; }
 
 # bench_build DIR: builds sriovctl as the package ships it (static, stripped: the Makefile's flags),
-# bench/gofloor the same way, and bench/timeit into DIR.
+# bench/gofloor and bench/libfloor the same way, and bench/timeit into DIR.
 bench_build() {
   local ship=(-trimpath -buildvcs=false -ldflags '-s -w')
   CGO_ENABLED=0 go build "${ship[@]}" -o "$1/sriovctl" ./cmd/sriovctl
   CGO_ENABLED=0 go build "${ship[@]}" -o "$1/gofloor" ./bench/gofloor
+  CGO_ENABLED=0 go build "${ship[@]}" -o "$1/libfloor" ./bench/libfloor
   go build -o "$1/timeit" ./bench/timeit
 }
 

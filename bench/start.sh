@@ -2,7 +2,8 @@
 # Benchmark (issue 16, goal 4): process start. Interleaved repetitions of `sriovctl version` and `ip -V`
 # (iproute2: a small C program, the floor of any command-line tool), each timed from its fork to its exit by
 # bench/timeit; prints the medians, peak RSS and t(sriovctl version)/t(ip -V). Goal: <= 1.5. It also times
-# bench/gofloor, an empty Go program, and prints its ratio to ip -V: the part of the start that is Go's.
+# bench/gofloor, an empty Go program, and bench/libfloor, the same with the libraries sriovctl is built on
+# linked in, and prints their ratios to ip -V: the parts of the start that are Go's and those libraries'.
 #
 #   bench/start.sh            # 200 repetitions of each
 #   bench/start.sh --short    # CI: 40
@@ -24,13 +25,19 @@ bench_build "$work"
 "$work/sriovctl" version >/dev/null
 "$ip" -V >/dev/null
 "$work/gofloor" >/dev/null
-: >"$work/s" && : >"$work/i" && : >"$work/g"
+"$work/libfloor" >/dev/null
+: >"$work/s" && : >"$work/i" && : >"$work/g" && : >"$work/l"
 for ((r = 0; r < reps; r++)); do
   "$work/timeit" -- "$work/sriovctl" version >>"$work/s"
   "$work/timeit" -- "$ip" -V >>"$work/i"
   "$work/timeit" -- "$work/gofloor" >>"$work/g"
+  "$work/timeit" -- "$work/libfloor" >>"$work/l"
 done
-# The floor: the smallest Go program, built the same way, against ip -V. sriovctl cannot start faster.
+# The floors: the smallest Go program, built the same way, and the same with sriovctl's libraries
+# initialised, against ip -V. sriovctl cannot start faster than either.
+ms() { cut -d' ' -f1 <"$1" | median | awk '{printf "%.2f", $1/1000}'; }
 floor=$(ratio "$(cut -d' ' -f1 <"$work/g" | median)" "$(cut -d' ' -f1 <"$work/i" | median)")
-echo "floor: t(gofloor, an empty Go program)/t(ip -V) = $floor, $(cut -d' ' -f1 <"$work/g" | median | awk '{printf "%.2f", $1/1000}') ms"
+echo "floor: t(gofloor, an empty Go program)/t(ip -V) = $floor, $(ms "$work/g") ms"
+libfloor=$(ratio "$(cut -d' ' -f1 <"$work/l" | median)" "$(cut -d' ' -f1 <"$work/i" | median)")
+echo "floor: t(libfloor, gofloor with sriovctl's libraries)/t(ip -V) = $libfloor, $(ms "$work/l") ms"
 compare start "$goal" "sriovctl version" "$work/s" "ip -V" "$work/i"

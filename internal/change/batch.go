@@ -151,7 +151,8 @@ const FreeMACReason = "free MAC"
 
 // pipelined reports whether the VFs of a VF-level segment are independent, so that each may run its own
 // ops without waiting for the others': no op frees a MAC for another VF (plan's "free MAC" steps, for
-// NICs that refuse duplicate MACs), and no MAC op sets a MAC that an op of another VF gives up or sets.
+// NICs that refuse duplicate MACs), and no MAC op (admin MAC or netdev address) sets a MAC that an op of
+// another VF gives up or sets.
 // Other attribute groups and driver binds of one VF do not touch another's.
 func pipelined(seg []Op) bool {
 	type holder struct {
