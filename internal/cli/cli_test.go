@@ -314,6 +314,21 @@ func TestIGBMACNoticeAndReload(t *testing.T) {
 	}
 }
 
+// TestIGBMACOnTrustedVFReachesNetdev: `vf set --mac` on a VF that ends trusted gives the igbvf netdev the
+// MAC by its own address write (no reload, no notice), and says so in its operations.
+func TestIGBMACOnTrustedVFReachesNetdev(t *testing.T) {
+	dir := clitest.NewLab(t)
+	clitest.MustRun(t, "--lab", dir, "pf", "set", "ens5f0", "--numvfs", "2")
+	r := clitest.MustRun(t, "--lab", dir, "vf", "set", "ens5f0", "0", "--mac", "02:00:00:00:00:31", "--trust", "on")
+	if strings.Contains(r.Stderr, "Reload the VF driver") || !strings.Contains(r.Stdout+r.Stderr, "netdevMac") {
+		t.Fatalf("want the netdev write and no reload notice: stdout %q stderr %q", r.Stdout, r.Stderr)
+	}
+	vf := show(t, dir, "ens5f0").PFs[0]["vfs"].([]any)[0].(map[string]any)
+	if vf["netdevMac"] != "02:00:00:00:00:31" || vf["mac"] != "02:00:00:00:00:31" || vf["trust"] != true || vf["driver"] != "igbvf" {
+		t.Fatalf("after vf set: %v", vf)
+	}
+}
+
 func TestDemoRuns(t *testing.T) {
 	r := clitest.MustRun(t, "demo")
 	for _, want := range []string{"$ sriovctl pf set ens5f0 --numvfs 4", "(exit code 2)", "demo finished"} {

@@ -151,7 +151,9 @@ func CheckVFChange(p *sriov.PF, id int, cur, want sriov.VFConfig) error {
 
 // SetVF changes a VF's attributes (only those named). With ReloadDriver, the VF is unbound before the
 // writes and bound again after them (igb applies an admin MAC to a bound netdev only then), ordered as
-// the planner orders them, so that an undo also writes the old MAC while the VF is unbound.
+// the planner orders them, so that an undo also writes the old MAC while the VF is unbound. Without it, a
+// new MAC on a VF that ends trusted reaches its netdev by the netdev's own address write where the NIC
+// allows it (igb), as in a plan; otherwise a note says a reload is needed.
 func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 	res, err := s.direct(ctx, "vf set", req.PF, func(p *sriov.PF) ([]change.Op, []string, error) {
 		id := req.VF
@@ -176,7 +178,12 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 		}
 		var notes []string
 		macChanged := req.Settings.MAC != nil && *req.Settings.MAC != vf.MAC
-		if macChanged && prof.MACNeedsVFReload && vf.Driver == prof.VFDriver && !req.ReloadDriver {
+		ownWrite := macChanged && prof.MACNeedsVFReload && !req.ReloadDriver && change.OwnMACWrite(prof, *vf, want)
+		if ownWrite {
+			// A VF that ends trusted takes the MAC by its netdev's address write, as the planner does it.
+			ops = append(ops, change.NetdevMACOp(p.Name, *vf, want.MAC, "vf set: the trusted VF's netdev takes MAC "+want.MAC+" (no "+prof.VFDriver+" reload)")...)
+		}
+		if macChanged && prof.MACNeedsVFReload && vf.Driver == prof.VFDriver && !req.ReloadDriver && !ownWrite {
 			notes = append(notes, fmt.Sprintf("%s: %q; the VF netdev %s keeps its old MAC until the VF driver is reloaded: rerun with --reload-vf-driver",
 				p.Driver, prof.MACNotice, vf.Netdev))
 		}
