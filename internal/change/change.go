@@ -111,7 +111,12 @@ func (v Value) Format(k Kind) string {
 	switch k {
 	case KindNumVFs:
 		return fmt.Sprint(v.NumVFs)
-	case KindMAC, KindNetdevMAC:
+	case KindMAC:
+		return v.MAC
+	case KindNetdevMAC:
+		if v.MAC == "" {
+			return "(a new VF's)"
+		}
 		return v.MAC
 	case KindVLAN:
 		s := fmt.Sprint(v.VLAN)
@@ -214,6 +219,11 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 		na, ok := h.(host.VFNetdevAddresser)
 		if !ok {
 			return &host.Error{Op: fmt.Sprintf("set the netdev address of vf %d on %s", o.VF, o.PF), Kind: host.KindNotSupported, Detail: "this backend cannot set a VF netdev's address"}
+		}
+		if v.MAC == "" {
+			// The undo of a write to a VF the same run created (its address was not known when it was
+			// planned): nothing to put back, the undo of the VF count removes the VF.
+			return nil
 		}
 		return na.SetVFNetdevMAC(ctx, o.PF, o.VF, v.MAC)
 	}
@@ -398,17 +408,20 @@ func ReloadOps(pf string, vf sriov.VF, vfDriver string, reason string) []Op {
 
 // OwnMACWrite reports whether VF cur's netdev can take want's admin MAC by a write of its own address
 // (NetdevMACOp) instead of a driver reload: the NIC's VF driver takes a trusted VF's own MAC
-// (nicprofile trustedVfSetsOwnMac), the VF ends trusted, and its netdev is in this network namespace.
-func OwnMACWrite(prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig) bool {
+// (nicprofile trustedVfSetsOwnMac), the VF ends trusted, and its netdev is in this network namespace,
+// or the VF is created by the same run (created: its driver binds as the VF appears, and its netdev's
+// address is not known yet).
+func OwnMACWrite(prof *nicprofile.Profile, cur sriov.VF, want sriov.VFConfig, created bool) bool {
 	return prof.TrustedVFSetsOwnMAC && want.Trust && want.MAC != sriov.ZeroMAC && cur.Driver == prof.VFDriver &&
-		cur.Netdev != "" && cur.NetdevMAC != ""
+		(created || cur.Netdev != "" && cur.NetdevMAC != "")
 }
 
 // NetdevMACOp gives VF cur's netdev the address mac by a write of the netdev's own address, for NICs
 // whose VF driver takes a trusted VF's own MAC as its admin MAC (nicprofile trustedVfSetsOwnMac): after
 // the admin MAC and trust on are written, the netdev takes the MAC without a driver reload (and keeps its
 // name, addresses and namespace). Its undo writes the old address back while the VF is still trusted,
-// before the admin MAC and trust are undone. Nil when the netdev carries mac already.
+// before the admin MAC and trust are undone. Nil when the netdev carries mac already. For a VF the same
+// run creates, cur.NetdevMAC is empty: the undo then writes nothing (the VF goes with the VF count's undo).
 func NetdevMACOp(pf string, cur sriov.VF, mac, reason string) []Op {
 	if strings.EqualFold(cur.NetdevMAC, mac) {
 		return nil

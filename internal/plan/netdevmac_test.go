@@ -92,3 +92,46 @@ func TestTrustedIGBVFTakesMACWithoutReload(t *testing.T) {
 		t.Errorf("second plan: %q", describe(again))
 	}
 }
+
+// TestTrustedIGBVFCreatedTakesMACWithoutReload: VFs the same plan creates get the netdev address write
+// too (their netdevs exist once the VF count is written); its undo writes nothing, since the VF count's
+// undo removes the VF, and a failure at any operation leaves the host as it was.
+func TestTrustedIGBVFCreatedTakesMACWithoutReload(t *testing.T) {
+	ctx := context.Background()
+	pol := parse(t, "pfs:\n  - name: igb0\n    numVfs: 2\n    vfs:\n"+
+		"      - ids: \"0\"\n        mac: 02:00:00:00:00:01\n        trust: true\n"+
+		"      - ids: \"1\"\n        mac: 02:00:00:00:00:02\n")
+	_, st := newHost(t, nil)
+	p := plan.Build(st, pol, plan.Options{})
+	got := describe(p)
+	want := []string{"igb0: numvfs 0 -> 2",
+		"igb0 vf 0: mac 00:00:00:00:00:00 -> 02:00:00:00:00:01", "igb0 vf 0: trust off -> on", "igb0 vf 0: netdevMac (a new VF's) -> 02:00:00:00:00:01",
+		"igb0 vf 1: driver igbvf -> (none)", "igb0 vf 1: mac 00:00:00:00:00:00 -> 02:00:00:00:00:02", "igb0 vf 1: driver (none) -> igbvf"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for fail := 1; fail <= len(p.Ops); fail++ {
+		l, st := newHost(t, nil)
+		must(t, l.SetFault(lab.FaultConfig{FailAt: fail}))
+		if _, err := change.Run(ctx, l, plan.Build(st, pol, plan.Options{}).Ops, change.Hooks{}); err == nil || change.IsRollbackFailure(err) {
+			t.Fatalf("failure at op %d: %v, want a failure rolled back", fail, err)
+		}
+		after, _ := l.Observe(ctx)
+		if got, want := applytest.Normalize(after), applytest.Normalize(st); got != want {
+			t.Errorf("failure at op %d left:\n%s\nwant:\n%s", fail, got, want)
+		}
+	}
+	l, st := newHost(t, nil)
+	if _, err := change.Run(ctx, l, plan.Build(st, pol, plan.Options{}).Ops, change.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := l.Observe(ctx)
+	for _, v := range after.FindPF("igb0").VFs {
+		if v.NetdevMAC != v.MAC || v.MAC == sriov.ZeroMAC {
+			t.Errorf("vf %d: admin MAC %s, netdev MAC %s: want the netdev to carry the admin MAC", v.ID, v.MAC, v.NetdevMAC)
+		}
+	}
+	if again := plan.Build(after, pol, plan.Options{}); len(again.Ops) != 0 {
+		t.Errorf("second plan: %q", describe(again))
+	}
+}

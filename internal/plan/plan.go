@@ -575,7 +575,7 @@ func (b *Builder) planVF(t *Target, prof *nicprofile.Profile, vp *vfPlan, vt *VF
 		macOp := !strings.EqualFold(cur.MAC, want.MAC)
 		stale := vt != nil && vt.Settings.MAC != nil && cur.NetdevMAC != "" && !strings.EqualFold(cur.NetdevMAC, want.MAC)
 		switch {
-		case (macOp || stale) && change.OwnMACWrite(prof, cur, want):
+		case (macOp || stale) && change.OwnMACWrite(prof, cur, want, vp.fresh):
 			// igb takes a trusted VF's own MAC: once the admin MAC and trust on are written, the netdev's
 			// address write gives the netdev the MAC at a fraction of a reload's cost, and the netdev keeps
 			// its name, addresses and namespace (docs/kernel-backend.md).

@@ -482,7 +482,7 @@ func ConvergeOps(pf string, prof *nicprofile.Profile, cur sriov.VF, want sriov.V
 		} else {
 			tail = append(tail, bind)
 		}
-	case macChanged && prof.MACNeedsVFReload && change.OwnMACWrite(prof, cur, want):
+	case macChanged && prof.MACNeedsVFReload && change.OwnMACWrite(prof, cur, want, false):
 		return append(attrs, change.NetdevMACOp(pf, cur, want.MAC, reason)...)
 	case macChanged && prof.MACNeedsVFReload:
 		return change.ReloadAround(pf, prof, cur, want, attrs, reason)

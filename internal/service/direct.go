@@ -178,7 +178,7 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 		}
 		var notes []string
 		macChanged := req.Settings.MAC != nil && *req.Settings.MAC != vf.MAC
-		ownWrite := macChanged && prof.MACNeedsVFReload && !req.ReloadDriver && change.OwnMACWrite(prof, *vf, want)
+		ownWrite := macChanged && prof.MACNeedsVFReload && !req.ReloadDriver && change.OwnMACWrite(prof, *vf, want, false)
 		if ownWrite {
 			// A VF that ends trusted takes the MAC by its netdev's address write, as the planner does it.
 			ops = append(ops, change.NetdevMACOp(p.Name, *vf, want.MAC, "vf set: the trusted VF's netdev takes MAC "+want.MAC+" (no "+prof.VFDriver+" reload)")...)

@@ -4,6 +4,8 @@ package guest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,5 +60,37 @@ func TestTrustedVFNetdevMACUndo(t *testing.T) {
 	if got := observe(); got.NetdevMAC != mac || got.MAC != mac || !got.Trust || got.Netdev != before.Netdev {
 		t.Fatalf("after the writes: netdev %s %s, admin MAC %s, trust %v; want netdev %s carrying %s, trusted",
 			got.Netdev, got.NetdevMAC, got.MAC, got.Trust, before.Netdev, mac)
+	}
+}
+
+// TestApplyCreatesTrustedVFsWithMACs: an apply that creates igb VFs gives a trusted one its MAC by the
+// netdev address write (no reload, the netdev keeps the name it got at creation) and an untrusted one by
+// the reload; both netdevs end carrying their admin MACs.
+func TestApplyCreatesTrustedVFsWithMACs(t *testing.T) {
+	setNumVFs(t, 0)
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(pol, []byte("pfs:\n  - name: "+pf+"\n    numVfs: 2\n    vfs:\n"+
+		"      - ids: \"0\"\n        mac: \"02:00:00:00:18:00\"\n        trust: true\n"+
+		"      - ids: \"1\"\n        mac: \"02:00:00:00:18:01\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sd := "--state-dir=" + filepath.Join(dir, "state")
+	plan := mustRun(t, sd, "plan", "-f", pol)
+	if !strings.Contains(plan, "vf 0: netdevMac (a new VF's) -> 02:00:00:00:18:00") || strings.Contains(plan, "vf 0: driver") ||
+		!strings.Contains(plan, "vf 1: driver igbvf -> (none)") {
+		t.Fatalf("plan: want vf 0's netdev written and vf 1 reloaded:\n%s", plan)
+	}
+	mustRun(t, sd, "apply", "-f", pol, "--yes")
+	for id, mac := range []string{"02:00:00:00:18:00", "02:00:00:00:18:01"} {
+		if got := readSys("class/net/" + vfNetdev(id) + "/address"); got != mac {
+			t.Errorf("vf %d: netdev %s carries %s, want %s", id, vfNetdev(id), got, mac)
+		}
+		if got := ipShow(t)[id].MAC; got != mac {
+			t.Errorf("vf %d: admin MAC %s, want %s", id, got, mac)
+		}
+	}
+	if out := mustRun(t, sd, "plan", "-f", pol); !strings.Contains(out, "no changes") {
+		t.Errorf("plan after apply:\n%s", out)
 	}
 }
