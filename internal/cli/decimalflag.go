@@ -1,17 +1,16 @@
 package cli
 
 import (
-	"regexp"
-	"sync"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 // pflag parses integer flags with strconv's base 0, so `--vlan 010` is octal 8, `--numvfs 0x10` is 16 and
 // `1_0` is 10. Nobody types a VLAN in octal on purpose: every integer flag takes plain decimal only, and a
-// leading zero is refused rather than guessed at (is "010" 10 or 8? the user meant one of them).
-var decimalInt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`) })
+// leading zero is refused rather than guessed at (is "010" 10 or 8? the user meant one of them). The rule
+// is the policy file's (sriov.IsDecimal).
 
 // errNotDecimal is the reason shown for a refused integer; flagError adds the flag and the value.
 type errNotDecimal struct{ numeric bool }
@@ -24,15 +23,20 @@ func (e errNotDecimal) Error() string {
 }
 
 // looksNumeric: the text is a number in some other form (010, 0x10, +5, 1_0, 2.5).
-var looksNumeric = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-+]?[0-9]`) })
+func looksNumeric(s string) bool {
+	if len(s) > 1 && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	return len(s) > 0 && s[0] >= '0' && s[0] <= '9'
+}
 
 // decimalValue wraps a pflag integer Value: it checks the text is decimal, then lets the wrapped Value
 // parse it (plain decimal means the same in base 0 and base 10, so the result is exact).
 type decimalValue struct{ pflag.Value }
 
 func (d decimalValue) Set(s string) error {
-	if !decimalInt().MatchString(s) {
-		return errNotDecimal{numeric: looksNumeric().MatchString(s)}
+	if !sriov.IsDecimal(s, 0, true) {
+		return errNotDecimal{numeric: looksNumeric(s)}
 	}
 	return d.Value.Set(s)
 }

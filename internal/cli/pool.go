@@ -3,9 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -326,12 +324,12 @@ was assigned again since, matches nothing: release then changes nothing and says
 }
 
 // leaseToken is what assign prints as a lease: 128 bits in hex.
-var leaseToken = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{32}$`) })
+func isLeaseToken(s string) bool { return len(s) == 32 && sriov.IsHex(s) }
 
 // parseLease refuses what cannot be a lease (a typo, a truncated copy) as invalid input, rather than
 // reporting that it holds no VF.
 func parseLease(s string) (string, error) {
-	if !leaseToken().MatchString(s) {
+	if !isLeaseToken(s) {
 		return "", &sriov.FieldError{Field: "--lease", Value: s, Allowed: "want the 32 hex digits assign printed as the lease"}
 	}
 	return strings.ToLower(s), nil

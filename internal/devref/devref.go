@@ -9,20 +9,10 @@ package devref
 import (
 	"fmt"
 	"github.com/sriovctl/sriovctl/internal/suggest"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/sriovctl/sriovctl/internal/sriov"
-)
-
-var (
-	fullPCI = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$`)
-	})
-	shortPCI = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$`) })
-	index    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(0|[1-9][0-9]{0,4})$`) })
 )
 
 // PCIAddress returns the canonical PCI address (lower-case DDDD:BB:DD.F) of s written as 0000:01:00.0,
@@ -30,9 +20,9 @@ var (
 func PCIAddress(s string) (string, bool) {
 	s = strings.TrimPrefix(s, "pci/")
 	switch {
-	case fullPCI().MatchString(s):
+	case sriov.IsPCIAddress(s):
 		return strings.ToLower(s), true
-	case shortPCI().MatchString(s):
+	case sriov.IsShortPCIAddress(s):
 		return "0000:" + strings.ToLower(s), true
 	}
 	return "", false
@@ -65,7 +55,7 @@ func PF(h *sriov.Host, field, ref string) (*sriov.PF, error) {
 }
 
 // IsIndex reports whether ref is a VF index (a plain decimal number), which needs no host to resolve.
-func IsIndex(ref string) bool { return index().MatchString(ref) }
+func IsIndex(ref string) bool { return sriov.IsDecimal(ref, 5, false) }
 
 // VF returns the index on PF p of the VF named ref: an index (not checked against p's VF count, which
 // the caller validates under its lock), a VF PCI address in any accepted form, or a VF netdev name. A

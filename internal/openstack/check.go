@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -405,7 +404,6 @@ func (c *checker) aliases(d *Doc) {
 	}
 	type seenAlias struct{ devType, numa string }
 	seen := map[string]seenAlias{}
-	hexRE := regexp.MustCompile(`^[0-9a-fA-F]{4}$`)
 	for i, v := range vals {
 		entry := fmt.Sprintf("entry %d", i+1)
 		var a map[string]any
@@ -425,7 +423,7 @@ func (c *checker) aliases(d *Doc) {
 				errs = append(errs, fmt.Sprintf("device_type %q is not type-PCI, type-PF or type-VF", str))
 			case k == "numa_policy" && !aliasNUMAPolicies[str]:
 				errs = append(errs, fmt.Sprintf("numa_policy %q is not required, legacy, preferred or socket", str))
-			case (k == "vendor_id" || k == "product_id") && !hexRE.MatchString(str):
+			case (k == "vendor_id" || k == "product_id") && !(len(str) == 4 && sriov.IsHex(str)):
 				errs = append(errs, fmt.Sprintf("%s %q is not 4 hex digits", k, str))
 			case k == "capability_type" && str != "pci":
 				errs = append(errs, fmt.Sprintf("capability_type %q is not pci", str))

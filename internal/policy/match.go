@@ -3,10 +3,8 @@ package policy
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sriovctl/sriovctl/internal/devref"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -22,8 +20,6 @@ type Match struct {
 	PCIAddress string `yaml:"pciAddress,omitempty" json:"pciAddress,omitempty"`
 }
 
-var hexID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{4}$`) })
-
 // validate checks and normalizes each field (errors name it as match.FIELD) (IDs lower case without 0x, the glob over a full address).
 func (m *Match) validate() *sriov.FieldError {
 	if *m == (Match{}) {
@@ -37,7 +33,7 @@ func (m *Match) validate() *sriov.FieldError {
 			continue
 		}
 		id := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(*f.v, "0x"), "0X"))
-		if !hexID().MatchString(id) {
+		if !(len(id) == 4 && sriov.IsHex(id)) {
 			return &sriov.FieldError{Field: "match." + f.name, Value: *f.v, Allowed: "want 4 hex digits as lspci -n shows them, e.g. 8086"}
 		}
 		*f.v = id

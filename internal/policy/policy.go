@@ -248,8 +248,6 @@ func (li *lineIndex) line(path ...any) int {
 	return best
 }
 
-var pciAddr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$`) })
-
 func (p *Policy) validate(file string, li *lineIndex) error {
 	fail := func(line int, field, format string, args ...any) error {
 		return &Error{File: file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -278,7 +276,7 @@ func (p *Policy) validate(file string, li *lineIndex) error {
 		case given > 1:
 			return fail(pf.Line, at, "give one of name, pciAddress and match, not several")
 		}
-		if pf.PCIAddress != "" && !pciAddr().MatchString(pf.PCIAddress) {
+		if pf.PCIAddress != "" && !(sriov.IsPCIAddress(pf.PCIAddress) && pf.PCIAddress == strings.ToLower(pf.PCIAddress)) {
 			return fail(li.line("pfs", i, "pciAddress"), at+".pciAddress", "invalid value %q: want DDDD:BB:DD.F, e.g. \"0000:3b:00.0\"", pf.PCIAddress)
 		}
 		if pf.Match != nil {

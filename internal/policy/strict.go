@@ -3,14 +3,13 @@ package policy
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/sriovctl/sriovctl/internal/sriov"
 	"github.com/sriovctl/sriovctl/internal/suggest"
 )
 
@@ -22,7 +21,6 @@ import (
 
 // decimal is a whole number as people write it: no sign other than '-', no leading zeros, no base prefix,
 // no underscores, no fraction.
-var decimal = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`) })
 
 // shapeChecker walks one document.
 type shapeChecker struct {
@@ -77,12 +75,12 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		switch {
-		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && decimal().MatchString(n.Value):
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && sriov.IsDecimal(n.Value, 0, true):
 			// Too long for a 64-bit integer, YAML reads it as a float: a whole number, out of range.
 			return c.fail(n, path, "invalid value %s: out of range", quoteValue(n))
 		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
 			return c.fail(n, path, "invalid value %s: want a whole number, e.g. 10 (no fraction)", quoteValue(n))
-		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" && !decimal().MatchString(n.Value):
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" && !sriov.IsDecimal(n.Value, 0, true):
 			return c.fail(n, path, "invalid value %s: want a whole number in plain decimal, e.g. 10 (YAML reads a leading 0 as octal: 010 is 8)", quoteValue(n))
 		case n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int":
 			return c.fail(n, path, "invalid value %s: want a whole number, e.g. 10", quoteValue(n))

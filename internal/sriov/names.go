@@ -22,3 +22,44 @@ func IsName(s string, max int, extra string) bool {
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
+
+// IsPCIAddress reports whether s is a PCI address DDDD:BB:DD.F in hex digits of either case (device
+// 00-1f, function 0-7), and IsShortPCIAddress whether s is one without its domain (BB:DD.F). They are
+// written out rather than regexps for the reason IsName is: every command that names a PF checks one.
+func IsPCIAddress(s string) bool {
+	return len(s) == 12 && IsHex(s[:4]) && s[4] == ':' && IsShortPCIAddress(s[5:])
+}
+
+// IsShortPCIAddress: see IsPCIAddress.
+func IsShortPCIAddress(s string) bool {
+	return len(s) == 7 && IsHex(s[:2]) && s[2] == ':' && (s[3] == '0' || s[3] == '1') && IsHex(s[4:5]) &&
+		s[5] == '.' && s[6] >= '0' && s[6] <= '7'
+}
+
+// IsHex reports whether s is one or more hex digits of either case.
+func IsHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// IsDecimal reports whether s is a decimal integer as written in YAML and on command lines without a
+// sign or leading zeros (0, 7, 4094), with a leading '-' when signed, and at most maxDigits digits
+// (0: any number).
+func IsDecimal(s string, maxDigits int, signed bool) bool {
+	if signed && len(s) > 1 && s[0] == '-' {
+		s = s[1:]
+	}
+	if len(s) == 0 || (maxDigits > 0 && len(s) > maxDigits) || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/sriovctl/sriovctl/internal/host"
@@ -48,11 +46,57 @@ func (h *Host) isPF(name string) bool {
 	return err == nil && !h.isRepresentor(name)
 }
 
-// repPortName is the phys_port_name of a VF or SF representor: pf0vf3, c1pf0vf3, pf0sf1.
-var repPortName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:c\d+)?pf(\d+)(vf|sf)(\d+)$`) })
+// repPort is a representor's phys_port_name taken apart: pf0vf3 (PF 0's VF 3), c1pf0vf3 (the same on
+// controller 1, an external host), pf0sf1 (a subfunction).
+type repPort struct {
+	controller bool   // a "cN" prefix: a function of another (external) controller
+	pf         int    // N of "pfN"
+	kind       string // "vf" or "sf"
+	index      int
+}
+
+// parseRepPort reads a representor's phys_port_name, the shape (c\d+)?pf\d+(vf|sf)\d+; ok is false
+// for anything else (a PF's own "p0", an empty name). Every command that observes the host checks each
+// PF's name this way, so it is written out rather than a regexp compiled per process.
+func parseRepPort(s string) (p repPort, ok bool) {
+	digits := func() (int, bool) {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 {
+			return 0, false
+		}
+		n, _ := strconv.Atoi(s[:i])
+		s = s[i:]
+		return n, true
+	}
+	if strings.HasPrefix(s, "c") {
+		s = s[1:]
+		if _, ok := digits(); !ok {
+			return p, false
+		}
+		p.controller = true
+	}
+	var cut bool
+	if s, cut = strings.CutPrefix(s, "pf"); !cut {
+		return p, false
+	}
+	if p.pf, ok = digits(); !ok || len(s) < 2 {
+		return p, false
+	}
+	if p.kind, s = s[:2], s[2:]; p.kind != "vf" && p.kind != "sf" {
+		return p, false
+	}
+	if p.index, ok = digits(); !ok || s != "" {
+		return p, false
+	}
+	return p, true
+}
 
 func (h *Host) isRepresentor(name string) bool {
-	return repPortName().MatchString(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
+	_, ok := parseRepPort(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
+	return ok
 }
 
 // sysStr is a sysfs attribute, "" when it cannot be read (drivers without switchdev answer EOPNOTSUPP).

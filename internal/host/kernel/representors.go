@@ -67,12 +67,11 @@ func (h *Host) sysfsRepresentors(op, pf string) (map[int]string, error) {
 		if name == pf || sysStr(h.netDir(name)+"/phys_switch_id") != sw {
 			continue
 		}
-		m := repPortName().FindStringSubmatch(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
-		if m == nil || m[2] != "vf" || strings.HasPrefix(m[0], "c") {
+		rp, ok := parseRepPort(sysStr(filepath.Join(h.netDir(name), "phys_port_name")))
+		if !ok || rp.kind != "vf" || rp.controller {
 			continue // an SF, or a VF of another (external) controller
 		}
-		n, _ := strconv.Atoi(m[1])
-		vf, _ := strconv.Atoi(m[3])
+		n, vf := rp.pf, rp.index
 		if byPF[n] == nil {
 			byPF[n] = map[int]string{}
 		}

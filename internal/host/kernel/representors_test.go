@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -327,3 +329,25 @@ func TestRuleHandle(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRepPort checks parseRepPort against the regexp it replaces, and what it takes apart.
+func TestParseRepPort(t *testing.T) {
+	re := regexp.MustCompile(`^(?:c\d+)?pf(\d+)(vf|sf)(\d+)$`)
+	for _, s := range []string{"", "p0", "pf0vf3", "pf1vf12", "c1pf0vf3", "pf0sf1", "c12pf3sf45", "pf0", "pf0vf", "pfvf1",
+		"pf0vf3x", "xpf0vf3", "c pf0vf3", "cpf0vf3", "pf0xf3", "pf0VF3", "pf0vf-1", "pf01vf003", "c1", "vf0", "pf0vf3 "} {
+		p, ok := parseRepPort(s)
+		m := re.FindStringSubmatch(s)
+		if ok != (m != nil) {
+			t.Errorf("parseRepPort(%q) ok = %v, the regexp says %v", s, ok, m != nil)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if want := (repPort{controller: strings.HasPrefix(s, "c"), pf: atoi(m[1]), kind: m[2], index: atoi(m[3])}); p != want {
+			t.Errorf("parseRepPort(%q) = %+v, want %+v", s, p, want)
+		}
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
