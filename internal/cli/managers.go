@@ -9,6 +9,7 @@ import (
 	"github.com/sriovctl/sriovctl/internal/adopt/managers"
 	"github.com/sriovctl/sriovctl/internal/plan"
 	"github.com/sriovctl/sriovctl/internal/policy"
+	"github.com/sriovctl/sriovctl/internal/sriov"
 )
 
 // configRoot is where the other network tools' configuration is looked for: "/" on a host, LAB/root on a
@@ -23,14 +24,17 @@ func (a *App) configRoot() string {
 // noteOtherManagers adds a note to p for every NetworkManager, systemd-networkd or netplan file that also
 // manages the SR-IOV settings of a PF pol touches (its pfs, pools and mirror groups): that tool sets them
 // again at boot or when it reloads, and the two fight. plan and apply call it; it never fails the
-// command (a host it cannot observe has no PFs to warn about).
-func (a *App) noteOtherManagers(ctx context.Context, pol *policy.Policy, p *plan.Plan) {
+// command (a host it cannot observe has no PFs to warn about). st is the host the plan was built from
+// (the PFs' names, addresses and MACs are all it needs); nil observes it.
+func (a *App) noteOtherManagers(ctx context.Context, pol *policy.Policy, p *plan.Plan, st *sriov.Host) {
 	if pol == nil || p == nil {
 		return
 	}
-	_, st, err := a.HostState(ctx)
-	if err != nil {
-		return
+	if st == nil {
+		var err error
+		if _, st, err = a.HostState(ctx); err != nil {
+			return
+		}
 	}
 	refs := make([]string, 0, len(pol.PFs)+len(pol.Pools)+len(pol.Mirrors))
 	for _, pf := range pol.PFs {

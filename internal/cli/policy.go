@@ -83,7 +83,7 @@ anything is touched. The last line is "N changes (M disruptive)" or "no changes"
 			if pr == nil {
 				return opErr("plan", err)
 			}
-			a.noteOtherManagers(cmd.Context(), pol, pr.Plan) // other tools that also manage these PFs (managers.go)
+			a.noteOtherManagers(cmd.Context(), pol, pr.Plan, pr.Host) // other tools that also manage these PFs (managers.go)
 			if a.JSON {
 				if jerr := a.PrintJSON(jsonout.NewPlan(pr.Plan, pr.Pending)); jerr != nil {
 					return jerr
@@ -250,7 +250,7 @@ func (a *App) applyPolicy(ctx context.Context, what string, data []byte, pol *po
 		return opErr(what, err)
 	}
 	p := res.Plan
-	a.noteOtherManagers(ctx, pol, p) // other tools that also manage these PFs (managers.go)
+	a.noteOtherManagers(ctx, pol, p, res.Host) // other tools that also manage these PFs (managers.go)
 	out := jsonout.Apply{Plan: jsonout.NewPlan(p, nil), DryRun: f.dryRun, Writes: res.Writes, HostWrites: res.HostWrites, Recovered: jsonout.NewRecovered(res.Recovered),
 		Missing: res.Missing, Reasserted: jsonout.NewReasserted(res.Reasserted)}
 	if !a.JSON {

@@ -52,6 +52,8 @@ func (s *Service) build(ctx context.Context, st *sriov.Host, pol *policy.Policy,
 type PlanResult struct {
 	Plan    *plan.Plan `json:"plan"`
 	Pending *Pending   `json:"pending,omitempty"`
+	// Host is the host as observed for the plan, so that callers need not observe it again.
+	Host *sriov.Host `json:"-"`
 }
 
 // Plan plans pol on the host as it is, read-only: no lock, no recovery, nothing written. A pending
@@ -69,7 +71,7 @@ func (s *Service) Plan(ctx context.Context, pol *policy.Policy, force bool) (*Pl
 	if err != nil {
 		return nil, err
 	}
-	res := &PlanResult{Plan: p}
+	res := &PlanResult{Plan: p, Host: st}
 	if pending.Any() {
 		res.Pending = pending
 	}
@@ -102,12 +104,15 @@ type ApplyRequest struct {
 
 // ApplyResult is what Apply did.
 type ApplyResult struct {
-	Plan       *plan.Plan `json:"plan"`
-	Recovered  *Recovered `json:"recovered,omitempty"`
-	Writes     int        `json:"writes"`
-	HostWrites int        `json:"hostWrites"` // the host writes that carried Writes (host.VFBatcher)
-	RolledBack bool       `json:"rolledBack,omitempty"`
-	Unrestored []string   `json:"unrestored,omitempty"`
+	Plan *plan.Plan `json:"plan"`
+	// Host is the host as observed for the plan (before any write), so that callers need not observe
+	// it again.
+	Host       *sriov.Host `json:"-"`
+	Recovered  *Recovered  `json:"recovered,omitempty"`
+	Writes     int         `json:"writes"`
+	HostWrites int         `json:"hostWrites"` // the host writes that carried Writes (host.VFBatcher)
+	RolledBack bool        `json:"rolledBack,omitempty"`
+	Unrestored []string    `json:"unrestored,omitempty"`
 	// Pending is, for a dry run, what a real apply would recover first.
 	Pending *Pending `json:"pending,omitempty"`
 	// Missing (restore) lists the desired state's PFs the host lacks; Reasserted the assigned VFs whose
@@ -131,7 +136,7 @@ func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		if pr == nil {
 			return nil, err
 		}
-		return &ApplyResult{Plan: pr.Plan, Pending: pr.Pending}, err
+		return &ApplyResult{Plan: pr.Plan, Pending: pr.Pending, Host: pr.Host}, err
 	}
 	ss, err := s.begin(ctx, what, false)
 	if err != nil {
@@ -155,7 +160,7 @@ func (s *Service) applyLocked(ctx context.Context, what string, req ApplyRequest
 	if err != nil {
 		return err
 	}
-	res.Plan = p
+	res.Plan, res.Host = p, st
 	if err := problems(what, p); err != nil {
 		return err
 	}
