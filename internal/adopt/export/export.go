@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/sriovctl/sriovctl/internal/adopt"
+	"github.com/sriovctl/sriovctl/internal/change"
 	"github.com/sriovctl/sriovctl/internal/nicprofile"
 	"github.com/sriovctl/sriovctl/internal/policy"
 	"github.com/sriovctl/sriovctl/internal/sriov"
@@ -81,10 +82,15 @@ func vfWant(p *sriov.PF, prof *nicprofile.Profile, v sriov.VF, notes *adopt.Note
 	var s sriov.VFSettings
 	where := fmt.Sprintf("%s vf %d", p.Name, v.ID)
 	if !strings.EqualFold(c.MAC, fresh.MAC) {
-		// igb: an admin MAC reaches the VF netdev only after a VF driver reload; a policy naming it makes
-		// the plan do that reload, so a MAC still waiting for one is left out.
+		// igb: an admin MAC reaches the VF netdev only after a VF driver reload (or, on a trusted VF, a
+		// write of the netdev's address); a policy naming it makes the plan do that, so a MAC still
+		// waiting for it is left out.
 		if prof.MACNeedsVFReload && v.Driver == prof.VFDriver && v.NetdevMAC != "" && !strings.EqualFold(v.NetdevMAC, c.MAC) {
-			notes.Add(where, "admin MAC %s has not reached the VF's netdev (%s until %s is reloaded); left out, since naming it makes the plan reload %s: add `mac: %q` to have sriovctl do that", c.MAC, v.NetdevMAC, prof.VFDriver, prof.VFDriver, c.MAC)
+			how := "reload " + prof.VFDriver
+			if change.OwnMACWrite(prof, v, c, false) {
+				how = "write it as the netdev's own address (the VF is trusted)"
+			}
+			notes.Add(where, "admin MAC %s has not reached the VF's netdev (which carries %s); left out, since naming it makes the plan %s: add `mac: %q` to have sriovctl do that", c.MAC, v.NetdevMAC, how, c.MAC)
 		} else {
 			s.MAC = adopt.Ptr(c.MAC)
 		}

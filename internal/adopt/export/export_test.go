@@ -2,6 +2,8 @@ package export_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -203,4 +205,34 @@ func observe(t *testing.T, l *lab.Lab) *sriov.Host {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// TestExportTrustedIGBMACNote: the note for an admin MAC that has not reached a trusted VF's netdev says
+// what a plan naming it would do there: write the netdev's address, not reload igbvf.
+func TestExportTrustedIGBMACNote(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, []lab.NIC{{Name: "ens5f0", Profile: "igb"}})
+	if err := l.SetNumVFs(ctx, "ens5f0", 2); err != nil {
+		t.Fatal(err)
+	}
+	for id, trusted := range []bool{false, true} {
+		if err := errors.Join(l.SetVFTrust(ctx, "ens5f0", id, trusted), l.SetVFMAC(ctx, "ens5f0", id, fmt.Sprintf("02:00:00:00:00:1%d", id))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, notes, err := export.Export(observe(t, l).PFs, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := ""
+	for _, n := range notes {
+		text += n.String() + "\n"
+	}
+	for _, want := range []string{"vf 0: admin MAC 02:00:00:00:00:10 has not reached the VF's netdev (which carries ",
+		"naming it makes the plan reload igbvf", "vf 1: admin MAC 02:00:00:00:00:11 has not reached",
+		"naming it makes the plan write it as the netdev's own address (the VF is trusted)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notes lack %q:\n%s", want, text)
+		}
+	}
 }
