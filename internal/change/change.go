@@ -216,14 +216,14 @@ func Execute(ctx context.Context, h host.Host, o Op) error {
 	case KindMTU:
 		return h.SetPFMTU(ctx, o.PF, v.MTU)
 	case KindNetdevMAC:
-		na, ok := h.(host.VFNetdevAddresser)
-		if !ok {
-			return &host.Error{Op: fmt.Sprintf("set the netdev address of vf %d on %s", o.VF, o.PF), Kind: host.KindNotSupported, Detail: "this backend cannot set a VF netdev's address"}
-		}
 		if v.MAC == "" {
 			// The undo of a write to a VF the same run created (its address was not known when it was
 			// planned): nothing to put back, the undo of the VF count removes the VF.
 			return nil
+		}
+		na, ok := h.(host.VFNetdevAddresser)
+		if !ok {
+			return &host.Error{Op: fmt.Sprintf("set the netdev address of vf %d on %s", o.VF, o.PF), Kind: host.KindNotSupported, Detail: "this backend cannot set a VF netdev's address"}
 		}
 		return na.SetVFNetdevMAC(ctx, o.PF, o.VF, v.MAC)
 	}

@@ -178,12 +178,12 @@ func (s *Service) SetVF(ctx context.Context, req VFRequest) (*Result, error) {
 		}
 		var notes []string
 		macChanged := req.Settings.MAC != nil && *req.Settings.MAC != vf.MAC
-		ownWrite := macChanged && prof.MACNeedsVFReload && !req.ReloadDriver && change.OwnMACWrite(prof, *vf, want, false)
-		if ownWrite {
+		switch {
+		case !macChanged || !prof.MACNeedsVFReload || vf.Driver != prof.VFDriver || req.ReloadDriver:
+		case change.OwnMACWrite(prof, *vf, want, false):
 			// A VF that ends trusted takes the MAC by its netdev's address write, as the planner does it.
 			ops = append(ops, change.NetdevMACOp(p.Name, *vf, want.MAC, "vf set: the trusted VF's netdev takes MAC "+want.MAC+" (no "+prof.VFDriver+" reload)")...)
-		}
-		if macChanged && prof.MACNeedsVFReload && vf.Driver == prof.VFDriver && !req.ReloadDriver && !ownWrite {
+		default:
 			notes = append(notes, fmt.Sprintf("%s: %q; the VF netdev %s keeps its old MAC until the VF driver is reloaded: rerun with --reload-vf-driver",
 				p.Driver, prof.MACNotice, vf.Netdev))
 		}

@@ -147,14 +147,17 @@ func (s *Service) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 	if !ss.recovered.Empty() {
 		res.Recovered = ss.recovered
 	}
-	return res, s.applyLocked(ctx, what, req, res)
+	return res, s.applyLocked(ctx, what, req, nil, res)
 }
 
-// applyLocked plans and executes req; the caller holds the lock.
-func (s *Service) applyLocked(ctx context.Context, what string, req ApplyRequest, res *ApplyResult) error {
-	st, err := s.observe(ctx)
-	if err != nil {
-		return err
+// applyLocked plans and executes req on st, the host as the caller observed it under the lock (nil:
+// observe it here); the caller holds the lock.
+func (s *Service) applyLocked(ctx context.Context, what string, req ApplyRequest, st *sriov.Host, res *ApplyResult) error {
+	if st == nil {
+		var err error
+		if st, err = s.observe(ctx); err != nil {
+			return err
+		}
 	}
 	p, err := s.build(ctx, st, req.Policy, req.Force)
 	if err != nil {

@@ -166,7 +166,7 @@ func (s *Service) reconcileLocked(ctx context.Context, pol *policy.Policy, req A
 		}
 		here, _ := present(st, pol)
 		req.Policy = withoutAssigned(here, st, recs)
-		if err := s.applyLocked(ctx, req.What, req, res); err != nil {
+		if err := s.applyLocked(ctx, req.What, req, st, res); err != nil {
 			return drift, err
 		}
 	}
