@@ -28,7 +28,7 @@ func runPicked(t *testing.T, pick func([]string) string, args []string) (int, st
 
 // unstable matches what differs between two identical runs: lease ids, times, and the random MACs the
 // lab gives VF netdevs.
-var unstable = regexp.MustCompile(`\b[0-9a-f]{32}\b|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)|([0-9a-f]{2}:){5}[0-9a-f]{2}|\d+(\.\d+)?(ms|µs|s)\b`)
+var unstable = regexp.MustCompile(`\b[0-9a-f]{32}\b|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?( ?(Z|UTC|[+-]\d\d:\d\d))|([0-9a-f]{2}:){5}[0-9a-f]{2}|\d+(\.\d+)?(ms|µs|s)\b`)
 
 // TestLazyRootBehavesAsFullRoot runs each command line twice on identical labs, once through Run (which
 // builds only the command that runs) and once with the whole tree, and wants the same output, exit code
